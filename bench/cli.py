@@ -1,0 +1,53 @@
+"""Shared command-line plumbing: one-line errors with exit 2, atomic JSON output."""
+import json
+import math
+import os
+import sys
+import tempfile
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit status 2."""
+
+
+def fail(message: str) -> int:
+    print(f"error: {str(message).splitlines()[0] if message else 'bad input'}", file=sys.stderr)
+    return 2
+
+
+def _jsonable(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)  # JSON has no inf/nan
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def write_json_atomic(path, payload) -> None:
+    """Write JSON to a temp file beside `path`, then rename: never half-written."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"folder for --json does not exist: {folder}")
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".json.tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(_jsonable(payload), f, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def check_json_target(path) -> None:
+    """Refuse an unwritable --json target before any work starts."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"folder for --json does not exist: {folder}")
+    if os.path.isdir(path):
+        raise UsageError(f"--json path is a folder: {path}")

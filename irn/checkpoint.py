@@ -1,0 +1,58 @@
+"""Model files: our own format (architecture + weights, written by training) and the
+official release's layout, told apart automatically. Always read with weights_only=True."""
+import os
+import tempfile
+
+import torch
+
+from irn.model import build_model
+from irn.official import CheckpointError, load_official, read_state_dict
+
+FORMAT = "irn-bench/1"
+
+
+def atomic_save(obj, path) -> None:
+    """torch.save to a temp file in the same folder, then rename: never half-written."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save_model(path, model, arch: dict, extra: dict | None = None) -> None:
+    """Weights + the build_model keywords, enough to rebuild the model anywhere."""
+    atomic_save({"format": FORMAT, "arch": dict(arch), "model": model.state_dict(),
+                 **(extra or {})}, path)
+
+
+def load_model(path, scale: int | None = None):
+    """A model from our format or an official IRN checkpoint. `scale` is required for
+    official files and checked against ours."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}".splitlines()[0]) from exc
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        arch = obj["arch"]
+        if scale is not None and arch["scale"] != scale:
+            raise CheckpointError(f"checkpoint {path} is for x{arch['scale']}, not x{scale}")
+        model = build_model(**arch)
+        sd = read_state_dict(obj["model"])
+        try:
+            model.load_state_dict(sd, strict=True)
+        except RuntimeError as exc:
+            raise CheckpointError(f"checkpoint {path} does not fit its architecture: "
+                                  + str(exc).splitlines()[1].strip()) from None
+        return model
+    if scale is None:
+        raise CheckpointError(f"{path} looks like an official IRN checkpoint: pass --scale")
+    return load_official(obj, scale)

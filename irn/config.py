@@ -1,0 +1,235 @@
+"""The one flat trial config. Its keys are the same everywhere: search spaces, `--set KEY=VALUE`,
+MLflow params, dashboard axes. Defaults reproduce the official IRN recipe (x2); budgets are
+named presets over the optimisation keys.
+
+Precedence: defaults < budget preset < explicit values (space file, --set).
+"""
+import dataclasses
+import math
+import os
+import types
+import typing
+from dataclasses import dataclass, field, fields
+
+
+class ConfigError(ValueError):
+    """One line naming the bad key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Config:
+    # architecture (irn.build_model)
+    scale: int = 2
+    coupling: str = "enhanced"
+    blocks: int = 8
+    subnet: str = "dense"
+    gc: int = 32
+    multiscale_depth: int = 0
+    split_ratio: float = 0.5
+    # objective: guide (forward LR vs bicubic LR), reconstruction (reverse HR), distribution
+    loss_recon: str = "charbonnier"
+    loss_guide: str = "l2"
+    lambda_recon: float = 1.0
+    lambda_guide: float | None = None  # None = scale^2, the official weight
+    lambda_distr: float = 1.0
+    z_train: str = "gaussian"
+    z_eval: str = "gaussian"
+    temperature: float = 1.0
+    vgg_weights: str = ""  # local VGG16 weights for lpips / dists (or $IRN_VGG16_WEIGHTS)
+    # JPEG robustness
+    jpeg_train: str = "off"
+    jpeg_quality: str = "75"  # an int 1..100 or a range "50-90" drawn per batch
+    jpeg_clean_weight: float = 0.0  # >0: also reconstruct the clean LR, with this weight
+    jpeg_eval: str = "30,50,70,80,90"  # QFs evaluated with real libjpeg; "" = none
+    # optimisation
+    lr: float = 2e-4
+    weight_decay: float = 1e-5
+    batch_size: int = 16
+    patch_size: int = 144
+    steps: int = 500_000
+    warmup: int = 0
+    schedule: str = "multistep"  # lr halved at 20/40/60/80% of steps, as official
+    grad_clip: float = 10.0
+    seed: int = 0
+    eval_every: int = 5000
+    eval_z_draws: int = 1
+    val_max_size: int = 0  # 0 = full validation images; >0 centre-crops them (fast CPU eval)
+    # speed switches
+    amp: str = "off"
+    channels_last: bool = False
+    compile: bool = False
+    device: str = "auto"
+    # data
+    loader: str = "memory"
+    data: str = "embedded"
+    workers: int = 0
+    profile: bool = False
+
+    def __post_init__(self):
+        validate(self)
+
+    @property
+    def guide_weight(self) -> float:
+        return float(self.scale ** 2) if self.lambda_guide is None else self.lambda_guide
+
+    def replace(self, **changes) -> "Config":
+        return from_dict({**self.to_dict(), **changes})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def arch(self) -> dict:
+        """The keyword arguments of irn.build_model."""
+        return {k: getattr(self, k) for k in ("scale", "coupling", "blocks", "subnet", "gc",
+                                              "multiscale_depth", "split_ratio")}
+
+
+CHOICES = {
+    "scale": (2, 4, 8),
+    "z_train": ("gaussian", "zero"),
+    "z_eval": ("gaussian", "zero"),
+    "jpeg_train": ("off", "diff", "ste"),
+    "schedule": ("multistep", "cosine", "constant"),
+    "amp": ("off", "bf16", "fp16"),
+    "device": ("auto", "cpu", "cuda"),
+    "loader": ("memory", "disk"),
+}
+
+# Budgets: named presets over optimisation keys (see README "Budgets" for why these values).
+BUDGETS = {
+    "smoke": dict(steps=4, batch_size=2, patch_size=32, eval_every=2, val_max_size=64,
+                  jpeg_eval="50"),
+    "cpu": dict(steps=150, batch_size=4, patch_size=64, lr=5e-4, warmup=10, schedule="cosine",
+                eval_every=75, val_max_size=256, z_train="zero", z_eval="zero"),
+    "gpu": dict(steps=20_000, batch_size=16, patch_size=144, lr=2e-4, warmup=500,
+                schedule="cosine", eval_every=2000, val_max_size=0),
+    "paper": dict(steps=500_000, batch_size=16, patch_size=144, lr=2e-4, warmup=0,
+                  schedule="multistep", eval_every=5000, val_max_size=0),
+}
+
+
+def keys() -> list[str]:
+    return [f.name for f in fields(Config)]
+
+
+def _base_type(tp):
+    """int | None -> int; plain types pass through."""
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        return next(a for a in typing.get_args(tp) if a is not type(None))
+    return tp
+
+
+def coerce(key: str, value):
+    """Cast a value (often a string from --set or MLflow) to the key's type."""
+    if key not in _TYPES:
+        raise ConfigError(f"unknown config key {key!r}; valid keys: {', '.join(keys())}")
+    tp, optional = _TYPES[key]
+    if value is None or (optional and isinstance(value, str) and value.lower() == "none"):
+        if optional:
+            return None
+        raise ConfigError(f"{key} cannot be None")
+    try:
+        if tp is bool:
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                    raise ValueError(value)
+                return low in ("1", "true", "yes", "on")
+            return bool(value)
+        if tp is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if tp is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be {tp.__name__}, got {value!r}") from None
+
+
+_TYPES = {f.name: (_base_type(typing.get_type_hints(Config)[f.name]),
+                   typing.get_type_hints(Config)[f.name] is not _base_type(
+                       typing.get_type_hints(Config)[f.name]))
+          for f in fields(Config)}
+
+
+def from_dict(values: dict, budget: str | None = None) -> Config:
+    """Build a Config from (possibly string-valued) settings on top of a budget preset."""
+    base = {}
+    if budget is not None:
+        if budget not in BUDGETS:
+            raise ConfigError(f"unknown budget {budget!r}; valid: {', '.join(BUDGETS)}")
+        base.update(BUDGETS[budget])
+    base.update(values)
+    return Config(**{k: coerce(k, v) for k, v in base.items()})
+
+
+def parse_set(pairs: list[str]) -> dict:
+    """['scale=4', 'loss_recon=l1'] -> {'scale': 4, 'loss_recon': 'l1'}, validated keys."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--set takes KEY=VALUE, got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = coerce(key.strip(), value.strip())
+    return out
+
+
+def validate(cfg: Config) -> None:
+    for key, allowed in CHOICES.items():
+        if getattr(cfg, key) not in allowed:
+            raise ConfigError(f"{key} must be one of {', '.join(map(str, allowed))}; "
+                              f"got {getattr(cfg, key)!r}")
+    for key, (tp, optional) in _TYPES.items():
+        value = getattr(cfg, key)
+        if value is None and optional:
+            continue
+        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+            raise ConfigError(f"{key} must be {tp.__name__}, got {value!r}")
+    from irn.model import check_architecture  # local: keeps config importable on its own
+    try:
+        check_architecture(**cfg.arch())
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    positive = ("blocks", "gc", "batch_size", "patch_size", "steps", "eval_every",
+                "eval_z_draws")
+    for key in positive:
+        if getattr(cfg, key) < 1:
+            raise ConfigError(f"{key} must be >= 1, got {getattr(cfg, key)}")
+    if cfg.patch_size % cfg.scale:
+        raise ConfigError(f"patch_size {cfg.patch_size} is not divisible by scale {cfg.scale}")
+    for key in ("lr", "temperature", "grad_clip", "lambda_recon", "lambda_distr",
+                "weight_decay", "jpeg_clean_weight"):
+        v = getattr(cfg, key)
+        if not math.isfinite(v) or v < 0:
+            raise ConfigError(f"{key} must be a finite number >= 0, got {v}")
+    if cfg.lr <= 0:
+        raise ConfigError(f"lr must be > 0, got {cfg.lr}")
+    if cfg.warmup < 0 or cfg.warmup >= cfg.steps and cfg.warmup:
+        raise ConfigError(f"warmup must be in 0..steps-1, got {cfg.warmup}")
+    if cfg.workers < 0 or cfg.val_max_size < 0:
+        raise ConfigError("workers and val_max_size must be >= 0")
+    _check_losses(cfg)
+    _check_jpeg(cfg)
+    if cfg.data != "embedded" and not os.path.isdir(cfg.data):
+        raise ConfigError(f"data must be 'embedded' or an existing folder; {cfg.data!r} is "
+                          "not a folder")
+
+
+def _check_losses(cfg: Config) -> None:
+    from irn.losses import parse_spec  # names and syntax only; weights files load at build
+    for key in ("loss_recon", "loss_guide"):
+        try:
+            parse_spec(getattr(cfg, key))
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+
+
+def _check_jpeg(cfg: Config) -> None:
+    from irn.jpeg import parse_quality
+    try:
+        parse_quality(cfg.jpeg_quality)
+        for q in filter(None, (s.strip() for s in cfg.jpeg_eval.split(","))):
+            parse_quality(q)
+    except ValueError as exc:
+        raise ConfigError(f"jpeg_quality/jpeg_eval: {exc}") from None

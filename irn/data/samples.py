@@ -1,0 +1,161 @@
+"""Training patches (with their LR references) and validation images."""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from irn.data.sources import DataError, image_files, load_images, read_image, to_rgb
+from irn.imresize import imresize
+
+
+class TrainPatches(Dataset):
+    """Random HR patches and their MATLAB-bicubic LR references.
+
+    `source` is a list of uint8 H x W x 3 arrays (memory) or of files (disk, with `sizes`).
+    Item k -> (hr: 3 x P x P, lr: 3 x P/s x P/s), float32 in [0, 1]; any k >= 0 is valid, and
+    len() is one epoch (each image once). Images smaller than the patch are mirror-padded
+    (edge repeated) at the bottom/right. The LR is imresize(hr, 1/s) clamped to [0, 1]
+    (bicubic overshoot), as a uint8 DIV2K LR file would be, without the 8-bit rounding.
+    """
+
+    def __init__(self, source, scale: int = 2, patch_size: int = 144, seed: int = 0,
+                 sizes: list[tuple[int, int]] | None = None):
+        if int(scale) != scale or scale < 1:
+            raise ValueError(f"scale must be a positive integer, got {scale}")
+        if patch_size < scale or patch_size % scale:
+            raise ValueError(f"patch_size {patch_size} must be a positive multiple "
+                             f"of scale {scale}")
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        if not len(source):
+            raise DataError("no training images")
+        self.scale, self.patch_size, self.seed = int(scale), patch_size, seed
+        self.on_disk = sizes is not None
+        if self.on_disk:
+            self.source, self.sizes = list(source), list(sizes)
+        else:
+            self.source = [to_rgb(np.asarray(im)) for im in source]
+            self.sizes = [im.shape[:2] for im in self.source]
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def plan(self, k: int) -> tuple[int, int, int, int]:
+        """(image index, top, left, augmentation 0..7) of sample k: a function of (seed, k)."""
+        n, p = len(self.source), self.patch_size
+        epoch, pos = divmod(k, n)
+        # Independent streams: [seed, 0, epoch] orders an epoch, [seed, 1, k] draws sample k.
+        i = int(np.random.default_rng([self.seed, 0, epoch]).permutation(n)[pos])
+        rng = np.random.default_rng([self.seed, 1, k])
+        h, w = self.sizes[i]
+        top, left = (int(rng.integers(0, max(d, p) - p + 1)) for d in (h, w))
+        return i, top, left, int(rng.integers(8))
+
+    def hr_patch(self, k: int) -> torch.Tensor:
+        """Sample k's HR patch, 3 x P x P uint8 (one copy out of the source image)."""
+        i, top, left, aug = self.plan(k)
+        p = self.patch_size
+        img = self._read(self.source[i]) if self.on_disk else self.source[i]
+        h, w = img.shape[:2]
+        if h < p or w < p:
+            img = np.pad(img, ((0, max(p - h, 0)), (0, max(p - w, 0)), (0, 0)), mode="symmetric")
+        patch = img[top:top + p, left:left + p]
+        if aug & 1:
+            patch = patch[:, ::-1]  # horizontal flip
+        if aug & 2:
+            patch = patch[::-1]  # vertical flip
+        if aug & 4:
+            patch = patch.transpose(1, 0, 2)  # transpose: with the flips, all 8 rotations/flips
+        return torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))
+
+    @staticmethod
+    def _read(path) -> np.ndarray:
+        try:
+            return read_image(path)
+        except Exception as e:  # passed the header check at start-up, e.g. a truncated JPEG
+            raise DataError(f"cannot decode {path}: {e}") from e
+
+    def _pair(self, hr_u8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hr = hr_u8.float().div_(255)
+        return hr, imresize(hr, 1 / self.scale).clamp_(0, 1)
+
+    def __getitem__(self, k: int):
+        return self._pair(self.hr_patch(k))
+
+    def __getitems__(self, ks: list[int]):
+        # The DataLoader calls this with a whole batch: one batched imresize per batch.
+        return self._pair(torch.stack([self.hr_patch(k) for k in ks]))
+
+
+class _Count(Sampler):
+    """0, 1, 2, ... forever (from `start`): the sample numbers of an infinite stream."""
+
+    def __init__(self, start: int = 0):
+        self.start = start
+
+    def __iter__(self):
+        return itertools.count(self.start)
+
+
+def _as_is(batch):
+    return batch  # __getitems__ already returns the collated (hr, lr) batch
+
+
+def train_dataset(data: str | Path = "embedded", scale: int = 2, patch_size: int = 144,
+                  loader: str = "memory", seed: int = 0,
+                  images: list[np.ndarray] | None = None) -> TrainPatches:
+    """The TrainPatches of a training split (see train_loader for the arguments)."""
+    if loader == "memory":
+        return TrainPatches(load_images(data, "train") if images is None else images,
+                            scale, patch_size, seed)
+    if loader == "disk":
+        if images is not None:
+            raise ValueError("images= is for loader='memory'; the disk loader reads files")
+        paths, sizes = image_files(data, "train")
+        return TrainPatches(paths, scale, patch_size, seed, sizes=sizes)
+    raise ValueError(f"loader must be 'memory' or 'disk', got {loader!r}")
+
+
+def train_loader(data: str | Path = "embedded", scale: int = 2, patch_size: int = 144,
+                 batch_size: int = 16, loader: str = "memory", workers: int = 0, seed: int = 0,
+                 images: list[np.ndarray] | None = None, start_batch: int = 0) -> DataLoader:
+    """Infinite iterable of (hr: B x 3 x P x P, lr: B x 3 x P/s x P/s) float32 batches.
+
+    Deterministic for a seed whatever `workers` is. Each `iter()` restarts at batch
+    `start_batch` (resume a run at step N with start_batch=N). Crop, flips and the batched
+    LR imresize run where the batch is built: the main process, or a worker if workers > 0.
+    """
+    dataset = train_dataset(data, scale, patch_size, loader, seed, images)
+    return DataLoader(dataset, batch_size=batch_size, sampler=_Count(start_batch * batch_size),
+                      num_workers=workers, collate_fn=_as_is,
+                      persistent_workers=False, prefetch_factor=2 if workers else None)
+
+
+# ---------------------------------------------------------------- validation
+
+def val_images(data: str | Path = "embedded", scale: int = 2, max_size: int | None = None,
+               val: str | Path | None = None, images: list[np.ndarray] | None = None):
+    """[(hr: 1 x 3 x H x W, lr_ref: 1 x 3 x H/s x W/s)] float32 in [0, 1].
+
+    Optionally center-cropped to at most max_size x max_size (fast CPU evaluation), then
+    mod-cropped from the top-left to a multiple of `scale` like the official code; lr_ref =
+    imresize(hr, 1/scale) clamped to [0, 1].
+    """
+    out = []
+    for img in load_images(data, "val", val) if images is None else images:
+        img = to_rgb(np.asarray(img))
+        if max_size is not None:
+            h, w = img.shape[:2]
+            t, l = max(h - max_size, 0) // 2, max(w - max_size, 0) // 2
+            img = img[t:t + max_size, l:l + max_size]
+        h, w = img.shape[:2]
+        img = img[:h - h % scale, :w - w % scale]
+        if img.size == 0:
+            raise DataError(f"validation image smaller than the scale {scale}")
+        hr = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float().div_(255)
+        out.append((hr, imresize(hr, 1 / scale).clamp_(0, 1)))
+    return out

@@ -1,0 +1,196 @@
+"""Where images come from: embedded photos, folders, the PNG cache; decoding to RGB uint8."""
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+EMBEDDED_VAL = ("astronaut", "chelsea")
+EMBEDDED_TRAIN = ("coffee", "rocket", "hubble_deep_field", "retina", "immunohistochemistry",
+                  "stereo_motorcycle_left", "stereo_motorcycle_right")
+EXTENSIONS = (".png", ".jpg", ".jpeg")
+TRAIN_DIRS = ("train", "DIV2K_train_HR")
+VAL_DIRS = ("val", "valid", "DIV2K_valid_HR")
+
+
+class DataError(ValueError):
+    """Missing, empty or unreadable data; the message is one line naming the path."""
+
+
+class DataWarning(UserWarning):
+    """Some image files were skipped."""
+
+
+# ---------------------------------------------------------------- decoding
+
+def to_rgb(img: np.ndarray) -> np.ndarray:
+    """H x W, H x W x 1 or H x W x 4 uint8 -> H x W x 3 uint8 (no copy if already RGB)."""
+    if img.dtype != np.uint8:
+        raise DataError(f"images must be uint8, got {img.dtype}")
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.ndim != 3 or img.shape[2] not in (1, 3, 4):
+        raise DataError(f"images must be H x W x 1/3/4, got shape {img.shape}")
+    if img.shape[2] == 1:
+        return np.repeat(img, 3, axis=2)
+    return img[:, :, :3]
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode one file to H x W x 3 uint8 RGB."""
+    with Image.open(path) as im:
+        return to_rgb(np.asarray(im.convert("RGB")))
+
+
+def _warn_skipped(folder: Path, bad: list[Path]) -> None:
+    if bad:
+        names = ", ".join(p.name for p in bad[:3]) + (", ..." if len(bad) > 3 else "")
+        warnings.warn(f"skipped {len(bad)} unreadable image file(s) in {folder}: {names}",
+                      DataWarning, stacklevel=3)
+
+
+def _list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
+
+
+def _header_size(path: Path) -> tuple[int, int] | None:
+    """(H, W) of a readable file, or None; much cheaper than a full decode. PNG: Pillow's
+    verify() walks every chunk and its CRC. JPEG: a 1/8-scale DCT-domain decode, which still
+    reads every byte, so truncated files are caught as a full decode would catch them."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if im.format == "JPEG":
+                im.draft("RGB", (max(w // 8, 1), max(h // 8, 1)))
+                im.load()
+            else:
+                im.verify()
+        return h, w
+    except Exception:
+        return None
+
+
+# ---------------------------------------------------------------- sources
+
+def _folders(data: str | Path) -> tuple[Path, Path | None]:
+    """Resolve (train folder, val folder or None) for the accepted layouts."""
+    root = Path(data).expanduser()
+    if not root.is_dir():
+        raise DataError(f"data folder does not exist: {root}")
+    if _list_images(root):
+        train = root
+        sibling = root.with_name(root.name.replace("_train_", "_valid_"))
+        guess = sibling if sibling != root and sibling.is_dir() else None
+    else:
+        train = next((root / d for d in TRAIN_DIRS if (root / d).is_dir()), None)
+        guess = next((root / d for d in VAL_DIRS if (root / d).is_dir()), None)
+        if train is None:
+            raise DataError(f"no PNG/JPEG images in {root} (nor in {root}/train)")
+    return train, guess
+
+
+def _split_folder(data, split: str, val) -> Path:
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    if split == "val" and val is not None:  # an explicit val folder wins, whatever `data` is
+        val_dir = Path(val).expanduser()
+        if not val_dir.is_dir():
+            raise DataError(f"validation folder does not exist: {val_dir}")
+        return val_dir
+    train, val_dir = _folders(data)
+    if split == "train":
+        return train
+    if val_dir is None:
+        raise DataError(f"no validation folder for {data}: "
+                        "pass val=PATH or use PATH/train + PATH/val")
+    return val_dir
+
+
+def _embedded(names) -> list[np.ndarray]:
+    import skimage.data  # lazy: importing scikit-image takes about a second
+
+    def load(name):
+        if name.startswith("stereo_motorcycle_"):  # a (left, right, disparity) triple
+            return stereo[0] if name.endswith("left") else stereo[1]
+        return getattr(skimage.data, name)()
+
+    stereo = skimage.data.stereo_motorcycle() if any("stereo" in n for n in names) else None
+    return [to_rgb(load(n)) for n in names]
+
+
+def _embedded_names(split: str) -> tuple[str, ...]:
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    return EMBEDDED_TRAIN if split == "train" else EMBEDDED_VAL
+
+
+def load_images(data: str | Path = "embedded", split: str = "train",
+                val: str | Path | None = None) -> list[np.ndarray]:
+    """Decode a split once: list of H x W x 3 uint8 arrays (share it via train_loader(images=))."""
+    if data == "embedded" and (split == "train" or val is None):
+        return _embedded(_embedded_names(split))
+    folder = _split_folder(data, split, val)
+    paths = _list_images(folder)
+    if not paths:
+        raise DataError(f"no PNG/JPEG images in {folder}")
+
+    def decode(p):
+        try:
+            return read_image(p)
+        except Exception:
+            return None
+
+    # Pillow releases the GIL while decoding, so threads decode large folders in parallel.
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+        images = list(pool.map(decode, paths))
+    _warn_skipped(folder, [p for p, im in zip(paths, images) if im is None])
+    images = [im for im in images if im is not None]
+    if not images:
+        raise DataError(f"no readable images in {folder}")
+    return images
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("IRN_CACHE", "~/.cache/irn-bench")).expanduser() / "embedded"
+
+
+def _embedded_files(names) -> list[Path]:
+    """PNG copies of the embedded photos, written once; atomic, so concurrent trials are safe."""
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{n}.png" for n in names]
+    missing = [i for i, p in enumerate(paths) if not p.is_file()]
+    for i, img in zip(missing, _embedded([names[i] for i in missing]) if missing else []):
+        # Write to a temporary name, then rename: readers never see a half-written PNG.
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".png.tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                Image.fromarray(img).save(f, format="PNG", compress_level=1)
+            os.replace(tmp, paths[i])
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    return paths
+
+
+def image_files(data: str | Path = "embedded", split: str = "train",
+                val: str | Path | None = None) -> tuple[list[Path], list[tuple[int, int]]]:
+    """Readable files of a split and their (H, W) sizes, for the disk loader."""
+    if data == "embedded" and (split == "train" or val is None):
+        paths = _embedded_files(_embedded_names(split))
+        folder = cache_dir()
+    else:
+        folder = _split_folder(data, split, val)
+        paths = _list_images(folder)
+        if not paths:
+            raise DataError(f"no PNG/JPEG images in {folder}")
+    sizes = [_header_size(p) for p in paths]
+    _warn_skipped(folder, [p for p, s in zip(paths, sizes) if s is None])
+    good = [(p, s) for p, s in zip(paths, sizes) if s is not None]
+    if not good:
+        raise DataError(f"no readable images in {folder}")
+    return [p for p, _ in good], [s for _, s in good]

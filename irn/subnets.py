@@ -1,0 +1,95 @@
+"""Subnetworks injected into coupling blocks as `constructor(c_in, c_out)` (FrEIA contract).
+
+Registry: SUBNETS[name](gc) -> constructor. Every subnet's last conv is zero-initialised, so
+each coupling block starts as the identity (IRN's choice).
+"""
+from functools import partial
+
+import torch
+import torch.nn as nn
+
+
+def _xavier_scaled(convs, scale: float):
+    # Official IRN `initialize_weights_xavier`: xavier_normal_, then *= scale, bias = 0.
+    for conv in convs:
+        nn.init.xavier_normal_(conv.weight)
+        conv.weight.data *= scale
+        nn.init.zeros_(conv.bias)
+
+
+def _zero(conv):
+    nn.init.zeros_(conv.weight)
+    nn.init.zeros_(conv.bias)
+
+
+class DenseBlock(nn.Module):
+    """IRN's DenseBlock exactly: five 3x3 convs, growth gc, LeakyReLU(0.2) after conv1..4,
+    each conv sees the input and all earlier outputs; Xavier*0.1 on conv1..4, conv5 zero."""
+
+    def __init__(self, c_in: int, c_out: int, gc: int = 32):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, gc, 3, 1, 1)
+        self.conv2 = nn.Conv2d(c_in + gc, gc, 3, 1, 1)
+        self.conv3 = nn.Conv2d(c_in + 2 * gc, gc, 3, 1, 1)
+        self.conv4 = nn.Conv2d(c_in + 3 * gc, gc, 3, 1, 1)
+        self.conv5 = nn.Conv2d(c_in + 4 * gc, c_out, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(0.2, inplace=True)
+        _xavier_scaled([self.conv1, self.conv2, self.conv3, self.conv4], 0.1)
+        _zero(self.conv5)
+
+    def forward(self, x):
+        x1 = self.lrelu(self.conv1(x))
+        x2 = self.lrelu(self.conv2(torch.cat((x, x1), 1)))
+        x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
+        x4 = self.lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
+        return self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
+
+
+class ResidualSubnet(nn.Module):
+    """A cheaper alternative: conv in, one residual unit (conv-LReLU-conv + skip), conv out.
+    About 3 convs of width gc instead of the dense block's growing 5."""
+
+    def __init__(self, c_in: int, c_out: int, gc: int = 32):
+        super().__init__()
+        self.conv_in = nn.Conv2d(c_in, gc, 3, 1, 1)
+        self.conv_a = nn.Conv2d(gc, gc, 3, 1, 1)
+        self.conv_b = nn.Conv2d(gc, gc, 3, 1, 1)
+        self.conv_out = nn.Conv2d(gc, c_out, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(0.2, inplace=True)
+        _xavier_scaled([self.conv_in, self.conv_a, self.conv_b], 0.1)
+        _zero(self.conv_out)
+
+    def forward(self, x):
+        h = self.lrelu(self.conv_in(x))
+        h = h + self.conv_b(self.lrelu(self.conv_a(h)))
+        return self.conv_out(self.lrelu(h))
+
+
+class ConvSubnet(nn.Module):
+    """Glow's subnet shape: 3x3 conv, 1x1 conv, 3x3 conv (zero-initialised last)."""
+
+    def __init__(self, c_in: int, c_out: int, gc: int = 32):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(c_in, gc, 3, 1, 1), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(gc, gc, 1), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(gc, c_out, 3, 1, 1))
+        _xavier_scaled([self.net[0], self.net[2]], 0.1)
+        _zero(self.net[4])
+
+    def forward(self, x):
+        return self.net(x)
+
+
+SUBNETS = {
+    "dense": DenseBlock,
+    "resnet": ResidualSubnet,
+    "conv": ConvSubnet,
+}
+
+
+def subnet_constructor(name: str, gc: int):
+    """FrEIA-style constructor(c_in, c_out) for the named subnet with width gc."""
+    if name not in SUBNETS:
+        raise ValueError(f"unknown subnet {name!r}; valid: {', '.join(sorted(SUBNETS))}")
+    return partial(SUBNETS[name], gc=gc)

@@ -1,0 +1,205 @@
+"""The training loop: a plain loop over steps that yields one report per evaluation interval.
+
+    trainer = Trainer(cfg)
+    for report in trainer.run():      # report: step, loss/*, time/*, lr, and eval metrics
+        ...
+    trainer.save(path)                # exact resume: Trainer.restore(path, cfg)
+
+Determinism: the model is initialised from `seed`; batch k depends only on (seed, k) (see
+irn.data); z and JPEG-quality draws use generators whose states are checkpointed, so a
+resumed run continues the uninterrupted run's loss curve exactly (on the same device).
+"""
+import contextlib
+import math
+import random
+import time
+
+import numpy as np
+import torch
+
+from irn.checkpoint import atomic_save, FORMAT
+from irn.config import Config, from_dict
+from irn.data import train_loader, val_images
+from irn.evaluate import evaluate
+from irn.model import build_model, count_parameters
+from irn.objective import Objective, check_finite
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device=cuda but no CUDA device is available")
+    return torch.device(name)
+
+
+def lr_factor(cfg: Config, step: int) -> float:
+    """Multiplier of cfg.lr at `step` (0-based): linear warm-up, then the schedule."""
+    if cfg.warmup and step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    if cfg.schedule == "multistep":  # official: halve at 20/40/60/80% (100k..400k of 500k)
+        return 0.5 ** sum(step >= m * cfg.steps for m in (0.2, 0.4, 0.6, 0.8))
+    if cfg.schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+    return 1.0
+
+
+def sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so wall-clock timings measure it (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, train_images=None, val_set=None, device=None):
+        self.cfg = cfg
+        self.device = torch.device(device) if device else pick_device(cfg.device)
+        _seed_everything(cfg.seed)
+        self.model = build_model(**cfg.arch()).to(self.device)
+        if cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.params = count_parameters(self.model)
+        self.objective = Objective.from_config(cfg, self.device)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(
+            [{"params": trainable}, {"params": self.objective.parameters(), "weight_decay": 0}],
+            lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
+        self.z_gen = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+        self.jpeg_gen = torch.Generator().manual_seed(cfg.seed + 2)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16"
+                                           and self.device.type == "cuda")
+        self.step = 0
+        self.train_images = train_images
+        self.val_set = val_set
+        self.net = torch.compile(self.model) if cfg.compile else self.model
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"format": FORMAT, "arch": self.cfg.arch(), "config": self.cfg.to_dict(),
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "objective": {"guide": self.objective.guide.state_dict(),
+                              "recon": self.objective.recon.state_dict()},
+                "scaler": self.scaler.state_dict(), "step": self.step,
+                "rng": {"torch": torch.get_rng_state(), "z": self.z_gen.get_state(),
+                        "jpeg": self.jpeg_gen.get_state(),
+                        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available()
+                        else [],
+                        "numpy": _np_state(), "python": list(random.getstate()[1])}}
+
+    def save(self, path) -> None:
+        atomic_save(self.state_dict(), path)
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.objective.guide.load_state_dict(state["objective"]["guide"])
+        self.objective.recon.load_state_dict(state["objective"]["recon"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        self.z_gen.set_state(rng["z"])
+        self.jpeg_gen.set_state(rng["jpeg"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        np.random.set_state(("MT19937", np.array(rng["numpy"]["keys"], dtype=np.uint32),
+                             int(rng["numpy"]["pos"]), 0, 0.0))
+        random.setstate((3, tuple(rng["python"]), None))
+
+    @classmethod
+    def restore(cls, path, cfg: Config | None = None, **kwargs) -> "Trainer":
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        trainer = cls(cfg or from_dict(state["config"]), **kwargs)
+        trainer.load_state_dict(state)
+        return trainer
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _autocast(self):
+        if self.cfg.amp == "off":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.cfg.amp == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _batches(self):
+        cfg = self.cfg
+        return iter(train_loader(cfg.data, cfg.scale, cfg.patch_size, cfg.batch_size, cfg.loader,
+                                 cfg.workers, cfg.seed, images=self.train_images,
+                                 start_batch=self.step))
+
+    def train_step(self, hr, lr_ref):
+        """One optimiser step; returns {term: float}. Raises NonFiniteLossError."""
+        cfg = self.cfg
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.lr * lr_factor(cfg, self.step)
+        self.optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            total, terms = self.objective(self.net, hr, lr_ref, self.z_gen, self.jpeg_gen)
+        check_finite(self.step, total, terms)
+        self.scaler.scale(total).backward()
+        self.scaler.unscale_(self.optimizer)
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.model.constrain()
+        self.step += 1
+        return {"total": total.item(), **{k: v.item() for k, v in terms.items()}}
+
+    def evaluate(self) -> dict:
+        if self.val_set is None:
+            self.val_set = val_images(self.cfg.data, self.cfg.scale,
+                                      self.cfg.val_max_size or None)
+        self.model.eval()
+        try:
+            return evaluate(self.model, self.val_set, self.cfg, device=self.device)
+        finally:
+            self.model.train()
+
+    def run(self, until: int | None = None):
+        """Train to `until` (default cfg.steps), yielding a report every eval_every steps
+        and at the end: mean losses over the interval, timings, and evaluation metrics."""
+        cfg, device = self.cfg, self.device
+        until = cfg.steps if until is None else min(until, cfg.steps)
+        batches = self._batches()
+        self.model.train()
+        sums, t_data, t_compute, n = {}, 0.0, 0.0, 0
+        start = time.perf_counter()
+        while self.step < until:
+            t0 = time.perf_counter()
+            hr, lr_ref = next(batches)
+            hr, lr_ref = self._to_device(hr), self._to_device(lr_ref)
+            sync(device)
+            t1 = time.perf_counter()
+            losses = self.train_step(hr, lr_ref)
+            sync(device)
+            t2 = time.perf_counter()
+            t_data, t_compute, n = t_data + t1 - t0, t_compute + t2 - t1, n + 1
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + v
+            if self.step % cfg.eval_every == 0 or self.step == until:
+                report = {"step": self.step, "lr": cfg.lr * lr_factor(cfg, self.step - 1),
+                          **{f"loss/{k}": v / n for k, v in sums.items()},
+                          "time/data": t_data / n, "time/compute": t_compute / n,
+                          "data_fraction": t_data / (t_data + t_compute),
+                          "time/train_wall": time.perf_counter() - start, "params": self.params}
+                eval_start = time.perf_counter()
+                report.update(self.evaluate())
+                report["time/eval"] = time.perf_counter() - eval_start
+                sums, t_data, t_compute, n = {}, 0.0, 0.0, 0
+                yield report
+
+    def _to_device(self, x):
+        x = x.to(self.device, non_blocking=True)
+        return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else x
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def _np_state() -> dict:
+    _, keys, pos, _, _ = np.random.get_state()
+    return {"keys": keys.tolist(), "pos": int(pos)}

@@ -1,0 +1,95 @@
+"""`python -m irn.rescale` on a real photo: valid files, sizes, padding, clear errors."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+from irn.checkpoint import save_model
+from irn.model import build_model
+from irn.official import to_official
+from irn.rescale import main, read_rgb
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    # a real photograph, cut to a size that x2 does not divide (exercises reflect padding)
+    path = tmp_path_factory.mktemp("img") / "astronaut.png"
+    Image.fromarray(data.astronaut()[100:199, 150:252]).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    model = build_model(scale=2, blocks=2, gc=8)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 0.01)
+    folder = tmp_path_factory.mktemp("ckpt")
+    ours = folder / "ours.pt"
+    save_model(ours, model, {"scale": 2, "blocks": 2, "gc": 8})
+    official = folder / "official.pth"
+    torch.save(to_official(model), official)
+    return model.eval(), ours, official
+
+
+def test_down_then_up_on_a_real_photo(photo, ckpt, tmp_path):
+    model, ours, _ = ckpt
+    lr_path, hr_path = tmp_path / "lr.png", tmp_path / "hr.png"
+    assert main(["down", str(photo), str(lr_path), "--checkpoint", str(ours)]) == 0
+    with Image.open(lr_path) as im:
+        assert im.format == "PNG" and im.size == (51, 50)  # ceil(102/2), ceil(99/2)
+    # the written LR is the model's quantised LR of the reflect-padded image
+    hr = read_rgb(photo)
+    padded = torch.nn.functional.pad(hr, (0, 0, 0, 1), mode="reflect")
+    with torch.no_grad():
+        expected = model.downscale(padded)
+    assert torch.allclose(read_rgb(lr_path), expected, atol=1e-6)
+    assert main(["up", str(lr_path), str(hr_path), "--checkpoint", str(ours)]) == 0
+    with Image.open(hr_path) as im:
+        assert im.size == (102, 100)
+        up = np.asarray(im.convert("RGB")).astype(float)
+    # near-identity weights: the round trip is close to the photo (well above chance)
+    orig = np.asarray(Image.open(photo).convert("RGB")).astype(float)
+    mse = ((up[:99] - orig) ** 2).mean()
+    assert 10 * np.log10(255 ** 2 / mse) > 20
+
+
+def test_official_checkpoint_via_cli(photo, ckpt, tmp_path):
+    _, ours, official = ckpt
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    assert main(["down", str(photo), str(a), "--checkpoint", str(ours)]) == 0
+    assert main(["down", str(photo), str(b), "--checkpoint", str(official), "--scale", "2"]) == 0
+    assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))
+
+
+@pytest.mark.parametrize("case,message", [
+    ("missing_image", "input image not found"),
+    ("corrupt_image", "cannot read image"),
+    ("wrong_scale", "not x4"),
+    ("official_wrong_scale", "not x4"),
+    ("missing_ckpt", "checkpoint not found"),
+])
+def test_bad_input_is_one_line_and_exit_2(case, message, photo, ckpt, tmp_path):
+    _, ours, official = ckpt
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG garbage")
+    out = tmp_path / "out.png"
+    args = {
+        "missing_image": ["down", str(tmp_path / "nope.png"), str(out), "--checkpoint", str(ours)],
+        "corrupt_image": ["down", str(corrupt), str(out), "--checkpoint", str(ours)],
+        "wrong_scale": ["down", str(photo), str(out), "--checkpoint", str(ours), "--scale", "4"],
+        "official_wrong_scale": ["down", str(photo), str(out), "--checkpoint", str(official),
+                                 "--scale", "4"],
+        "missing_ckpt": ["down", str(photo), str(out), "--checkpoint", str(tmp_path / "x.pt")],
+    }[case]
+    proc = subprocess.run([sys.executable, "-m", "irn.rescale", *args], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()
