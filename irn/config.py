@@ -205,8 +205,8 @@ def validate(cfg: Config) -> None:
             raise ConfigError(f"{key} must be a finite number >= 0, got {v}")
     if cfg.lr <= 0:
         raise ConfigError(f"lr must be > 0, got {cfg.lr}")
-    if cfg.warmup < 0 or cfg.warmup >= cfg.steps and cfg.warmup:
-        raise ConfigError(f"warmup must be in 0..steps-1, got {cfg.warmup}")
+    if cfg.warmup < 0:
+        raise ConfigError(f"warmup must be >= 0, got {cfg.warmup}")
     if cfg.workers < 0 or cfg.val_max_size < 0:
         raise ConfigError("workers and val_max_size must be >= 0")
     _check_losses(cfg)

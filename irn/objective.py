@@ -90,4 +90,4 @@ def check_finite(step: int, total, terms) -> None:
     if not torch.isfinite(total):
         bad = [k for k, v in terms.items() if not torch.isfinite(v)] or ["total"]
         raise NonFiniteLossError(
-            f"non-finite loss at step {step}: {bad[0]} = {float(terms.get(bad[0], total))}")
+            f"non-finite loss at step {step}: {bad[0]} = {float(terms.get(bad[0], total).detach())}")

@@ -1,0 +1,62 @@
+"""Hot paths of the model library: forward + reverse at a fixed size (x2, x4), ours against
+the official IRN design (an independent transcription, same weights) in the same run, the
+Haar transform, and one training step. Ratios to test_reference_workload are what the CI
+gate compares; ours/official is the "at least as fast as the official design" claim."""
+import pytest
+import torch
+
+from irn.config import from_dict
+from irn.haar import HaarDownsampling
+from irn.model import build_model
+from irn.official import to_official
+from irn.train import Trainer
+from tests import official_irn_reference as ref
+
+SIZE = 64  # HR side for forward+reverse benchmarks
+
+
+def _pair(scale):
+    torch.manual_seed(0)
+    ours = build_model(scale=scale).eval()
+    stages = {2: 1, 4: 2}[scale]
+    theirs = ref.InvRescaleNet(block_num=[8] * stages, down_num=stages).eval()
+    theirs.load_state_dict(to_official(ours))
+    return ours, theirs
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+@pytest.mark.parametrize("impl", ["ours", "official"])
+def test_forward_reverse(benchmark, scale, impl):
+    ours, theirs = _pair(scale)
+    x = torch.rand(1, 3, SIZE, SIZE)
+
+    @torch.inference_mode()
+    def round_trip():
+        if impl == "ours":
+            y, _ = ours(x, jac=False)
+            return ours(y, rev=True, jac=False)[0]
+        return theirs(theirs(x), rev=True)
+
+    benchmark.extra_info["megapixels"] = SIZE * SIZE / 1e6
+    benchmark.pedantic(round_trip, rounds=8, warmup_rounds=1)
+
+
+def test_haar_transform(benchmark):
+    haar = HaarDownsampling([(3, 256, 256)])
+    x = torch.rand(4, 3, 256, 256)
+
+    def both():
+        (y,), _ = haar([x])
+        return haar([y], rev=True)
+
+    benchmark.pedantic(both, rounds=20, warmup_rounds=2)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_training_step(benchmark, scale):
+    cfg = from_dict({"scale": scale, "batch_size": 2, "patch_size": 32, "jpeg_eval": "",
+                     "z_train": "gaussian"})
+    trainer = Trainer(cfg)
+    batches = trainer._batches()
+    hr, lr = next(batches)
+    benchmark.pedantic(lambda: trainer.train_step(hr, lr), rounds=6, warmup_rounds=1)

@@ -1,0 +1,69 @@
+"""The one config: official defaults, budgets, coercion, and one-line errors."""
+import pytest
+
+from irn.config import BUDGETS, Config, ConfigError, from_dict, keys, parse_set
+
+
+def test_defaults_are_the_official_recipe():
+    cfg = Config()
+    assert (cfg.scale, cfg.coupling, cfg.blocks, cfg.subnet, cfg.gc) == (2, "enhanced", 8, "dense", 32)
+    assert (cfg.loss_guide, cfg.loss_recon) == ("l2", "charbonnier")
+    assert cfg.guide_weight == 4 and Config(scale=4).guide_weight == 16
+    assert Config(scale=8).guide_weight == 64
+    assert (cfg.lambda_recon, cfg.lambda_distr, cfg.z_train) == (1.0, 1.0, "gaussian")
+    assert (cfg.lr, cfg.weight_decay, cfg.grad_clip) == (2e-4, 1e-5, 10.0)
+    assert (cfg.batch_size, cfg.patch_size, cfg.steps, cfg.schedule) == (16, 144, 500_000, "multistep")
+
+
+def test_budget_precedence_and_names():
+    assert set(BUDGETS) == {"smoke", "cpu", "gpu", "paper"}
+    cfg = from_dict({"steps": 7}, budget="cpu")
+    assert cfg.steps == 7 and cfg.batch_size == BUDGETS["cpu"]["batch_size"]
+    assert from_dict({}, budget="paper").steps == 500_000
+    with pytest.raises(ConfigError, match="unknown budget 'fast'; valid: smoke, cpu, gpu, paper"):
+        from_dict({}, budget="fast")
+
+
+def test_strings_are_coerced_like_the_command_line():
+    values = parse_set(["scale=4", "lr=1e-3", "channels_last=true", "lambda_guide=None",
+                        "amp=bf16", "loss_recon=l2+0.1*ssim", "multiscale_depth=1"])
+    cfg = from_dict(values)
+    assert cfg.scale == 4 and cfg.lr == 1e-3 and cfg.channels_last is True
+    assert cfg.lambda_guide is None and cfg.amp == "bf16" and cfg.multiscale_depth == 1
+    # round trip through strings (MLflow params come back as strings)
+    assert from_dict({k: str(v) for k, v in cfg.to_dict().items()}) == cfg
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"colour": 1}, "unknown config key 'colour'; valid keys: scale, coupling"),
+    ({"batch_size": "many"}, "batch_size must be int, got 'many'"),
+    ({"batch_size": 2.5}, "batch_size must be int"),
+    ({"patch_size": 30, "scale": 4}, "patch_size 30 is not divisible by scale 4"),
+    ({"coupling": "glow"}, "unknown coupling 'glow'; valid: enhanced, affine, additive"),
+    ({"loss_recon": "l3"}, "loss_recon: unknown loss 'l3'"),
+    ({"loss_guide": "l2+*ssim"}, "loss_guide: malformed loss spec"),
+    ({"z_train": "uniform"}, "z_train must be one of gaussian, zero"),
+    ({"jpeg_train": "real"}, "jpeg_train must be one of off, diff, ste"),
+    ({"jpeg_quality": "101"}, "jpeg_quality"),
+    ({"lr": -1}, "lr must be a finite number >= 0"),
+    ({"channels_last": "maybe"}, "channels_last must be bool"),
+    ({"data": "/no/such/folder"}, "not a folder"),
+    ({"scale": 2, "multiscale_depth": 1}, "multiscale_depth must be 0..0"),
+])
+def test_bad_values_are_one_line_naming_the_key(values, message):
+    with pytest.raises(ConfigError) as err:
+        from_dict(values)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_set_syntax_error():
+    with pytest.raises(ConfigError, match="--set takes KEY=VALUE"):
+        parse_set(["scale"])
+
+
+def test_replace_validates():
+    cfg = Config()
+    assert cfg.replace(scale=4).scale == 4
+    with pytest.raises(ConfigError):
+        cfg.replace(scale=5)
+    assert "scale" in keys() and "loader" in keys() and "jpeg_quality" in keys()

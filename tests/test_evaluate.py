@@ -1,0 +1,58 @@
+"""Evaluation: the published convention, baselines and JPEG rows, on real photos."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from irn.config import from_dict
+from irn.data import val_images
+from irn.evaluate import evaluate, visual_crops
+from irn.imresize import imresize
+from irn.metrics import psnr_y, quantize_uint8
+from irn.model import build_model
+
+
+@pytest.fixture(scope="module")
+def val_set():
+    return val_images("embedded", 2, max_size=48)
+
+
+def test_untrained_model_metrics_equal_hand_computed(val_set):
+    # Every block starts as the identity, so the untrained model is the Haar transform:
+    # LR = quantised 2x2 mean; with z = 0 the upscale repeats each LR pixel 2x2.
+    cfg = from_dict({"z_eval": "zero", "jpeg_eval": "30,90"})
+    model = build_model(scale=2, blocks=1, gc=8).eval()
+    got = evaluate(model, val_set, cfg)
+    want_psnr, want_bicubic, want_lr = [], [], []
+    for hr, lr_ref in val_set:
+        lr = quantize_uint8(F.avg_pool2d(hr, 2))
+        want_psnr.append(psnr_y(F.interpolate(lr, scale_factor=2, mode="nearest"), hr, 2))
+        want_bicubic.append(psnr_y(imresize(quantize_uint8(lr_ref), 2), hr, 2))
+        want_lr.append(psnr_y(lr, lr_ref, 1))
+    assert got["psnr_y"] == pytest.approx(sum(want_psnr) / len(want_psnr), abs=1e-6)
+    assert got["bicubic_psnr_y"] == pytest.approx(sum(want_bicubic) / 2, abs=1e-6)
+    assert got["lr_psnr_y"] == pytest.approx(sum(want_lr) / 2, abs=1e-6)
+    assert got["psnr_y_std"] == 0.0 and "psnr_y_zero" not in got
+    # the JPEG table has the model and the bicubic row at each QF, and JPEG hurts
+    for q in (30, 90):
+        for key in (f"jpeg{q}_psnr_y", f"jpeg{q}_ssim_y", f"bicubic_jpeg{q}_psnr_y",
+                    f"bicubic_jpeg{q}_ssim_y"):
+            assert key in got
+    assert got["jpeg30_psnr_y"] < got["jpeg90_psnr_y"] <= got["psnr_y"] + 0.5
+    assert got["bicubic_jpeg30_psnr_y"] < got["bicubic_psnr_y"]
+
+
+def test_gaussian_draws_report_spread_and_zero(val_set):
+    cfg = from_dict({"z_eval": "gaussian", "eval_z_draws": 3, "jpeg_eval": ""})
+    torch.manual_seed(0)
+    model = build_model(scale=2, blocks=1, gc=8).eval()
+    got = evaluate(model, val_set, cfg)
+    assert got["psnr_y_std"] > 0 and got["psnr_y_zero"] > got["psnr_y"]
+    assert evaluate(model, val_set, cfg) == got  # draws are seeded: reproducible
+
+
+def test_visual_crops_are_uint8_images(val_set):
+    crops = visual_crops(build_model(scale=2, blocks=1, gc=8).eval(), val_set,
+                         from_dict({"z_eval": "zero"}), size=32)
+    assert set(crops) == {"gt", "lr", "lr_bicubic", "recon"}
+    for img in crops.values():
+        assert img.dtype.name == "uint8" and img.shape == (32, 32, 3)
