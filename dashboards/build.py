@@ -1,0 +1,154 @@
+"""Build the sweep report: one self-contained HTML page from an MLflow experiment.
+
+    python -m dashboards.build --experiment NAME [--tracking-uri URI] [--parent RUN_ID]
+                               --out report.html [--png DIR]
+
+The page shows the sweep table, parallel coordinates, which parameters matter, the objective
+and loss against each parameter, training curves against step and wall time, quality against
+cost with the Pareto front, JPEG robustness, where time goes, and a gallery of LR /
+reconstruction crops. Sections without data are left out with a one-line note. The page embeds
+plotly.js and its images, so it opens with no network.
+
+Default --parent: the latest sweep parent run (tag irn.role=sweep) in the experiment; with no
+sweep in the experiment, its other runs (bench.train singles). --png DIR also writes each
+figure as a PNG through kaleido, which needs a Chrome/Chromium (Debian: apt-get install chromium);
+without one the export is skipped with one line. Exit 2 with one line on bad input: an
+experiment or run that does not exist, or nothing finished.
+
+From Python (the sweep calls these at its end):
+    path = build_report("NAME", tracking_uri=URI, parent=RUN_ID, out="report.html")
+    attach_to_run(RUN_ID, path, tracking_uri=URI)
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from dashboards.data import DashboardError, load_crops, load_histories, load_sweep, public_uri
+from dashboards.figures import CURVE_KEYS, MAX_GALLERY, MAX_TRACES, Section, build_sections
+from dashboards.page import render
+
+
+def _check_out(out: Path) -> None:
+    if out.is_dir():
+        raise DashboardError(f"--out {out} is a folder; give a file path such as report.html")
+    if not out.parent.is_dir():
+        raise DashboardError(f"folder for --out does not exist: {out.parent}")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write beside `path`, then rename: a reader never sees half a report."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def find_chrome() -> str | None:
+    """The Chrome/Chromium kaleido would use (Debian's chromium, or one from choreo_get_chrome)."""
+    try:
+        from choreographer.browsers.chromium import Chromium
+        return Chromium.find_browser(skip_local=False)
+    except Exception:  # choreographer's search is best effort; fall back to PATH
+        return next((p for n in ("chromium", "chromium-browser", "google-chrome")
+                     if (p := shutil.which(n))), None)
+
+
+def export_pngs(sections: list[Section], folder: Path, log=print) -> list[Path]:
+    """Each figure as folder/<section>.png via kaleido (one browser for all of them)."""
+    figures = [s for s in sections if s.figure is not None]
+    if not find_chrome():
+        log("PNG export skipped: no Chrome/Chromium found (Debian: apt-get install chromium)")
+        return []
+    import plotly.io as pio
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".png-") as tmp:
+        parts = [Path(tmp) / f"{s.key}.png" for s in figures]
+        pio.write_images([s.figure for s in figures], parts, width=1200,
+                         height=[s.figure.layout.height or 500 for s in figures])
+        paths = [folder / p.name for p in parts]
+        for part, path in zip(parts, paths):
+            os.replace(part, path)
+    log(f"wrote {len(paths)} PNG(s) to {folder}")
+    return paths
+
+
+def build_report(experiment: str, tracking_uri: str | None = None, parent: str | None = None,
+                 out="report.html", png_dir=None, log=print) -> Path:
+    """Build the report for `parent` (default: the experiment's latest sweep) and write it to
+    `out` atomically; returns its path. Raises DashboardError on bad input."""
+    out = Path(out)
+    _check_out(out)
+    sweep = load_sweep(experiment, tracking_uri, parent)
+    done = sweep.finished
+    hist = load_histories(sweep, done["run_id"][:MAX_TRACES], CURVE_KEYS)
+    crops = load_crops(sweep, done["run_id"][:MAX_GALLERY])
+    sections = build_sections(sweep, hist, crops)
+    tags = sweep.parent_tags
+    best = done.iloc[0]
+    obj = sweep.objective
+    meta = {
+        "experiment": sweep.experiment,
+        "sweep run": f"{sweep.parent_name} ({sweep.parent_id})" if sweep.parent_id
+        else "none: the experiment's runs without a sweep parent",
+        "search space": tags.get("irn.space"), "budget": tags.get("irn.budget"),
+        "git commit": tags.get("irn.git_commit"), "host": tags.get("irn.host"),
+        "gpu": tags.get("irn.gpu"),
+        "objective": f"{obj} ({sweep.mode})",
+        "trials": f"{len(done)} finished, {len(sweep.failed)} failed or unfinished",
+        "best": f"{best['trial']}: {obj} = {best.get('m:' + obj, float('nan')):.4g}",
+        "tracking URI": public_uri(sweep.tracking_uri),
+    }
+    title = f"irn-bench sweep report: {experiment}"
+    _write_atomic(out, render(title, meta, sections))
+    log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB; "
+        f"{sum(s.figure is not None for s in sections)} figures, "
+        f"{sum(bool(s.note) for s in sections)} section(s) left out)")
+    if png_dir is not None:
+        export_pngs(sections, Path(png_dir), log=log)
+    return out
+
+
+def attach_to_run(run_id: str, path, tracking_uri: str | None = None) -> None:
+    """Log the built report as an artifact of the (sweep parent) run."""
+    from mlflow.tracking import MlflowClient
+    MlflowClient(tracking_uri=tracking_uri).log_artifact(run_id, str(path))
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):  # argparse prints usage + message; the contract wants one line
+        self.exit(2, f"dashboards.build: error: {message} (see --help)\n")
+
+
+def main(argv=None) -> int:
+    p = OneLineParser(prog="python -m dashboards.build", description=__doc__.split("\n\n")[0],
+                      epilog="\n\n".join(__doc__.split("\n\n")[2:]),
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--experiment", required=True, metavar="NAME", help="MLflow experiment name")
+    p.add_argument("--tracking-uri", metavar="URI",
+                   help="MLflow store, e.g. sqlite:///mlflow.db or http://host:5000 "
+                        "(default: $MLFLOW_TRACKING_URI, else MLflow's default)")
+    p.add_argument("--parent", metavar="RUN_ID",
+                   help="sweep parent run (default: the latest sweep in the experiment)")
+    p.add_argument("--out", required=True, metavar="PATH", help="HTML file to write")
+    p.add_argument("--png", metavar="DIR", help="also write each figure as DIR/<section>.png")
+    args = p.parse_args(argv)
+    # MLflow retries an unreachable server for minutes by default; a CLI should say so sooner
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    try:
+        build_report(args.experiment, args.tracking_uri, args.parent, args.out, args.png)
+    except DashboardError as e:
+        print(f"dashboards.build: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""Load one sweep (or the single runs of an experiment) from MLflow into tidy DataFrames.
+
+Everything comes from the MLflow client (search_runs, get_metric_history, artifacts), never
+from Ray's files, so any store works: a SQLite file or a tracking server. MLflow hands
+params back as strings; `cast_column` turns them back into numbers / booleans / None.
+"""
+import base64
+import contextlib
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient, get_tracking_uri
+
+# Config keys always shown in the sweep table (when logged), even if constant across trials.
+KEY_PARAMS = ("scale", "coupling", "loss_recon", "loss_guide", "lambda_guide", "jpeg_train")
+# Keys that describe a run but are not experimental factors (never "parameters that matter").
+NOT_FACTORS = {"data", "device", "vgg_weights", "workers", "eval_every", "eval_z_draws",
+               "profile", "jpeg_eval", "val_max_size"}
+CROPS = ("gt.png", "lr_bicubic.png", "lr.png", "recon.png")
+MAX_CROP_BYTES = 2_000_000  # a crop bigger than this is skipped, to keep the page light
+
+
+class DashboardError(Exception):
+    """Bad input (no such experiment / run, nothing finished): one line for the user."""
+
+
+@dataclass
+class Sweep:
+    client: MlflowClient
+    experiment: str
+    tracking_uri: str
+    parent_id: str | None  # None: the experiment has no sweep parent; its single runs are shown
+    parent_name: str
+    parent_tags: dict
+    objective: str  # metric name, e.g. psnr_y
+    mode: str  # "max" or "min"
+    runs: pd.DataFrame  # one row per trial: run_id, trial, status, error, start_ms, config, metrics
+    config_keys: list[str] = field(default_factory=list)  # logged config keys, in logged order
+
+    @property
+    def finished(self) -> pd.DataFrame:
+        """Finished trials, best objective first."""
+        done = self.runs[self.runs["status"] == "FINISHED"]
+        return sort_by_objective(done, self.objective, self.mode)
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] != "FINISHED"]
+
+    def varying(self, frame: pd.DataFrame | None = None) -> list[str]:
+        """Config keys whose value differs across the given trials (default: finished ones)."""
+        frame = self.finished if frame is None else frame
+        return [k for k in self.config_keys
+                if k in frame and frame[k].astype(str).nunique(dropna=False) > 1]
+
+    def metric_cols(self) -> list[str]:
+        return [c for c in self.runs.columns if c.startswith("m:")]
+
+
+def metric(name: str) -> str:
+    """Column name of a final metric value in Sweep.runs (params and metrics can share names)."""
+    return f"m:{name}"
+
+
+def sort_by_objective(frame: pd.DataFrame, objective: str, mode: str) -> pd.DataFrame:
+    col = metric(objective)
+    if col not in frame:
+        return frame
+    return frame.sort_values(col, ascending=(mode == "min"), na_position="last", kind="stable")
+
+
+def connect(tracking_uri: str | None) -> MlflowClient:
+    """A client for the store (None: $MLFLOW_TRACKING_URI, else MLflow's default). A SQLite
+    file that does not exist is bad input: MLflow would silently create an empty one there."""
+    uri = tracking_uri or get_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///"):].split("?")[0])
+        if not path.is_file():
+            hint = "" if tracking_uri else " (the default store: pass --tracking-uri)"
+            raise DashboardError(f"no MLflow database at {path}{hint}")
+    return MlflowClient(tracking_uri=uri)
+
+
+def public_uri(uri: str) -> str:
+    """The tracking URI without any user:password@ part, for printing on the page."""
+    parts = urlsplit(uri)
+    if parts.username or parts.password:
+        host = parts.hostname + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=host))
+    return uri
+
+
+def cast_value(text):
+    """One MLflow param string back to a Python value: None, bool, int, float or the string."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return None
+    s = str(text).strip()
+    if s in ("None", ""):
+        return None
+    if s in ("True", "False"):
+        return s == "True"
+    for cast in (int, float):
+        try:
+            return cast(s)
+        except ValueError:
+            pass
+    return s
+
+
+def cast_column(values: pd.Series) -> pd.Series:
+    """Cast a column of param strings: numeric if every value is a number (or None), booleans
+    if every value is a bool, else left as strings (e.g. jpeg_quality "75" next to "50-90")."""
+    cast = values.map(cast_value)
+    present = [v for v in cast if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return cast.astype(object)
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return pd.to_numeric(cast, errors="coerce")
+    return values.where(values.notna(), None).astype(object)
+
+
+def _search(client: MlflowClient, exp_id: str, filter_string: str = "") -> list:
+    runs, token = [], None
+    while True:
+        page = client.search_runs([exp_id], filter_string, max_results=1000, page_token=token,
+                                  order_by=["attributes.start_time ASC"])
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def _latest_parent(client: MlflowClient, exp_id: str):
+    page = client.search_runs([exp_id], "tags.`irn.role` = 'sweep'", max_results=1,
+                              order_by=["attributes.start_time DESC"])
+    return page[0] if page else None
+
+
+def _runs_frame(runs: list) -> tuple[pd.DataFrame, list[str]]:
+    rows, keys = [], []
+    for run in runs:
+        tags, params = run.data.tags, run.data.params
+        keys.extend(k for k in params if k not in keys)
+        failed = run.info.status == "FAILED" or tags.get("irn.status") == "FAILED"
+        rows.append({
+            "run_id": run.info.run_id,
+            "trial": tags.get("irn.trial_id") or run.info.run_name or run.info.run_id[:8],
+            "status": "FAILED" if failed else run.info.status,
+            "error": (tags.get("irn.error") or "failed; no irn.error tag was logged")
+            if failed else "",
+            "start_ms": run.info.start_time,
+            **params,
+            **{metric(k): v for k, v in run.data.metrics.items()},
+        })
+    frame = pd.DataFrame(rows)
+    for key in keys:
+        frame[key] = cast_column(frame[key])
+    # lambda_guide=None means scale^2, the official weight (irn.config.Config.guide_weight)
+    if "lambda_guide" in frame and "scale" in frame:
+        filled = frame["lambda_guide"].fillna(frame["scale"] ** 2)
+        frame["lambda_guide"] = cast_column(filled.astype(str))
+    return frame, keys
+
+
+def load_sweep(experiment: str, tracking_uri: str | None = None,
+               parent: str | None = None) -> Sweep:
+    """The trials of `parent` (default: the latest sweep parent run in the experiment; if the
+    experiment has no sweep, its other runs). Raises DashboardError on bad input."""
+    client = connect(tracking_uri)
+    try:
+        exp = client.get_experiment_by_name(experiment)
+    except MlflowException as e:
+        raise DashboardError(f"cannot read MLflow store: {str(e).splitlines()[0]}") from None
+    if exp is None:
+        raise DashboardError(f"experiment {experiment!r} not found in the MLflow store")
+    if parent:
+        try:
+            parent_run = client.get_run(parent)
+        except MlflowException:
+            raise DashboardError(f"parent run {parent!r} not found") from None
+        if parent_run.info.experiment_id != exp.experiment_id:
+            raise DashboardError(f"run {parent!r} is not in experiment {experiment!r}")
+    else:
+        parent_run = _latest_parent(client, exp.experiment_id)
+    if parent_run is not None:
+        pid = parent_run.info.run_id
+        runs = _search(client, exp.experiment_id, f"tags.`mlflow.parentRunId` = '{pid}'")
+    else:
+        runs = [r for r in _search(client, exp.experiment_id)
+                if r.data.tags.get("irn.role") != "sweep"]
+    frame, keys = _runs_frame(runs)
+    if frame.empty or not (frame["status"] == "FINISHED").any():
+        what = f"sweep run {parent_run.info.run_id}" if parent_run else f"experiment {experiment!r}"
+        raise DashboardError(f"{what} has no finished runs")
+    tags = parent_run.data.tags if parent_run else {}
+    return Sweep(client=client, experiment=experiment,
+                 tracking_uri=client.tracking_uri, parent_id=parent_run and parent_run.info.run_id,
+                 parent_name=parent_run.info.run_name if parent_run else "",
+                 parent_tags=tags, objective=tags.get("irn.objective", "psnr_y"),
+                 mode=tags.get("irn.mode", "max"), runs=frame, config_keys=keys)
+
+
+def load_histories(sweep: Sweep, run_ids, keys) -> pd.DataFrame:
+    """Long frame run_id, key, step, value, wall: every logged point of the given metrics.
+    `wall` is the run's own `time/wall` at that step when logged, else the seconds between the
+    point's timestamp and the run's start."""
+    rows = []
+    starts = sweep.runs.set_index("run_id")["start_ms"]
+    for rid in run_ids:
+        walls = {m.step: m.value for m in sweep.client.get_metric_history(rid, "time/wall")}
+        for key in keys:
+            for m in sweep.client.get_metric_history(rid, key):
+                wall = walls.get(m.step, (m.timestamp - starts[rid]) / 1000)
+                rows.append((rid, key, m.step, m.value, wall))
+    return pd.DataFrame(rows, columns=["run_id", "key", "step", "value", "wall"])
+
+
+@contextlib.contextmanager
+def _no_progress_bars():
+    """MLflow draws a progress bar per artifact download; a report build wants none."""
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    old = os.environ.get(key)
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
+
+
+def load_crops(sweep: Sweep, run_ids) -> dict[str, dict[str, str]]:
+    """run_id -> {crop file name: PNG data URI} for the crops/ artifacts that exist."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp, _no_progress_bars():
+        for rid in run_ids:
+            try:
+                names = {Path(f.path).name for f in sweep.client.list_artifacts(rid, "crops")}
+            except (MlflowException, OSError):
+                continue
+            crops = {}
+            for name in CROPS:
+                if name not in names:
+                    continue
+                local = Path(sweep.client.download_artifacts(rid, f"crops/{name}", tmp))
+                data = local.read_bytes()
+                if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) <= MAX_CROP_BYTES:
+                    crops[name] = "data:image/png;base64," + base64.b64encode(data).decode()
+            if crops:
+                out[rid] = crops
+    return out
