@@ -7,6 +7,7 @@ trained model (loadable by `python -m irn.rescale --checkpoint CKPT`).
 import argparse
 import sys
 import time
+import warnings
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -31,6 +32,10 @@ def parse_args(argv):
                    help="preset over steps/batch/patch/lr (default: the config defaults)")
     p.add_argument("--json", metavar="OUT", help="write the metrics as JSON")
     p.add_argument("--save", metavar="CKPT", help="save the trained model here")
+    p.add_argument("--tracking-uri", metavar="URI", help="log the run to MLflow (irn.role="
+                   "single): any tracking URI, e.g. sqlite:///mlflow.db or http://host:5000")
+    p.add_argument("--experiment", metavar="NAME", help="MLflow experiment (default irn-bench); "
+                   "without --tracking-uri logs to sqlite:///<cwd>/mlflow.db")
     return p.parse_args(argv)
 
 
@@ -51,10 +56,26 @@ def results_table(final: dict) -> Table:
     return table
 
 
+def load_data(cfg):
+    """Decode (memory loader) or check (disk loader) the data before any training starts, so
+    a missing folder or unreadable images fail fast; warnings print as one line each."""
+    from irn.data import image_files, load_images, val_images
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
+        if train is None:
+            image_files(cfg.data, "train")
+        val = val_images(cfg.data, cfg.scale, cfg.val_max_size or None)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    return train, val
+
+
 def run(cfg, console, on_report=None):
     """Train `cfg` with a progress bar; returns the list of interval reports."""
     from irn.train import Trainer  # heavy import after argument checks
-    trainer = Trainer(cfg)
+    train, val = load_data(cfg)
+    trainer = Trainer(cfg, train_images=train, val_set=val)
     reports = []
     with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/"
                   "{task.total} steps"), TextColumn("{task.fields[status]}"),
@@ -77,11 +98,32 @@ def main(argv=None) -> int:
         cfg = from_dict(parse_set(args.sets), budget=args.budget)
     except (ConfigError, UsageError) as exc:
         return fail(exc)
+    tracking = None
+    if args.tracking_uri or args.experiment:  # MLflow only when asked for
+        from bench.tracking import DEFAULT_EXPERIMENT, SingleRun, TrackingError, \
+            default_tracking_uri
+        try:
+            tracking = SingleRun(args.tracking_uri or default_tracking_uri(),
+                                 args.experiment or DEFAULT_EXPERIMENT, cfg.to_dict())
+        except TrackingError as exc:
+            return fail(exc)
     start = time.perf_counter()
     try:
-        trainer, reports = run(cfg, console)
+        on_report = (lambda report, _: tracking.report(report)) if tracking else None
+        trainer, reports = run(cfg, console, on_report=on_report)
     except (DataError, NonFiniteLossError, ValueError) as exc:
+        if tracking:
+            tracking.end(error=str(exc))
         return fail(exc)
+    except BaseException:
+        if tracking:
+            tracking.end(error="interrupted", status="KILLED")
+        raise
+    if tracking:
+        from irn.evaluate import visual_crops
+        trainer.model.eval()
+        tracking.crops(visual_crops(trainer.model, trainer.val_set, cfg, device=trainer.device))
+        tracking.end()
     final = reports[-1]
     Console().print(results_table(final))
     print(f"{cfg.steps} steps in {time.perf_counter() - start:.0f} s "

@@ -24,7 +24,13 @@ def _zero(conv):
 
 class DenseBlock(nn.Module):
     """IRN's DenseBlock exactly: five 3x3 convs, growth gc, LeakyReLU(0.2) after conv1..4,
-    each conv sees the input and all earlier outputs; Xavier*0.1 on conv1..4, conv5 zero."""
+    each conv sees the input and all earlier outputs; Xavier*0.1 on conv1..4, conv5 zero.
+
+    Without autograd (no_grad / inference_mode) a contiguous input takes `_forward_buffered`,
+    an equal but faster path; set `DenseBlock.buffered_inference = False` to measure without.
+    """
+
+    buffered_inference = True
 
     def __init__(self, c_in: int, c_out: int, gc: int = 32):
         super().__init__()
@@ -38,11 +44,39 @@ class DenseBlock(nn.Module):
         _zero(self.conv5)
 
     def forward(self, x):
+        if self.buffered_inference and not torch.is_grad_enabled() and x.is_contiguous():
+            return self._forward_buffered(x)
         x1 = self.lrelu(self.conv1(x))
         x2 = self.lrelu(self.conv2(torch.cat((x, x1), 1)))
         x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
         x4 = self.lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
         return self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
+
+    def _forward_buffered(self, x):
+        """The same convs without the four growing torch.cat copies: one buffer
+        [x | x1 | x2 | x3 | x4] is filled in place and conv k reads a prefix of it (a
+        contiguous view for one NCHW image; a batch gets strided views, still correct).
+        Equal to the cat path (bit-identical in fp32); inference only (no_grad /
+        inference_mode), because autograd cannot follow the in-place writes. Measured on a
+        2-core CPU: the x4 round trip runs about 1.3x faster (bench/THROUGHPUT.md)."""
+        n, c, h, w = x.shape
+        gc = self.conv1.out_channels
+        dtype = x.dtype
+        if dtype == torch.float32 and torch.is_autocast_enabled(x.device.type):
+            # autocast casts every conv input to this dtype anyway: store it that way once
+            dtype = torch.get_autocast_dtype(x.device.type)
+        buf = x.new_empty(n, c + 4 * gc, h, w, dtype=dtype)
+        buf[:, :c] = x
+        end = c
+        for conv in (self.conv1, self.conv2, self.conv3, self.conv4):
+            y = conv(buf[:, :end])
+            slot = buf[:, end:end + gc]
+            if y.dtype == dtype:  # LeakyReLU written straight into its slot
+                torch.ops.aten.leaky_relu.out(y, 0.2, out=slot)
+            else:
+                slot.copy_(torch.nn.functional.leaky_relu(y, 0.2))
+            end += gc
+        return self.conv5(buf)
 
 
 class ResidualSubnet(nn.Module):

@@ -1,0 +1,188 @@
+"""Search-space files: load one, validate it against the config, before anything starts.
+
+A space file is a Python module that declares
+    SPACE = {config key: value | tune.grid_search([...]) | tune.choice([...]) | tune.uniform(a, b)
+             | tune.loguniform(a, b) | ...}
+    TUNE = {"metric": "psnr_y", "mode": "max", "searcher": "grid|random|optuna",
+            "scheduler": "fifo|asha", "num_samples": 1, "budget": "cpu"}      # optional
+and nothing else. Every problem is one SpaceError whose message is a single line.
+"""
+import itertools
+import math
+import os
+from dataclasses import dataclass, field
+
+from ray import tune
+from ray.tune.search.sample import Categorical, Domain, Float, Function, Integer
+
+from irn.config import BUDGETS, ConfigError, from_dict, keys
+
+SEARCHERS = ("grid", "random", "optuna")
+SCHEDULERS = ("fifo", "asha")
+TUNE_DEFAULTS = {"metric": "psnr_y", "mode": "max", "searcher": None, "scheduler": "fifo",
+                 "num_samples": 1, "budget": "cpu"}
+PERCEPTUAL = ("lpips", "dists")
+MAX_COMBINATIONS = 4096  # cross-check every discrete combination up to this many
+
+
+class SpaceError(ValueError):
+    """One line: what is wrong with the space file, and what is allowed."""
+
+
+@dataclass
+class Space:
+    path: str                      # absolute path of the file
+    space: dict                    # config key -> value or Ray Tune domain
+    tune: dict = field(default_factory=dict)  # TUNE with defaults filled in
+    source: str = ""
+
+    @property
+    def searched(self) -> list[str]:
+        """The keys that vary (grid axes and sampled domains), in file order."""
+        return [k for k, v in self.space.items() if _is_grid(v) or isinstance(v, Domain)]
+
+    def fixed(self) -> dict:
+        return {k: v for k, v in self.space.items() if k not in self.searched}
+
+
+def _is_grid(v) -> bool:
+    return isinstance(v, dict) and set(v) == {"grid_search"}
+
+
+def load_space(path: str) -> Space:
+    """Read and execute a space file; SpaceError on a missing file or an error inside it."""
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        raise SpaceError(f"space file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+        code = compile(source, path, "exec")
+    except SyntaxError as e:
+        raise SpaceError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpaceError(f"cannot read space file {path}: {e}") from None
+    namespace = {"__name__": "irn_space", "__file__": path}
+    try:
+        exec(code, namespace)
+    except Exception as e:  # noqa: BLE001 - any error in the file is the user's, reported
+        tb, line = e.__traceback__, "?"
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == path:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        raise SpaceError(f"{path}:{line}: {type(e).__name__}: {e}") from None
+    if "SPACE" not in namespace:
+        raise SpaceError(f"{path} declares no SPACE dict")
+    space, tune_cfg = namespace["SPACE"], namespace.get("TUNE", {})
+    if not isinstance(space, dict) or not space:
+        raise SpaceError(f"{path}: SPACE must be a non-empty dict of config keys")
+    if not isinstance(tune_cfg, dict):
+        raise SpaceError(f"{path}: TUNE must be a dict with keys {', '.join(TUNE_DEFAULTS)}")
+    return Space(path, dict(space), _check_tune(path, tune_cfg, space), source)
+
+
+def _check_tune(path: str, given: dict, space: dict) -> dict:
+    unknown = sorted(set(given) - set(TUNE_DEFAULTS))
+    if unknown:
+        raise SpaceError(f"{path}: unknown TUNE key {unknown[0]!r}; valid: "
+                         f"{', '.join(TUNE_DEFAULTS)}")
+    out = {**TUNE_DEFAULTS, **given}
+    has_grid = any(_is_grid(v) for v in space.values())
+    if out["searcher"] is None:
+        out["searcher"] = "grid" if has_grid or not any(
+            isinstance(v, Domain) for v in space.values()) else "random"
+    checks = [("mode", ("max", "min")), ("searcher", SEARCHERS), ("scheduler", SCHEDULERS),
+              ("budget", tuple(BUDGETS))]
+    for key, allowed in checks:
+        if out[key] not in allowed:
+            raise SpaceError(f"{path}: TUNE {key} must be one of {', '.join(allowed)}; "
+                             f"got {out[key]!r}")
+    if not isinstance(out["metric"], str) or not out["metric"]:
+        raise SpaceError(f"{path}: TUNE metric must be a metric name such as 'psnr_y'")
+    n = out["num_samples"]
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise SpaceError(f"{path}: TUNE num_samples must be an integer >= 1; got {n!r}")
+    return out
+
+
+def check_searcher(space: Space, searcher: str) -> None:
+    """Grid axes need a searcher that enumerates them; Optuna and random search sample."""
+    grid = [k for k, v in space.space.items() if _is_grid(v)]
+    if grid and searcher != "grid":
+        raise SpaceError(f"{space.path}: searcher {searcher!r} cannot take tune.grid_search "
+                         f"(key {grid[0]!r}); use tune.choice([...]) or searcher 'grid'")
+    if searcher == "optuna":
+        bad = [k for k, v in space.space.items() if isinstance(v, Function)]
+        if bad:
+            raise SpaceError(f"{space.path}: searcher 'optuna' cannot take tune.sample_from "
+                             f"(key {bad[0]!r})")
+
+
+def _candidates(key: str, value, path: str) -> list:
+    """Concrete values to validate for one SPACE entry."""
+    if _is_grid(value):
+        values = value["grid_search"]
+        if not isinstance(values, (list, tuple)) or not values:
+            raise SpaceError(f"{path}: SPACE[{key!r}] grid_search needs a non-empty list")
+        return list(values)
+    if isinstance(value, Categorical):
+        return list(value.categories)
+    if isinstance(value, Float):
+        return [value.lower, value.upper]
+    if isinstance(value, Integer):
+        return [value.lower, value.upper - 1]  # randint's upper bound is exclusive
+    if isinstance(value, Function):
+        return []  # sample_from: opaque, checked when the trial builds its config
+    if isinstance(value, Domain):
+        raise SpaceError(f"{path}: SPACE[{key!r}] uses an unsupported domain "
+                         f"{type(value).__name__}")
+    if isinstance(value, (dict, list, set, tuple)):
+        raise SpaceError(f"{path}: SPACE[{key!r}] must be a value or a tune domain, got a "
+                         f"{type(value).__name__} (wrap lists in tune.grid_search or tune.choice)")
+    return [value]
+
+
+def validate(space: Space, base: dict) -> None:
+    """Every value of every key, and every discrete combination, must build a Config on top
+    of `base` (defaults + budget + fixed overrides). SpaceError otherwise."""
+    valid = set(keys())
+    for key in space.space:
+        if key not in valid:
+            raise SpaceError(f"{space.path}: unknown config key {key!r} in SPACE; valid keys: "
+                             f"{', '.join(keys())}")
+    cands = {k: _candidates(k, v, space.path) for k, v in space.space.items()}
+    first = {k: c[0] for k, c in cands.items() if c}  # fixed values and each axis's first
+    for key, values in cands.items():
+        for v in values:
+            _build(space.path, {**base, **first, key: v}, f"{key}={v!r}")
+    discrete = {k: c for k, c in cands.items()
+                if len(c) > 1 and not isinstance(space.space[k], (Float, Integer))}
+    if math.prod(len(c) for c in discrete.values()) <= MAX_COMBINATIONS:
+        for combo in itertools.product(*discrete.values()):
+            point = dict(zip(discrete, combo))
+            _build(space.path, {**base, **first, **point},
+                   " with ".join(f"{k}={v!r}" for k, v in point.items()))
+
+
+def _build(path: str, values: dict, where: str):
+    try:
+        return from_dict(values)
+    except ConfigError as e:
+        raise SpaceError(f"{path}: bad value ({where}): {e}") from None
+
+
+def uses_perceptual(space: Space, base: dict) -> bool:
+    specs = [base.get("loss_recon", ""), base.get("loss_guide", "")]
+    for key in ("loss_recon", "loss_guide"):
+        if key in space.space:
+            specs += [str(v) for v in _candidates(key, space.space[key], space.path)]
+    return any(name in str(s).lower() for s in specs for name in PERCEPTUAL)
+
+
+def param_space(space: Space) -> dict:
+    """The dict handed to Ray Tune: only the searched and fixed keys of the file."""
+    out = {}
+    for k, v in space.space.items():
+        out[k] = tune.grid_search(list(v["grid_search"])) if _is_grid(v) else v
+    return out

@@ -1,0 +1,383 @@
+"""Run a search space as a Ray Tune sweep; every trial is logged to MLflow.
+
+    python -m bench.sweep SPACE.py [--budget smoke|cpu|gpu|paper] [--data embedded|PATH]
+        [--set KEY=VALUE ...] [--address ADDR] [--tracking-uri URI] [--experiment NAME]
+        [--storage DIR] [--num-samples N] [--max-concurrent N] [--cpus-per-trial N]
+        [--gpus-per-trial F] [--max-failures N] [--resume] [--json OUT]
+
+The space file is loaded and validated before anything starts (bench/space.py). Without
+--address a local Ray on 127.0.0.1 with this machine's CPUs/GPUs is started and stopped at the
+end; with it, the sweep joins that cluster (recipe: bench/SWEEP.md). Ray's results and
+checkpoints go to STORAGE/EXPERIMENT/<space>-<time>; --resume continues the latest sweep of
+the same space there (finished trials are not re-run, no trial is logged twice).
+
+Exit 0 when the sweep ran (failed trials are listed, not fatal), 2 on bad input (one line),
+130 when interrupted (resume with --resume).
+"""
+import argparse
+import glob
+import math
+import os
+import shutil
+import sys
+import time
+
+import psutil
+
+PROCESS_START = psutil.Process().create_time()  # overhead is measured from the command's start
+
+from bench.cli import UsageError, check_json_target, fail, write_json_atomic  # noqa: E402
+from bench.tracking import (DEFAULT_EXPERIMENT, TrackingError, Tracker,  # noqa: E402
+                            default_tracking_uri, host_tags)
+from irn.config import BUDGETS, ConfigError, from_dict, parse_set  # noqa: E402
+
+STATE_FILE = "irn_sweep.json"
+INTERRUPTED = 130
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):  # argparse prints usage + message; the contract wants one line
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def parse_args(argv=None):
+    p = OneLineParser(prog="python -m bench.sweep", description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("space", help="search-space file (search_spaces/*.py)")
+    p.add_argument("--budget", choices=list(BUDGETS), help="default: the space's TUNE budget, "
+                   "else cpu")
+    p.add_argument("--data", metavar="PATH", default=None, help="embedded (default) or an image folder")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="fix a config key for every trial (repeatable)")
+    p.add_argument("--address", metavar="ADDR", help="join this Ray cluster (default: start a local one)")
+    p.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: sqlite:///"
+                   "<cwd>/mlflow.db); a multi-node sweep needs a server every node reaches")
+    p.add_argument("--experiment", metavar="NAME", default=DEFAULT_EXPERIMENT, help="MLflow experiment")
+    p.add_argument("--storage", metavar="DIR", default="runs", help="Ray results folder (default ./runs; "
+                   "shared storage on a multi-node cluster)")
+    p.add_argument("--num-samples", metavar="N", type=int, help="samples (repeats of the grid); default: TUNE")
+    p.add_argument("--max-concurrent", metavar="N", type=int, help="trials at once (default: as resources allow)")
+    p.add_argument("--cpus-per-trial", metavar="N", type=float, default=1.0, help="CPUs per trial (default 1)")
+    p.add_argument("--gpus-per-trial", metavar="F", type=float, default=None,
+                   help="GPUs per trial, fractions allowed (default: 1 if the cluster has GPUs)")
+    p.add_argument("--max-failures", metavar="N", type=int, default=2,
+                   help="restarts of a crashed trial from its checkpoint (default 2)")
+    p.add_argument("--resume", action="store_true", help="continue the latest interrupted sweep "
+                   "of this space under --storage/--experiment, with the settings it started with")
+    p.add_argument("--json", metavar="OUT", help="write the final table as JSON (atomically)")
+    return p.parse_args(argv)
+
+
+# --------------------------------------------------------------------------- the plan
+
+def plan(args) -> dict:
+    """Everything decided before Ray starts: the space, the base config, Tune's settings."""
+    from bench.space import check_searcher, load_space, uses_perceptual, validate
+    check_json_target(args.json)
+    for name in ("num_samples", "max_concurrent", "max_failures"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "max_failures" else 1):
+            raise UsageError(f"--{name.replace('_', '-')} must be >= "
+                             f"{0 if name == 'max_failures' else 1}, got {value}")
+    if not args.cpus_per_trial > 0 or (args.gpus_per_trial or 0) < 0:
+        raise UsageError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
+    root = os.path.join(os.path.abspath(args.storage), args.experiment)
+    stem = os.path.splitext(os.path.basename(args.space))[0]
+    if args.resume:
+        exp_dir = latest_sweep(root, stem)
+        saved = _read_json(os.path.join(exp_dir, STATE_FILE))
+        space = load_space(os.path.join(exp_dir, "space.py"))  # exactly what ran
+        return {**saved, "space_obj": space, "exp_dir": exp_dir, "resume": True}
+    space = load_space(args.space)
+    tune_cfg = dict(space.tune)
+    budget = args.budget or tune_cfg["budget"]
+    fixed = parse_set(args.sets)
+    clash = sorted(set(fixed) & set(space.searched))
+    if clash:
+        raise UsageError(f"--set {clash[0]} conflicts with the space, which searches it")
+    base = {**BUDGETS[budget], **fixed}
+    if args.data is not None:
+        base["data"] = args.data
+    for key in ("data", "vgg_weights"):  # trials chdir: paths must be absolute
+        if base.get(key) and base[key] != "embedded":
+            base[key] = os.path.abspath(base[key])
+    if uses_perceptual(space, {**base, **space.fixed()}) and not (
+            base.get("vgg_weights") or space.space.get("vgg_weights")):
+        weights = os.environ.get("IRN_VGG16_WEIGHTS", "")
+        if not os.path.isfile(weights):
+            raise UsageError(f"{space.path} uses lpips/dists, which need the VGG16 weights: "
+                             "--set vgg_weights=PATH or $IRN_VGG16_WEIGHTS")
+        base["vgg_weights"] = os.path.abspath(weights)  # workers may not share our env
+    validate(space, base)
+    check_searcher(space, tune_cfg["searcher"])
+    _check_metric(tune_cfg["metric"], from_dict({**base, **space.fixed()}), space)
+    if args.num_samples:
+        tune_cfg["num_samples"] = args.num_samples
+    grid = math.prod(len(v["grid_search"]) for v in space.space.values()
+                     if isinstance(v, dict) and "grid_search" in v)
+    name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return {"space": space.path, "space_obj": space, "budget": budget, "base": base,
+            "tune": tune_cfg, "exp_dir": os.path.join(root, name), "resume": False,
+            "experiment": args.experiment,
+            "tracking_uri": args.tracking_uri or default_tracking_uri(),
+            "max_concurrent": args.max_concurrent, "max_failures": args.max_failures,
+            "total_trials": grid * tune_cfg["num_samples"]}
+
+
+def _check_metric(metric: str, cfg, space) -> None:
+    """Every report must carry the objective (Tune stops the sweep otherwise)."""
+    import re
+    known = r"(bicubic_)?(psnr_y|ssim_y|psnr_rgb|psnr_y_std|psnr_y_zero|lr_psnr_y|sr_psnr_y|" \
+            r"jpeg\d+_(psnr|ssim)_y)|loss/\w+|time/\w+|data_fraction"
+    if not re.fullmatch(known, metric):
+        raise UsageError(f"unknown TUNE metric {metric!r}; e.g. psnr_y, ssim_y, "
+                         "jpeg50_psnr_y, loss/total")
+    qf = re.search(r"jpeg(\d+)_", metric)
+    if qf and "jpeg_eval" not in space.searched and int(qf.group(1)) not in [
+            int(q) for q in cfg.jpeg_eval.split(",") if q.strip()]:
+        raise UsageError(f"TUNE metric {metric} needs QF {qf.group(1)} in jpeg_eval "
+                         f"(now {cfg.jpeg_eval!r}); set it in SPACE or with --set")
+
+
+def latest_sweep(root: str, stem: str) -> str:
+    found = sorted(d for d in glob.glob(os.path.join(root, f"{stem}-*"))
+                   if os.path.isfile(os.path.join(d, STATE_FILE)))
+    if not found:
+        raise UsageError(f"--resume: no sweep of {stem} under {root}")
+    return found[-1]
+
+
+def _read_json(path):
+    import json
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+# --------------------------------------------------------------------------- Ray
+
+class ray_session:
+    """Reuse a connected Ray; else join --address, or start a local Ray on 127.0.0.1 with
+    this machine's CPUs and GPUs. Only what this context started is stopped."""
+
+    def __init__(self, address):
+        self.address, self.owned = address, False
+
+    def __enter__(self):
+        import ray
+        if ray.is_initialized():
+            return self
+        if self.address:
+            if self.address.startswith("ray://"):
+                raise UsageError("ray:// (Ray Client) addresses are not supported: run the "
+                                 "driver on a cluster node with --address HEAD_IP:6379")
+            try:
+                ray.init(address=self.address, log_to_driver=False)
+            except Exception as e:  # noqa: BLE001 - ConnectionError and friends
+                raise UsageError(f"cannot connect to Ray at {self.address}: "
+                                 f"{str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        else:
+            import torch
+            # address="local" always starts a new local Ray: a stale
+            # /tmp/ray/ray_current_cluster left by a killed cluster is ignored.
+            ray.init(address="local", num_cpus=os.cpu_count(),
+                     num_gpus=torch.cuda.device_count(), include_dashboard=False,
+                     log_to_driver=False)
+        self.owned = True
+        return self
+
+    def __exit__(self, *exc):
+        import ray
+        if self.owned:
+            ray.shutdown()
+
+
+def trial_resources(cpus: float, gpus: float | None) -> dict:
+    """{"cpu", "gpu"} per trial, refusing requests no node can meet (Tune would wait forever)."""
+    import ray
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    max_cpu = max((n.get("CPU", 0) for n in nodes), default=0)
+    max_gpu = max((n.get("GPU", 0) for n in nodes), default=0)
+    if gpus is None:
+        gpus = 1.0 if max_gpu else 0.0
+    elif gpus > 0 and not max_gpu:
+        raise UsageError(f"--gpus-per-trial {gpus:g}, but the Ray cluster has no GPUs (trials "
+                         "would wait forever); drop it to train on CPUs")
+    elif gpus > max_gpu:
+        raise UsageError(f"--gpus-per-trial {gpus:g}, but no node has more than {max_gpu:g}")
+    if cpus > max_cpu:
+        raise UsageError(f"--cpus-per-trial {cpus:g}, but no node has more than {max_cpu:g} "
+                         "CPUs (trials would wait forever)")
+    return {"cpu": cpus, "gpu": gpus}
+
+
+def cluster_gpu_tag() -> str:
+    import ray
+    n = ray.cluster_resources().get("GPU", 0)
+    local = host_tags()["irn.gpu"]
+    if local != "none" or not n:
+        return local
+    return f"{n:g} GPU(s) in the Ray cluster"
+
+
+# --------------------------------------------------------------------------- running
+
+def build_trainable(p: dict, resources: dict):
+    """The trainable with the decoded data shared through the object store (decoded once)."""
+    from ray import tune
+
+    from bench.trainable import train_trial
+    from irn.data import load_images
+    base = p["base"]
+    cfg = from_dict(base)
+    train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
+    val = load_images(cfg.data, "val")
+    wrapped = tune.with_parameters(train_trial, base=base, metric=p["tune"]["metric"],
+                                   threads=max(1, int(resources["cpu"])), train_images=train,
+                                   val_raw=val)
+    return tune.with_resources(wrapped, resources)
+
+
+def trial_dirname(trial) -> str:
+    return trial.trial_id  # short folder names; the config is in MLflow and params.json
+
+
+def build_tuner(p: dict, trainable, hooks):
+    from ray import tune
+
+    from bench.space import param_space
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+    t = p["tune"]
+    if p["resume"]:
+        return tune.Tuner.restore(p["exp_dir"], trainable, resume_unfinished=True,
+                                  resume_errored=True,
+                                  param_space=param_space(p["space_obj"]))
+    limit = p["max_concurrent"]
+    if t["searcher"] == "optuna":
+        from ray.tune.search.optuna import OptunaSearch
+        searcher = OptunaSearch(seed=0)  # Tune wraps it in a ConcurrencyLimiter for `limit`
+    else:  # grid and random: Tune ignores max_concurrent_trials for this one; it takes it
+        searcher, limit = BasicVariantGenerator(random_state=0, max_concurrent=limit or 0), None
+    scheduler = None
+    if t["scheduler"] == "asha":
+        cfg = from_dict(p["base"])
+        scheduler = ASHAScheduler(time_attr="step", max_t=cfg.steps,
+                                  grace_period=cfg.eval_every, reduction_factor=2)
+    storage, name = os.path.split(p["exp_dir"])
+    return tune.Tuner(
+        trainable, param_space=param_space(p["space_obj"]),
+        tune_config=tune.TuneConfig(metric=t["metric"], mode=t["mode"], search_alg=searcher,
+                                    scheduler=scheduler, num_samples=t["num_samples"],
+                                    max_concurrent_trials=limit,
+                                    trial_dirname_creator=trial_dirname),
+        run_config=tune.RunConfig(
+            name=name, storage_path=storage, callbacks=[hooks], verbose=0,
+            failure_config=tune.FailureConfig(max_failures=p["max_failures"]),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
+
+
+def start_parent(p: dict, tracker: Tracker) -> str:
+    if p["resume"]:
+        tracker.reopen(p["parent_run_id"])
+        return p["parent_run_id"]
+    t = p["tune"]
+    run_id = tracker.create_run(os.path.basename(p["exp_dir"]), {
+        "irn.role": "sweep", "irn.space": p["space"], "irn.budget": p["budget"],
+        **host_tags(), "irn.gpu": cluster_gpu_tag(), "irn.objective": t["metric"],
+        "irn.mode": t["mode"], "irn.searcher": t["searcher"], "irn.scheduler": t["scheduler"],
+        "irn.storage": p["exp_dir"]})
+    tracker.log_file(run_id, p["space"], "space.py")
+    return run_id
+
+
+def save_state(p: dict) -> None:
+    os.makedirs(p["exp_dir"], exist_ok=True)
+    shutil.copyfile(p["space"], os.path.join(p["exp_dir"], "space.py"))
+    keep = ("space", "budget", "base", "tune", "experiment", "tracking_uri", "max_concurrent",
+            "max_failures", "parent_run_id", "total_trials")
+    write_json_atomic(os.path.join(p["exp_dir"], STATE_FILE), {k: p[k] for k in keep})
+
+
+def ray_environment(local: bool) -> None:
+    """Set before Ray is first imported (its constants read them at import time)."""
+    if local:
+        # Keep a local Ray on 127.0.0.1 (else it binds the machine's network address); not
+        # for --address, where this driver must be reachable at its real address.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # so verbose=0 silences Tune's tables
+    # A checkpoint per report makes Tune snapshot often on tiny budgets; that is expected.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+
+
+def run_sweep(args, callbacks=()) -> int:
+    """The command, minus argument parsing; `callbacks` are extra Tune callbacks (tests)."""
+    from rich.console import Console
+
+    ray_environment(local=not args.address)
+    from bench.space import SpaceError
+    from bench.sweep_log import Hooks, Progress, SweepLog, summarize, summary_table
+    console = Console(stderr=True, soft_wrap=True)  # one event per line, also in log files
+    try:
+        p = plan(args)
+        with ray_session(args.address):
+            resources = trial_resources(args.cpus_per_trial, args.gpus_per_trial)
+            trainable = build_trainable(p, resources)  # decodes the data: may fail (exit 2)
+            tracker = Tracker(p["tracking_uri"], p["experiment"])
+            p["parent_run_id"] = start_parent(p, tracker)
+            if not p["resume"]:
+                save_state(p)
+            log = SweepLog(tracker, p["parent_run_id"], p["base"], p["tune"]["metric"])
+            hooks = Hooks([log, Progress(console, p["tune"]["metric"],
+                                         p["space_obj"].searched), *callbacks])
+            console.print(f"sweep {p['space']}: budget {p['budget']}, "
+                          f"{p['tune']['searcher']} search, {p['tune']['scheduler']}, "
+                          f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial; "
+                          f"results in {p['exp_dir']}; MLflow {p['tracking_uri']} "
+                          f"(parent run {p['parent_run_id']})")
+            try:
+                results = build_tuner(p, trainable, hooks).fit()
+            except BaseException:
+                tracker.client.set_terminated(p["parent_run_id"], "FAILED")
+                raise
+            slots = _slots(p, resources)
+            summary = summarize(p, results, tracker, log, slots, PROCESS_START)
+    except (SpaceError, ConfigError, UsageError, TrackingError) as e:
+        return fail(e)
+    except Exception as e:  # noqa: BLE001 - e.g. a DataError while decoding the data
+        from irn.data import DataError
+        if isinstance(e, DataError):
+            return fail(e)
+        raise
+    interrupted = summary["interrupted"]
+    log.close()
+    tracker.log_json(p["parent_run_id"], summary, "summary.json")
+    tracker.client.set_terminated(p["parent_run_id"], "KILLED" if interrupted else "FINISHED")
+    Console(width=None if sys.stdout.isatty() else 160).print(summary_table(summary))
+    o = summary["overhead"]
+    print(f"{len(summary['trials'])} trials, {len(summary['failed'])} failed; "
+          f"wall {o['wall_s']:.0f} s, first metric after {o['time_to_first_metric_s']:.1f} s, "
+          f"not training {100 * o['non_training_share']:.0f}% of {o['slots']} slot(s)")
+    if args.json:
+        write_json_atomic(args.json, summary)
+    sys.stdout.flush()  # before Ray's exit handlers run: no duplicated output
+    if interrupted:
+        print(f"interrupted: continue with python -m bench.sweep {args.space} --resume",
+              file=sys.stderr)
+        return INTERRUPTED
+    return 0
+
+
+def _slots(p: dict, resources: dict) -> int:
+    import ray
+    cpus = ray.cluster_resources().get("CPU", 1)
+    slots = max(1, math.floor(cpus / resources["cpu"]))
+    return min(slots, p["max_concurrent"] or slots)
+
+
+def main(argv=None) -> int:
+    return run_sweep(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

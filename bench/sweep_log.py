@@ -1,0 +1,297 @@
+"""Driver-side Tune callbacks of a sweep (MLflow logging, live progress) and its final table.
+
+Everything here runs in the driver process: trials never write to MLflow themselves, so one
+SQLite file is written by one process. A child run is keyed by its trial id and found again
+after a trial restart or a --resume; reports whose step is already logged are skipped.
+"""
+import math
+import os
+import time
+
+from ray import tune
+from ray.tune.result import AUTO_RESULT_KEYS
+
+from irn.config import from_dict
+from bench.tracking import Tracker, host_tags, numbers, one_line
+
+RAY_KEYS = set(AUTO_RESULT_KEYS) | {"done", "trial_id", "experiment_tag", "iterations_since_restore",
+                                    "should_checkpoint", "node_id"}
+PROGRESS_EVERY_S = 30.0
+
+
+class Hooks(tune.Callback):
+    """Fans Tune's callback events out to this process's handlers.
+
+    Tune pickles RunConfig.callbacks into the experiment folder (tuner.pkl) and Tuner.restore
+    reuses the pickled objects; so Hooks pickles as a reference to the live instance of the
+    current process, and a resumed sweep logs through fresh handlers, not stale copies.
+    """
+    current = None
+
+    def __init__(self, handlers):
+        self.handlers = list(handlers)
+        Hooks.current = self
+
+    def __reduce__(self):
+        return (_current_hooks, ())
+
+
+def _current_hooks():
+    return Hooks.current
+
+
+def _fan(name):
+    def hook(self, **info):
+        for h in self.handlers:
+            getattr(h, name)(**info)
+    hook.__name__ = name
+    return hook
+
+
+for _name in ("setup", "on_step_begin", "on_step_end", "on_trial_start", "on_trial_restore",
+              "on_trial_save", "on_trial_result", "on_trial_complete", "on_trial_recover",
+              "on_trial_error", "on_checkpoint", "on_experiment_end"):
+    setattr(Hooks, _name, _fan(_name))
+
+
+def error_line(trial) -> str:
+    """The last line of a failed trial's traceback (Tune writes it to error.txt)."""
+    path = trial.error_file
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = [ln.strip() for ln in f if ln.strip()]
+        return one_line(lines[-1]) if lines else "failed"
+    except (OSError, TypeError):
+        return "failed (no error file)"
+
+
+class TrialLog:
+    def __init__(self, run_id: str, last_step: int):
+        self.run_id, self.last_step, self.restarts = run_id, last_step, 0
+        self.ended = False
+
+
+class SweepLog(tune.Callback):
+    """One MLflow child run per trial: params, every report, crops, final status."""
+
+    def __init__(self, tracker: Tracker, parent_id: str, base: dict, metric: str):
+        self.tracker, self.parent_id, self.base, self.metric = tracker, parent_id, base, metric
+        self.trials: dict[str, TrialLog] = {}
+        self.first_result_at = None
+        self.train_s = self.eval_s = 0.0
+        self.all_trials = []
+
+    def _log(self, trial) -> TrialLog:
+        st = self.trials.get(trial.trial_id)
+        if st is None:
+            run_id, created = self.tracker.trial_run(self.parent_id, trial.trial_id)
+            if created:
+                self.tracker.log_params(run_id, from_dict({**self.base, **trial.config}).to_dict())
+                tags = host_tags()
+                self.tracker.set_tags(run_id, {"irn.host": tags["irn.host"],
+                                               "irn.git_commit": tags["irn.git_commit"],
+                                               "irn.status": "RUNNING"})
+                last = -1
+            else:  # a restarted or resumed trial: the same run again
+                self.tracker.reopen(run_id)
+                self.tracker.set_tags(run_id, {"irn.status": "RUNNING"})
+                last = self.tracker.last_step(run_id)
+            st = self.trials[trial.trial_id] = TrialLog(run_id, last)
+        return st
+
+    def on_trial_start(self, trial, **info):
+        self._log(trial)
+
+    def on_trial_recover(self, trial, **info):
+        st = self._log(trial)
+        st.restarts += 1
+        self.tracker.set_tags(st.run_id, {"irn.restarts": st.restarts,
+                                          "irn.last_failure": error_line(trial)})
+
+    def on_trial_result(self, trial, result, **info):
+        if self.first_result_at is None:
+            self.first_result_at = time.time()
+        st = self._log(trial)
+        step = result.get("step")
+        if step is None or step <= st.last_step:
+            return  # already logged (a restarted trial replays nothing; a resume may)
+        if "error" not in result:
+            n = step - max(st.last_step, 0)
+            self.train_s += (result.get("time/data", 0) + result.get("time/compute", 0)) * n
+            self.eval_s += result.get("time/eval", 0)
+        values = {k: v for k, v in numbers(result).items() if k not in RAY_KEYS}
+        self.tracker.log_metrics(st.run_id, values, step)
+        if result.get("node_id"):
+            self.tracker.set_tags(st.run_id, {"irn.node": result["node_id"]})
+        st.last_step = step
+
+    def on_trial_complete(self, trial, **info):
+        st = self._log(trial)
+        error = trial.last_result.get("error")
+        if not error and trial.checkpoint is not None:
+            with trial.checkpoint.as_directory() as d:
+                self.tracker.log_crop_files(st.run_id, os.path.join(d, "crops"))
+        self.tracker.finish(st.run_id, failed=bool(error), error=error)
+        st.ended = True
+
+    def on_trial_error(self, trial, **info):
+        st = self._log(trial)
+        self.tracker.finish(st.run_id, failed=True, error=error_line(trial))
+        st.ended = True
+
+    def close(self) -> None:
+        """After an interruption: runs of unfinished trials become KILLED (--resume reopens
+        them)."""
+        for st in self.trials.values():
+            if not st.ended:
+                self.tracker.set_tags(st.run_id, {"irn.status": "KILLED"})
+                self.tracker.client.set_terminated(st.run_id, "KILLED")
+
+    def on_step_end(self, trials, **info):
+        self.all_trials = trials
+
+    def on_experiment_end(self, trials, **info):
+        self.all_trials = trials
+
+
+class Progress(tune.Callback):
+    """Live progress on stderr: starts, each report's objective, ends, and every 30 s the
+    running trials with their latest metric."""
+
+    def __init__(self, console, metric: str, searched: list[str]):
+        self.console, self.metric, self.searched = console, metric, searched
+        self.last_print = time.time()
+
+    def _name(self, trial) -> str:
+        cfg = ", ".join(f"{k}={trial.config.get(k)}" for k in self.searched)
+        return f"{trial.trial_id}" + (f" ({cfg})" if cfg else "")
+
+    def on_trial_start(self, trial, **info):
+        self.console.print(f"[cyan]start[/] {self._name(trial)}")
+
+    def on_trial_result(self, trial, result, **info):
+        if "error" in result:
+            return
+        value = result.get(self.metric, float("nan"))
+        base = result.get(_baseline(self.metric), float("nan"))
+        self.console.print(f"  {trial.trial_id} step {result.get('step')}: {self.metric} "
+                           f"{value:.4g} (bicubic {base:.4g}), loss "
+                           f"{result.get('loss/total', float('nan')):.4g}")
+
+    def on_trial_complete(self, trial, **info):
+        error = trial.last_result.get("error")
+        if error:
+            self.console.print(f"[red]failed[/] {self._name(trial)}: {error}")
+        else:
+            self.console.print(f"[green]done[/] {self._name(trial)}")
+
+    def on_trial_recover(self, trial, **info):
+        self.console.print(f"[yellow]restart[/] {trial.trial_id} from its checkpoint: "
+                           f"{error_line(trial)}")
+
+    def on_trial_error(self, trial, **info):
+        self.console.print(f"[red]failed[/] {self._name(trial)}: {error_line(trial)}")
+
+    def on_step_end(self, trials, **info):
+        if time.time() - self.last_print < PROGRESS_EVERY_S:
+            return
+        self.last_print = time.time()
+        running = [t for t in trials if t.status == "RUNNING"]
+        counts = {s: sum(t.status == s for t in trials) for s in ("PENDING", "TERMINATED",
+                                                                   "ERROR")}
+        now = ", ".join(f"{t.trial_id} step {t.last_result['step']} {self.metric} "
+                        f"{t.last_result.get(self.metric, float('nan')):.4g}"
+                        if "step" in t.last_result else f"{t.trial_id} starting"
+                        for t in running)
+        self.console.print(f"[dim]{time.strftime('%H:%M:%S')} running {len(running)}"
+                           f"{': ' + now if now else ''}; pending {counts['PENDING']}, "
+                           f"done {counts['TERMINATED']}, errored {counts['ERROR']}[/]")
+
+
+def _baseline(metric: str) -> str:
+    return {"psnr_y": "bicubic_psnr_y", "ssim_y": "bicubic_ssim_y"}.get(
+        metric, "bicubic_" + metric if metric.startswith("jpeg") else "bicubic_psnr_y")
+
+
+# --------------------------------------------------------------------------- summary
+
+def summarize(p: dict, results, tracker: Tracker, log: SweepLog, slots: int,
+              process_start: float) -> dict:
+    """The final table (every trial, also those finished before a --resume), sorted by the
+    objective with failures last, plus the overhead figures."""
+    metric, mode = p["tune"]["metric"], p["tune"]["mode"]
+    searched = p["space_obj"].searched
+    runs = {r.data.tags.get("irn.trial_id"): r
+            for r in tracker.find_runs({"mlflow.parentRunId": p["parent_run_id"]})}
+    statuses = {t.trial_id: t.status for t in log.all_trials}
+    rows = []
+    for result in results:
+        m = dict(result.metrics or {})
+        trial_id = m.get("trial_id") or os.path.basename(result.path)
+        config = {k: (result.config or {}).get(k) for k in searched}
+        error = m.get("error")
+        if result.error is not None:
+            error = one_line(str(result.error).strip().splitlines()[-1])
+        status = "FAILED" if error else ("FINISHED" if statuses.get(trial_id, "TERMINATED")
+                                         == "TERMINATED" and "step" in m else "UNFINISHED")
+        run = runs.get(trial_id)
+        row = {"trial_id": trial_id, "status": status, "config": config,
+               "objective": _num(m.get(metric)), "baseline": _num(m.get(_baseline(metric))),
+               "step": m.get("step"), "node": m.get("node_id"), "time_wall_s": _num(m.get("time/wall")),
+               "restarts": int(run.data.tags.get("irn.restarts", 0)) if run else 0,
+               "mlflow_run_id": run.info.run_id if run else None,
+               "metrics": {k: v for k, v in numbers(m).items() if k not in RAY_KEYS}}
+        if error:
+            row["error"] = error
+        rows.append(row)
+
+    def key(row):
+        v = row["objective"]
+        bad = row["status"] != "FINISHED" or v is None
+        return (bad, 0 if bad else (-v if mode == "max" else v))
+    rows.sort(key=key)
+    now = time.time()
+    wall = now - process_start
+    first = (log.first_result_at - process_start) if log.first_result_at else float("nan")
+    overhead = {"wall_s": wall, "time_to_first_metric_s": first, "slots": slots,
+                "train_s": log.train_s, "eval_s": log.eval_s,
+                "non_training_share": 1 - log.train_s / (wall * slots),
+                "non_trial_share": 1 - (log.train_s + log.eval_s) / (wall * slots)}
+    # Interrupted: a trial is unfinished, or trials the searcher would still create are missing.
+    done = sum(r["status"] in ("FINISHED", "FAILED") for r in rows)
+    interrupted = done < p["total_trials"] or any(
+        t.status not in ("TERMINATED", "ERROR") for t in log.all_trials)
+    return {"space": p["space"], "experiment": p["experiment"], "budget": p["budget"],
+            "tracking_uri": p["tracking_uri"], "parent_run_id": p["parent_run_id"],
+            "storage": p["exp_dir"], "objective": metric, "mode": mode,
+            "baseline": _baseline(metric), "searcher": p["tune"]["searcher"],
+            "scheduler": p["tune"]["scheduler"], "searched": searched, "trials": rows,
+            "failed": [r["trial_id"] for r in rows if r["status"] == "FAILED"],
+            "interrupted": interrupted, "overhead": overhead}
+
+
+def _num(v):
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def summary_table(summary: dict):
+    from rich.table import Table
+    metric = summary["objective"]
+    table = Table(title=f"{os.path.basename(summary['space'])}: sorted by {metric} "
+                        f"({summary['mode']})")
+    for col in ("#", "trial", "status", *summary["searched"], metric, summary["baseline"],
+                "step", "wall s", "error"):
+        table.add_column(col, justify="right" if col in (metric, summary["baseline"], "step",
+                                                          "wall s", "#") else "left")
+    for i, r in enumerate(summary["trials"], 1):
+        table.add_row(str(i), r["trial_id"], r["status"],
+                      *[str(r["config"].get(k)) for k in summary["searched"]],
+                      _fmt(r["objective"]), _fmt(r["baseline"]), str(r["step"] or ""),
+                      _fmt(r["time_wall_s"], 0), r.get("error", "")[:80])
+    return table
+
+
+def _fmt(v, digits=4):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:.{digits}g}" if digits else f"{v:.0f}"

@@ -1,0 +1,375 @@
+"""Rescaling speed of one model: python -m bench.throughput --scale S --size WxH|1080p|4k
+
+Times downscale, upscale (z = 0) and their sum, the round trip, on a real photograph
+(scikit-image's astronaut, mirror-tiled to the size; never noise): median and spread over
+`--repeats` after `--warmup` untimed runs, megapixels per second (HR pixels) and images per
+second, the peak memory of the timed region (CUDA peak allocated on a GPU; on the CPU the
+sampled peak RSS and the process's RSS high-water mark), the achieved TFLOP/s (conv FLOPs),
+and the Y-PSNR of the round trip against the photo.
+
+  --tile N --overlap N   tiled inference (irn.tiling), HR pixels, multiples of the scale:
+                         memory bounded by the tile, not the image
+  --compare-full         also run full-frame inference once and report the PSNR difference
+  --dtype bf16|fp16      autocast; --channels-last; --compile (torch.compile);
+  --grad-mode no_grad    instead of torch.inference_mode (to measure that lever)
+  --impl official        the official IRN network (tests/official_irn_reference.py, needs a
+                         repository checkout) with the same weights, fp32, no_grad
+  --checkpoint CKPT      our format or an official release file; default: untrained weights
+"""
+import argparse
+import contextlib
+import math
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from bench.cli import UsageError, check_json_target, fail, write_json_atomic
+from bench.telemetry import Telemetry, max_rss_gb
+
+SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
+# Dense peak TFLOP/s of the math each dtype uses (fp32 convs run as TF32 by default).
+PEAK_TFLOPS = {"H200": {"fp32": 494.7, "bf16": 989.4, "fp16": 989.4},
+               "H100": {"fp32": 494.7, "bf16": 989.4, "fp16": 989.4},
+               "A100": {"fp32": 156.0, "bf16": 312.0, "fp16": 312.0}}
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'1080p' | '4k' | 'WxH' -> (W, H)."""
+    key = text.strip().lower()
+    if key in SIZES:
+        return SIZES[key]
+    try:
+        w, h = (int(v) for v in key.split("x"))
+    except ValueError:
+        raise UsageError(f"--size must be WxH, {', '.join(SIZES)}; got {text!r}") from None
+    if w < 1 or h < 1:
+        raise UsageError(f"--size must be positive, got {text!r}")
+    return w, h
+
+
+def photo(width: int, height: int) -> torch.Tensor:
+    """1 x 3 x H x W float32 in [0, 1]: the astronaut photo, mirror-tiled (or cropped)."""
+    from skimage import data
+    img = data.astronaut()
+    img = img[:height, :width]
+    img = np.pad(img, ((0, height - img.shape[0]), (0, width - img.shape[1]), (0, 0)),
+                 mode="symmetric")
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float() / 255
+
+
+def conv_flops(model: nn.Module, run, height: int, width: int) -> float:
+    """FLOPs (2 x multiply-adds) of the convolutions `run(x)` does on a 1 x 3 x H x W image,
+    counted with hooks on a small crop and scaled by pixels (exact: convs cost per pixel)."""
+    probe = 64
+    counts = [0]
+
+    def hook(mod, inputs, out):
+        k = mod.weight.shape[1] * mod.weight.shape[2] * mod.weight.shape[3]
+        counts[0] += 2 * k * out.numel()
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.inference_mode():
+            run(torch.rand(1, 3, probe, probe))
+    finally:
+        for h in handles:
+            h.remove()
+    return counts[0] * (height * width) / probe ** 2
+
+
+class Rescaler:
+    """downscale(hr) / upscale(lr) of our model or the official network, with the levers."""
+
+    def __init__(self, model, args, device):
+        self.model, self.args, self.device = model, args, device
+        self.official = None
+        if args.impl == "official":
+            self.official = official_network(model).to(device)
+        elif args.channels_last:
+            self.model = model.to(memory_format=torch.channels_last)
+        down, up = self._down, self._up
+        if args.compile:
+            down, up = torch.compile(down), torch.compile(up)
+        self.down, self.up = down, up
+
+    def _prepare(self, x):
+        x = x.to(self.device)
+        if self.args.channels_last and self.official is None:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _down(self, hr):
+        if self.official is not None:
+            out = self.official(hr)
+            return (out[:, :3].clamp(0, 1) * 255).round() / 255
+        if self.args.tile:
+            from irn.tiling import tiled_downscale
+            return tiled_downscale(self.model, hr, self.args.tile, self.args.overlap)
+        return self.model.downscale(hr)
+
+    def _up(self, lr):
+        if self.official is not None:
+            z = lr.new_zeros(lr.shape[0], 3 * self.model.scale ** 2 - 3, *lr.shape[2:])
+            return self.official(torch.cat([lr, z], 1), rev=True)[:, :3]
+        if self.args.tile:
+            from irn.tiling import tiled_upscale
+            return tiled_upscale(self.model, lr, self.args.tile, self.args.overlap)
+        return self.model.upscale(lr, mode="zero")
+
+    def context(self):
+        """Grad mode + autocast for one call."""
+        stack = contextlib.ExitStack()
+        no_grad = self.official is not None or self.args.grad_mode == "no_grad"
+        stack.enter_context(torch.no_grad() if no_grad else torch.inference_mode())
+        if self.args.dtype != "fp32" and self.official is None:
+            dtype = torch.bfloat16 if self.args.dtype == "bf16" else torch.float16
+            stack.enter_context(torch.autocast(self.device.type, dtype=dtype))
+        return stack
+
+    def round_trip(self, hr):
+        """(lr, hr', seconds down, seconds up), each synchronised."""
+        hr = self._prepare(hr)
+        with self.context():
+            t0 = time.perf_counter()
+            lr = self.down(hr)
+            sync(self.device)
+            t1 = time.perf_counter()
+            out = self.up(lr)
+            sync(self.device)
+            t2 = time.perf_counter()
+        return lr, out, t1 - t0, t2 - t1
+
+
+def official_network(model):
+    """The official transcription carrying `model`'s weights (a test oracle of this repo)."""
+    try:
+        from tests.official_irn_reference import InvRescaleNet
+    except ImportError:
+        raise UsageError("--impl official needs the repository checkout "
+                         "(tests/official_irn_reference.py)") from None
+    from irn.official import to_official
+    if model.coupling_name != "enhanced" or any(split for _, split in model.plan):
+        raise UsageError("--impl official needs an IRN (enhanced, dense) model")
+    blocks = sum(1 for _ in model.stages[0].module_list) - 1
+    gc = model.stages[0].module_list[1].F.conv1.out_channels
+    net = InvRescaleNet(down_num=len(model.stages), block_num=[blocks] * len(model.stages),
+                        gc=gc)
+    net.load_state_dict(to_official(model))
+    return net.eval()
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def stats(values: list[float]) -> dict:
+    med = statistics.median(values)
+    return {"median_s": med, "min_s": min(values), "max_s": max(values),
+            "spread": (max(values) - min(values)) / med if med else 0.0, "runs": values}
+
+
+def psnr_y(a, b, scale):
+    from irn.metrics import psnr_y as metric
+    return metric(a.float().clamp(0, 1).cpu(), b.float().clamp(0, 1).cpu(), scale)
+
+
+def peak_tflops(device, dtype):
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((v[dtype] for k, v in PEAK_TFLOPS.items() if k in name), None)
+
+
+def measure(args) -> dict:
+    """Run the timed round trips; global switches (DenseBlock path, threads) are restored."""
+    from irn.subnets import DenseBlock
+    previous = DenseBlock.buffered_inference, torch.get_num_threads()
+    DenseBlock.buffered_inference = args.dense == "buffered"
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        return _measure(args)
+    finally:
+        DenseBlock.buffered_inference = previous[0]
+        torch.set_num_threads(previous[1])
+
+
+def _measure(args) -> dict:
+    from irn.checkpoint import load_model
+    from irn.model import build_model
+    device = torch.device(args.device if args.device != "auto" else
+                          ("cuda" if torch.cuda.is_available() else "cpu"))
+    width, height = args.width, args.height
+    if args.checkpoint:
+        model = load_model(args.checkpoint, args.scale)
+    else:
+        torch.manual_seed(args.seed)
+        model = build_model(scale=args.scale)
+    model = model.to(device).eval()
+    image = photo(width, height)
+    runner = Rescaler(model, args, device)
+    flops = conv_flops(model, lambda x: model.upscale(model.downscale(x), mode="zero"),
+                       height, width)
+
+    for _ in range(args.warmup):
+        runner.round_trip(image)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    down, up = [], []
+    with Telemetry(interval=0.05, quiet=True) as tel:
+        for _ in range(args.repeats):
+            lr, out, t_down, t_up = runner.round_trip(image)
+            down.append(t_down)
+            up.append(t_up)
+    high_water = max_rss_gb()
+    mp = width * height / 1e6
+    trip = stats([a + b for a, b in zip(down, up)])
+    result = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "threads": torch.get_num_threads(), "scale": args.scale, "size": f"{width}x{height}",
+        "megapixels": mp, "impl": args.impl, "dtype": args.dtype,
+        "channels_last": args.channels_last, "compile": args.compile, "dense": args.dense,
+        "grad_mode": "no_grad" if args.impl == "official" else args.grad_mode,
+        "tile": args.tile, "overlap": args.overlap,
+        "checkpoint": args.checkpoint, "repeats": args.repeats, "warmup": args.warmup,
+        "downscale": stats(down), "upscale": stats(up), "round_trip": trip,
+        "throughput_mps": mp / trip["median_s"], "images_per_s": 1 / trip["median_s"],
+        "downscale_mps": mp / statistics.median(down), "upscale_mps": mp / statistics.median(up),
+        "tflops": flops / trip["median_s"] / 1e12, "round_trip_tflop": flops / 1e12,
+        "psnr_y": psnr_y(out, image, args.scale),
+        "telemetry": tel.summary(),
+    }
+    if device.type == "cuda":
+        result["peak_mem_gb"] = torch.cuda.max_memory_allocated(device) / 1e9
+    else:
+        result["peak_rss_gb"] = tel.summary().get("rss_gb_peak")
+        result["max_rss_gb"] = high_water
+    peak = peak_tflops(device, args.dtype)
+    if peak:
+        result["peak_tflops"] = peak
+        result["fraction_of_peak"] = result["tflops"] / peak
+    if args.compare_full:
+        result.update(compare_full(model, args, device, image, out))
+    return result
+
+
+def compare_full(model, args, device, image, tiled_out) -> dict:
+    """Full-frame inference once (same levers, no tiles) and the PSNR difference."""
+    full = argparse.Namespace(**{**vars(args), "tile": 0, "overlap": 0, "compile": False})
+    _, out, _, _ = Rescaler(model, full, device).round_trip(image)
+    diff = (out.float() - tiled_out.float()).abs()
+    return {"full_psnr_y": psnr_y(out, image, args.scale),
+            "psnr_y_delta": psnr_y(tiled_out, image, args.scale) - psnr_y(out, image, args.scale),
+            "tiled_vs_full_psnr_y": psnr_y(tiled_out, out, args.scale),
+            "tiled_vs_full_max_abs": diff.max().item()}
+
+
+def render(r: dict) -> list[str]:
+    mem = (f"peak CUDA memory {r['peak_mem_gb']:.2f} GB" if "peak_mem_gb" in r else
+           f"peak RSS {r['peak_rss_gb']:.2f} GB sampled (process high-water "
+           f"{r['max_rss_gb']:.2f} GB)")
+    tiles = f", tiles {r['tile']}+{r['overlap']}" if r["tile"] else ""
+    lines = [f"x{r['scale']} {r['size']} ({r['megapixels']:.2f} MP) on {r['device']} "
+             f"({r['threads']} threads), {r['impl']}, {r['dtype']}"
+             f"{', channels-last' if r['channels_last'] else ''}"
+             f"{', compiled' if r['compile'] else ''}, {r['grad_mode']}"
+             f"{', dense cat' if r['dense'] == 'cat' else ''}{tiles}"]
+    for key in ("downscale", "upscale", "round_trip"):
+        s = r[key]
+        lines.append(f"  {key:<10} median {s['median_s']:.3f} s  (min {s['min_s']:.3f}, max "
+                     f"{s['max_s']:.3f}, spread {100 * s['spread']:.0f}%, {len(s['runs'])} runs)"
+                     f"  {r['megapixels'] / s['median_s']:.4f} MP/s")
+    lines.append(f"  round trip: {r['throughput_mps']:.4f} MP/s, {r['images_per_s']:.4f} images/s, "
+                 f"{r['tflops']:.3f} TFLOP/s ({r['round_trip_tflop']:.2f} TFLOP per trip)"
+                 + (f", {100 * r['fraction_of_peak']:.1f}% of {r['peak_tflops']:.0f} peak"
+                    if "fraction_of_peak" in r else ""))
+    lines.append(f"  {mem}; round-trip Y-PSNR {r['psnr_y']:.3f} dB (z = 0)")
+    if "psnr_y_delta" in r:
+        lines.append(f"  full frame: Y-PSNR {r['full_psnr_y']:.3f} dB; tiled - full = "
+                     f"{r['psnr_y_delta']:+.4f} dB; tiled vs full {r['tiled_vs_full_psnr_y']:.1f}"
+                     f" dB, max |diff| {r['tiled_vs_full_max_abs']:.2e}")
+    return lines
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (the CLI contract)
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def parse_args(argv):
+    p = _Parser(prog="python -m bench.throughput", description=__doc__,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scale", type=int, required=True, choices=(2, 4, 8))
+    p.add_argument("--size", required=True, help="WxH, 720p, 1080p or 4k")
+    p.add_argument("--tile", type=int, default=0, help="tile core in HR pixels (0: full frame)")
+    p.add_argument("--overlap", type=int, default=None,
+                   help="context on each side in HR pixels (default 64 with --tile)")
+    p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--compile", action="store_true", help="torch.compile downscale/upscale")
+    p.add_argument("--grad-mode", choices=("inference", "no_grad"), default="inference")
+    p.add_argument("--dense", choices=("buffered", "cat"), default="buffered",
+                   help="DenseBlock inference path: one buffer (default) or torch.cat copies")
+    p.add_argument("--impl", choices=("ours", "official"), default="ours")
+    p.add_argument("--checkpoint", metavar="CKPT", help="model file (default: untrained)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1, help="untimed round trips first")
+    p.add_argument("--compare-full", action="store_true",
+                   help="with --tile: PSNR difference against full-frame inference")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.add_argument("--seed", type=int, default=0, help="init seed of untrained weights")
+    p.add_argument("--json", metavar="OUT", help="write the results as JSON (atomically)")
+    return p.parse_args(argv)
+
+
+def check_args(args) -> None:
+    args.width, args.height = parse_size(args.size)
+    if args.width % args.scale or args.height % args.scale:
+        raise UsageError(f"--size {args.size} is not divisible by the scale {args.scale}")
+    if args.repeats < 1 or args.warmup < 0 or args.threads < 0:
+        raise UsageError("--repeats must be >= 1, --warmup and --threads >= 0")
+    if args.overlap is None:
+        args.overlap = 64 if args.tile else 0
+    if args.tile:
+        from irn.tiling import check_tiling
+        try:
+            check_tiling(args.scale, args.tile, args.overlap)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    elif args.overlap or args.compare_full:
+        raise UsageError("--overlap and --compare-full need --tile")
+    if args.impl == "official" and (args.tile or args.dtype != "fp32" or args.channels_last
+                                    or args.grad_mode != "inference"):
+        raise UsageError("--impl official runs as the official code does: fp32, no_grad, "
+                         "full frame; drop --tile/--dtype/--channels-last/--grad-mode")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda but no CUDA device is available")
+    if args.checkpoint and not os.path.isfile(args.checkpoint):
+        raise UsageError(f"checkpoint not found: {args.checkpoint}")
+    check_json_target(args.json)
+
+
+def main(argv=None) -> int:
+    from irn.official import CheckpointError
+    args = parse_args(argv)
+    try:
+        check_args(args)
+        result = measure(args)
+    except (UsageError, CheckpointError, ValueError) as exc:
+        return fail(exc)
+    for line in render(result):
+        print(line)
+    if args.json:
+        write_json_atomic(args.json, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""MLflow logging for sweeps and single runs (the layout dashboards rely on).
+
+Run layout (experiment from --experiment, default "irn-bench"):
+  sweep  parent run   tags irn.role=sweep, irn.space, irn.budget, irn.git_commit, irn.host,
+                      irn.gpu, irn.objective, irn.mode; artifacts space.py, summary.json
+  trial  child run    tags irn.role=trial, mlflow.parentRunId, irn.trial_id, irn.status
+                      (FINISHED/FAILED), irn.error (one line, when failed); params = every
+                      config key; metrics = every number of every report at step=report step,
+                      plus time/wall; artifacts crops/{gt,lr,lr_bicubic,recon}.png
+  single run          as a trial, with irn.role=single and no parent.
+
+Everything goes through one MlflowClient in one process (the sweep driver), never many
+processes writing one SQLite file. Child runs are keyed by trial id, so a resumed sweep or a
+restarted trial finds its run again instead of creating a second one.
+"""
+import json
+import math
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+DEFAULT_EXPERIMENT = "irn-bench"
+CROPS = ("gt", "lr", "lr_bicubic", "recon")
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be reached or used (one line)."""
+
+
+def default_tracking_uri() -> str:
+    return f"sqlite:///{os.path.abspath('mlflow.db')}"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=os.path.dirname(os.path.abspath(__file__)), timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def gpu_name() -> str:
+    """The local GPU, or "none"."""
+    import torch
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return "none"
+
+
+def host_tags() -> dict:
+    return {"irn.git_commit": git_commit(), "irn.host": socket.gethostname(),
+            "irn.gpu": gpu_name()}
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[:limit - 3] + "..."
+
+
+def numbers(report: dict) -> dict:
+    """The numeric entries of a report (bools and strings dropped)."""
+    return {k: float(v) for k, v in report.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+class Tracker:
+    def __init__(self, tracking_uri: str, experiment: str = DEFAULT_EXPERIMENT):
+        self.uri = tracking_uri
+        try:
+            self.client = MlflowClient(tracking_uri)
+            exp = self.client.get_experiment_by_name(experiment)
+            self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(
+                experiment, artifact_location=_artifact_root(tracking_uri, experiment))
+        except Exception as e:  # noqa: BLE001 - any store failure is one clear line
+            raise TrackingError(f"cannot use MLflow tracking URI {tracking_uri}: "
+                                f"{one_line(e, 300)}") from None
+
+    # -- runs -------------------------------------------------------------------------------
+    def create_run(self, name: str, tags: dict) -> str:
+        run = self.client.create_run(self.experiment_id, tags=_str_values(tags), run_name=name)
+        return run.info.run_id
+
+    def find_runs(self, tags: dict) -> list:
+        """Runs of this experiment whose tags equal the given ones."""
+        clauses = [f"tags.`{k}` = '{v}'" for k, v in tags.items()]
+        return list(self.client.search_runs([self.experiment_id], " and ".join(clauses),
+                                            max_results=1000))
+
+    def trial_run(self, parent_id: str, trial_id: str) -> tuple[str, bool]:
+        """(run id, created) of the child run of `trial_id`; one run per trial, ever."""
+        found = self.find_runs({"irn.trial_id": trial_id, "mlflow.parentRunId": parent_id})
+        if found:
+            return found[0].info.run_id, False
+        return self.create_run(trial_id, {"irn.role": "trial", "irn.trial_id": trial_id,
+                                          "mlflow.parentRunId": parent_id}), True
+
+    def reopen(self, run_id: str) -> None:
+        self.client.update_run(run_id, status="RUNNING")
+
+    def finish(self, run_id: str, failed: bool = False, error: str | None = None,
+               status: str | None = None) -> None:
+        tags = {"irn.status": "FAILED" if failed else "FINISHED"}
+        if error:
+            tags["irn.error"] = one_line(error)
+        self.set_tags(run_id, tags)
+        self.client.set_terminated(run_id, status or ("FAILED" if failed else "FINISHED"))
+
+    # -- data -------------------------------------------------------------------------------
+    def set_tags(self, run_id: str, tags: dict) -> None:
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_params(self, run_id: str, params: dict) -> None:
+        """Every config key, once (a resumed run already holds them: skipped)."""
+        if self.client.get_run(run_id).data.params:
+            return
+        items = [Param(k, str(v)) for k, v in params.items()]
+        for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+            self.client.log_batch(run_id, params=items[i:i + 100])
+
+    def log_metrics(self, run_id: str, values: dict, step: int) -> None:
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, v if math.isfinite(v) else float("nan"), now, int(step))
+                   for k, v in numbers(values).items()]
+        for i in range(0, len(metrics), 1000):
+            self.client.log_batch(run_id, metrics=metrics[i:i + 1000])
+
+    def last_step(self, run_id: str) -> int:
+        """The last report step logged to a run (-1 for none): resumes skip what is there."""
+        return int(self.client.get_run(run_id).data.metrics.get("step", -1))
+
+    def log_crops(self, run_id: str, crops: dict) -> None:
+        from PIL import Image
+        with tempfile.TemporaryDirectory() as d:
+            for name, img in crops.items():
+                Image.fromarray(img).save(os.path.join(d, f"{name}.png"))
+            self.client.log_artifacts(run_id, d, "crops")
+
+    def log_crop_files(self, run_id: str, folder: str) -> bool:
+        """Log crops/<name>.png saved by a trial; False when the folder holds none."""
+        files = [os.path.join(folder, f"{n}.png") for n in CROPS]
+        if not all(os.path.isfile(f) for f in files):
+            return False
+        for f in files:
+            self.client.log_artifact(run_id, f, "crops")
+        return True
+
+    def log_json(self, run_id: str, data, name: str) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, name)
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(data, f, indent=2, default=str)
+            self.client.log_artifact(run_id, path)
+
+    def log_file(self, run_id: str, path: str, name: str | None = None) -> None:
+        if name and name != os.path.basename(path):
+            with tempfile.TemporaryDirectory() as d:
+                dst = os.path.join(d, name)
+                with open(path, "rb") as src, open(dst, "wb") as out:
+                    out.write(src.read())
+                self.client.log_artifact(run_id, dst)
+        else:
+            self.client.log_artifact(run_id, path)
+
+
+def _artifact_root(uri: str, experiment: str) -> str | None:
+    """Artifacts of a SQLite store go next to the database file (absolute, so trials that
+    chdir and later readers agree); a tracking server picks its own."""
+    if uri.startswith("sqlite:///"):
+        db = uri[len("sqlite:///"):]
+        root = os.path.join(os.path.dirname(os.path.abspath(db)), "mlartifacts")
+        return "file://" + os.path.join(root, experiment)
+    return None
+
+
+def _str_values(tags: dict) -> dict:
+    return {k: str(v) for k, v in tags.items()}
+
+
+class SingleRun:
+    """MLflow logging for one `bench.train` run (irn.role=single): params, per-report
+    metrics with time/wall, crops, and the final status."""
+
+    def __init__(self, tracking_uri: str, experiment: str, cfg_dict: dict, name: str = "single"):
+        self.tracker = Tracker(tracking_uri, experiment)
+        self.run_id = self.tracker.create_run(name, {"irn.role": "single", **host_tags()})
+        self.tracker.log_params(self.run_id, cfg_dict)
+        self.start = time.perf_counter()
+
+    def report(self, report: dict) -> None:
+        values = {**report, "time/wall": time.perf_counter() - self.start}
+        self.tracker.log_metrics(self.run_id, values, report["step"])
+
+    def crops(self, crops: dict) -> None:
+        self.tracker.log_crops(self.run_id, crops)
+
+    def end(self, error: str | None = None, status: str | None = None) -> None:
+        self.tracker.finish(self.run_id, failed=error is not None, error=error, status=status)

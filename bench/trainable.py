@@ -1,0 +1,85 @@
+"""The Ray Tune trainable: one trial = one Trainer run, one report per evaluation interval.
+
+Runs inside a Ray worker. Only ray.tune.report / get_checkpoint / get_context / Checkpoint
+are used here (ray.train's versions raise inside Tune). Trials chdir into their trial
+folder, so every path it gets is absolute.
+
+Each report carries a checkpoint holding the exact trainer state (irn.train: resuming
+continues the loss curve exactly), the trial's wall time so far, and the visual crops of the
+current model, so a trial restarted after a failure, or a sweep resumed after an
+interruption, continues where it stopped, and a trial stopped early by ASHA still has crops.
+
+A diverging trial (NaN/inf loss) is a result, not a crash: retrying it from its checkpoint
+would diverge again. It reports one last result with `error` set (and the objective NaN)
+and ends; the driver marks it FAILED with that reason.
+"""
+import json
+import os
+import tempfile
+import time
+
+import torch
+from ray import tune
+
+from irn.config import from_dict
+from irn.data import val_images
+from irn.evaluate import visual_crops
+from irn.objective import NonFiniteLossError
+from irn.train import Trainer
+
+STATE = "trainer.pt"
+WALL = "wall.json"
+CROPS_DIR = "crops"
+
+
+def save_crops(crops: dict, folder: str) -> None:
+    from PIL import Image
+    os.makedirs(folder, exist_ok=True)
+    for name, img in crops.items():
+        Image.fromarray(img).save(os.path.join(folder, f"{name}.png"))
+
+
+def train_trial(config: dict, *, base: dict, metric: str, threads: int,
+                train_images=None, val_raw=None) -> None:
+    """`config`: the searched keys of this trial; `base`: defaults + budget + fixed values;
+    `train_images` / `val_raw`: decoded once by the driver, shared through the object store."""
+    start = time.perf_counter()
+    torch.set_num_threads(max(1, threads))
+    cfg = from_dict({**base, **config})
+    val_set = val_images(cfg.data, cfg.scale, cfg.val_max_size or None, images=val_raw)
+    images = train_images if cfg.loader == "memory" else None
+    wall0 = 0.0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint:
+        with checkpoint.as_directory() as d:
+            trainer = Trainer.restore(os.path.join(d, STATE), cfg, train_images=images,
+                                      val_set=val_set)
+            with open(os.path.join(d, WALL), encoding="utf-8") as f:
+                wall0 = json.load(f)["wall"]
+    else:
+        trainer = Trainer(cfg, train_images=images, val_set=val_set)
+    node = _node_id()
+    try:
+        for report in trainer.run():
+            wall = wall0 + time.perf_counter() - start
+            with tempfile.TemporaryDirectory() as d:
+                trainer.save(os.path.join(d, STATE))
+                with open(os.path.join(d, WALL), "w", encoding="utf-8") as f:
+                    json.dump({"wall": wall, "step": trainer.step}, f)
+                trainer.model.eval()
+                save_crops(visual_crops(trainer.model, val_set, cfg, device=trainer.device),
+                           os.path.join(d, CROPS_DIR))
+                trainer.model.train()
+                tune.report({**report, "time/wall": wall, "node_id": node},
+                            checkpoint=tune.Checkpoint.from_directory(d))
+    except NonFiniteLossError as e:
+        tune.report({"step": trainer.step, metric: float("nan"), "error": f"diverged: {e}",
+                     "time/wall": wall0 + time.perf_counter() - start, "node_id": node})
+
+
+def _node_id() -> str:
+    import ray
+    try:
+        return ray.get_runtime_context().get_node_id()
+    except Exception:  # noqa: BLE001 - informational only
+        return "unknown"

@@ -1,0 +1,108 @@
+"""Rescaling speed (pytest-benchmark): the x4 round trip (downscale, then upscale with z = 0)
+of one 256 x 256 photo, with the same weights, in one run:
+
+  official      the official IRN network (tests/official_irn_reference.py), fp32, no_grad,
+                as the official test code runs it: the baseline of every ratio
+  ours          irn, inference_mode, fp32: the default path (buffered dense blocks)
+  ours_cat      the same with DenseBlock.buffered_inference off (torch.cat copies)
+  bf16          ours under bf16 autocast
+  channels_last ours with channels-last tensors
+  tiled         ours in 128-pixel tiles with 32 pixels of context (the tiling overhead)
+
+The claims are ratios within one run (median official / median ours, ...); absolute times
+drift with the machine. Run: pytest tests/benchmarks --benchmark-only
+"""
+import pytest
+import torch
+
+from bench.throughput import photo
+from irn.model import build_model
+from irn.official import to_official
+from irn.subnets import DenseBlock
+from irn.tiling import tiled_downscale, tiled_upscale
+from tests.official_irn_reference import InvRescaleNet
+from tests.test_model import perturbed
+
+SIZE = 256
+ROUNDS = dict(rounds=3, warmup_rounds=1, iterations=1)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return perturbed(build_model(scale=4)).eval()
+
+
+@pytest.fixture(scope="module")
+def image():
+    return photo(SIZE, SIZE)
+
+
+def _round_trip(model, x):
+    return model.upscale(model.downscale(x), mode="zero")
+
+
+def _run(benchmark, fn):
+    out = benchmark.pedantic(fn, **ROUNDS)
+    benchmark.extra_info["megapixels_per_s"] = SIZE * SIZE / 1e6 / benchmark.stats.stats.median
+    return out
+
+
+def test_x4_round_trip_official(benchmark, model, image):
+    net = InvRescaleNet(down_num=2)
+    net.load_state_dict(to_official(model))
+    net.eval()
+
+    def official():
+        with torch.no_grad():
+            out = net(image)
+            lr = (out[:, :3].clamp(0, 1) * 255).round() / 255
+            return net(torch.cat([lr, torch.zeros_like(out[:, 3:])], 1), rev=True)[:, :3]
+    out = _run(benchmark, official)
+    with torch.no_grad():
+        assert (out - _round_trip(model, image)).abs().max() < 1e-4  # same network
+
+
+def test_x4_round_trip_ours(benchmark, model, image):
+    def ours():
+        with torch.inference_mode():
+            return _round_trip(model, image)
+    _run(benchmark, ours)
+
+
+def test_x4_round_trip_ours_cat(benchmark, model, image):
+    def ours_cat():
+        DenseBlock.buffered_inference = False
+        try:
+            with torch.inference_mode():
+                return _round_trip(model, image)
+        finally:
+            DenseBlock.buffered_inference = True
+    _run(benchmark, ours_cat)
+
+
+def test_x4_round_trip_bf16(benchmark, model, image):
+    def bf16():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            return _round_trip(model, image)
+    _run(benchmark, bf16)
+
+
+def test_x4_round_trip_channels_last(benchmark, model, image):
+    cl_model = build_model(scale=4).eval()
+    cl_model.load_state_dict(model.state_dict())
+    cl_model = cl_model.to(memory_format=torch.channels_last)
+    x = image.contiguous(memory_format=torch.channels_last)
+
+    def channels_last():
+        with torch.inference_mode():
+            return _round_trip(cl_model, x)
+    _run(benchmark, channels_last)
+
+
+def test_x4_round_trip_tiled(benchmark, model, image):
+    def tiled():
+        with torch.inference_mode():
+            lr = tiled_downscale(model, image, 128, 32)
+            return tiled_upscale(model, lr, 128, 32)
+    _run(benchmark, tiled)

@@ -1,0 +1,124 @@
+"""Search-space files: every shipped space loads and validates; each kind of mistake is one
+clear line and exit 2 before Ray or MLflow start."""
+import glob
+import os
+
+import pytest
+
+from bench.space import SpaceError, check_searcher, load_space, param_space, validate
+from bench.sweep import main
+from irn.config import BUDGETS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPACES = sorted(p for p in glob.glob(os.path.join(ROOT, "search_spaces", "*.py"))
+                if not p.endswith("__init__.py"))
+NAMES = {os.path.basename(p)[:-3] for p in SPACES}
+
+
+def write(tmp_path, text, name="space.py"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_the_issue_spaces_ship():
+    assert {"losses", "coupling", "multiscale", "jpeg", "ablations", "training", "perceptual",
+            "smoke"} <= NAMES
+
+
+@pytest.mark.parametrize("path", SPACES, ids=lambda p: os.path.basename(p))
+def test_shipped_space_validates(path):
+    space = load_space(path)
+    base = dict(BUDGETS[space.tune["budget"]])
+    if "perceptual" in path:
+        base["vgg_weights"] = "/weights/vgg16.pth"  # only named; loaded when a trial builds
+    validate(space, base)
+    check_searcher(space, space.tune["searcher"])
+    assert param_space(space)
+
+
+def test_searched_and_fixed_keys(tmp_path):
+    space = load_space(write(tmp_path, "from ray import tune\nSPACE = {'blocks': 1, "
+                             "'lr': tune.loguniform(1e-4, 1e-3), "
+                             "'loss_recon': tune.grid_search(['l1', 'l2'])}\n"))
+    assert space.searched == ["lr", "loss_recon"]
+    assert space.fixed() == {"blocks": 1}
+    assert space.tune["searcher"] == "grid" and space.tune["metric"] == "psnr_y"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("SPACE = {'blocks': 1\n", ":1: syntax error"),
+    ("x = 1\n\nSPACE = {'blocks': undefined_name}\n", ":3: NameError"),
+    ("SPACE = {'blcks': 1}\n", "unknown config key 'blcks' in SPACE; valid keys: scale,"),
+    ("SPACE = {'scale': 3}\n", "bad value (scale=3): scale must be one of 2, 4, 8"),
+    ("from ray import tune\nSPACE = {'loss_recon': tune.choice(['l1', 'nope'])}\n",
+     "bad value (loss_recon='nope')"),
+    ("from ray import tune\nSPACE = {'coupling': tune.grid_search(['enhanced', 'affine']),"
+     " 'multiscale_depth': tune.grid_search([0, 1])}\n",
+     "bad value (multiscale_depth=1): multiscale_depth must be 0..0"),
+    ("from ray import tune\nSPACE = {'lr': tune.uniform(-1, 1)}\n", "bad value (lr=-1)"),
+    ("from ray import tune\nSPACE = {'lr': tune.grid_search([1e-4])}\n"
+     "TUNE = {'searcher': 'optuna'}\n", "searcher 'optuna' cannot take tune.grid_search"),
+    ("SPACE = {'lr': [1e-4, 2e-4]}\n", "wrap lists in tune.grid_search or tune.choice"),
+    ("SPACE = {'blocks': 1}\nTUNE = {'metrik': 'psnr_y'}\n", "unknown TUNE key 'metrik'"),
+    ("SPACE = {'blocks': 1}\nTUNE = {'searcher': 'bayes'}\n", "searcher must be one of"),
+    ("SPACE = {}\n", "SPACE must be a non-empty dict"),
+    ("TUNE = {}\n", "declares no SPACE"),
+])
+def test_bad_space_is_one_line(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(SpaceError) as err:
+        space = load_space(path)
+        validate(space, dict(BUDGETS["smoke"]))
+        check_searcher(space, space.tune["searcher"])
+    assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+def _cli(capsys, argv):
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+def test_cli_missing_file_exit_2(capsys, tmp_path):
+    code, err = _cli(capsys, [str(tmp_path / "nope.py"), "--storage", str(tmp_path)])
+    assert code == 2 and "space file not found" in err and len(err.splitlines()) == 1
+
+
+def test_cli_unknown_key_exit_2(capsys, tmp_path):
+    path = write(tmp_path, "SPACE = {'blcks': 1}\n")
+    code, err = _cli(capsys, [path, "--storage", str(tmp_path)])
+    assert code == 2 and "valid keys" in err and len(err.splitlines()) == 1
+
+
+def test_cli_bad_option_exit_2(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main([os.path.join(ROOT, "search_spaces", "smoke.py"), "--budget", "huge"])
+    assert exc.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_cli_set_conflict_and_metric(capsys, tmp_path):
+    smoke = os.path.join(ROOT, "search_spaces", "smoke.py")
+    code, err = _cli(capsys, [smoke, "--set", "loss_recon=l2", "--storage", str(tmp_path)])
+    assert code == 2 and "conflicts with the space" in err
+    path = write(tmp_path, "SPACE = {'blocks': 1}\nTUNE = {'metric': 'psnr'}\n")
+    code, err = _cli(capsys, [path, "--storage", str(tmp_path)])
+    assert code == 2 and "unknown TUNE metric 'psnr'" in err
+    path = write(tmp_path, "SPACE = {'blocks': 1}\nTUNE = {'metric': 'jpeg40_psnr_y', "
+                 "'budget': 'smoke'}\n")
+    code, err = _cli(capsys, [path, "--storage", str(tmp_path)])
+    assert code == 2 and "needs QF 40 in jpeg_eval" in err
+
+
+def test_cli_perceptual_needs_weights(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("IRN_VGG16_WEIGHTS", raising=False)
+    code, err = _cli(capsys, [os.path.join(ROOT, "search_spaces", "perceptual.py"),
+                              "--storage", str(tmp_path)])
+    assert code == 2 and "VGG16 weights" in err
+
+
+def test_cli_resume_without_sweep(capsys, tmp_path):
+    smoke = os.path.join(ROOT, "search_spaces", "smoke.py")
+    code, err = _cli(capsys, [smoke, "--resume", "--storage", str(tmp_path)])
+    assert code == 2 and "no sweep of smoke" in err

@@ -1,0 +1,176 @@
+"""bench.sweep end to end: a real local Ray (the session fixture), a real SQLite MLflow store,
+the smoke budget and tiny models. Covers the shipped smoke space, a worker killed mid-trial,
+an interrupted and resumed sweep, and a two-node cluster with a diverging trial."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from mlflow.tracking import MlflowClient
+from ray import tune
+
+from bench.sweep import parse_args, run_sweep
+from irn.config import keys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = "from ray import tune\nSPACE = {{'blocks': 1, 'gc': 8, {axes}}}\n" \
+       "TUNE = {{'budget': 'smoke'{tune}}}\n"
+CROPS = ["crops/gt.png", "crops/lr.png", "crops/lr_bicubic.png", "crops/recon.png"]
+
+
+def tiny_space(tmp_path, axes: str, tune_extra: str = "", name="tiny.py") -> str:
+    path = tmp_path / name
+    path.write_text(TINY.format(axes=axes, tune=tune_extra))
+    return str(path)
+
+
+def sweep_args(tmp_path, space, *extra):
+    return [space, "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db", "--experiment", "t",
+            "--storage", str(tmp_path / "runs"), "--json", str(tmp_path / "out.json"), *extra]
+
+
+def runs(tmp_path, role):
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    exp = client.get_experiment_by_name("t")
+    return client, client.search_runs([exp.experiment_id], f"tags.`irn.role` = '{role}'")
+
+
+def steps(client, run, name="loss/total"):
+    return [m.step for m in client.get_metric_history(run.info.run_id, name)]
+
+
+class Recorder(tune.Callback):
+    """Raw Tune events as the driver sees them (before the MLflow de-duplication)."""
+
+    def __init__(self):
+        self.started, self.results = [], []
+
+    def on_trial_start(self, trial, **info):
+        self.started.append(trial.trial_id)
+
+    def on_trial_result(self, trial, result, **info):
+        self.results.append((trial.trial_id, result.get("step")))
+
+
+class KillWorkerOnce(Recorder):
+    """SIGKILLs the trial's worker process once Tune has registered its first checkpoint
+    (on_checkpoint: on_trial_result runs before the checkpoint is registered)."""
+
+    def on_checkpoint(self, trial, checkpoint, **info):
+        if len(self.results) == 1:
+            os.kill(trial.last_result["pid"], signal.SIGKILL)
+
+
+class InterruptAfterFirst(Recorder):
+    """Ctrl+C (SIGINT to this process) once the first trial has finished."""
+
+    def on_trial_complete(self, trial, **info):
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_smoke_space_end_to_end(ray_local, tmp_path):
+    space = os.path.join(ROOT, "search_spaces", "smoke.py")
+    assert run_sweep(parse_args(sweep_args(tmp_path, space))) == 0
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert [t["status"] for t in out["trials"]] == ["FINISHED", "FINISHED"]
+    assert out["objective"] == "psnr_y" and out["baseline"] == "bicubic_psnr_y"
+    assert out["trials"][0]["objective"] >= out["trials"][1]["objective"]
+    assert all(t["baseline"] > 20 and t["step"] == 4 for t in out["trials"])
+    assert out["overhead"]["time_to_first_metric_s"] > 0
+    assert 0 <= out["overhead"]["non_training_share"] < 1
+
+    client, parents = runs(tmp_path, "sweep")
+    (parent,) = parents
+    tags = parent.data.tags
+    assert parent.info.status == "FINISHED" and tags["irn.space"] == space
+    assert tags["irn.budget"] == "smoke" and tags["irn.gpu"] == "none"
+    assert tags["irn.objective"] == "psnr_y" and tags["irn.mode"] == "max"
+    assert tags["irn.git_commit"] and tags["irn.host"]
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"space.py",
+                                                                           "summary.json"}
+    _, children = runs(tmp_path, "trial")
+    assert len(children) == 2
+    assert {c.data.params["loss_recon"] for c in children} == {"l1", "charbonnier"}
+    for child in children:
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert child.info.status == "FINISHED" and child.data.tags["irn.status"] == "FINISHED"
+        assert set(child.data.params) == set(keys()) and child.data.params["blocks"] == "1"
+        assert steps(client, child) == [2, 4] and steps(client, child, "psnr_y") == [2, 4]
+        assert {"loss/guide", "loss/recon", "loss/distr", "time/data", "time/compute",
+                "data_fraction", "params", "time/wall", "bicubic_psnr_y"} <= set(
+            child.data.metrics)
+        assert "training_iteration" not in child.data.metrics
+        assert sorted(a.path for a in client.list_artifacts(child.info.run_id, "crops")) == CROPS
+
+
+def test_killed_worker_resumes_from_checkpoint(ray_local, tmp_path):
+    space = tiny_space(tmp_path, "'seed': 1")
+    killer = KillWorkerOnce()
+    assert run_sweep(parse_args(sweep_args(tmp_path, space)), callbacks=[killer]) == 0
+    # resumed from the step-2 checkpoint: step 2 is not trained (nor reported) again
+    assert [s for _, s in killer.results] == [2, 4]
+    out = json.loads((tmp_path / "out.json").read_text())
+    (trial,) = out["trials"]
+    assert trial["status"] == "FINISHED" and trial["restarts"] == 1
+    client, children = runs(tmp_path, "trial")
+    assert len(children) == 1 and children[0].data.tags["irn.restarts"] == "1"
+    assert steps(client, children[0]) == [2, 4]
+    assert children[0].info.status == "FINISHED"
+
+
+def test_interrupted_sweep_resumes(ray_local, tmp_path):
+    space = tiny_space(tmp_path, "'loss_recon': tune.grid_search(['l1', 'l2'])")
+    first = InterruptAfterFirst()
+    code = run_sweep(parse_args(sweep_args(tmp_path, space, "--max-concurrent", "1")),
+                     callbacks=[first])
+    assert code == 130
+    done = first.started[0]
+    again = Recorder()
+    assert run_sweep(parse_args(sweep_args(tmp_path, space, "--resume")),
+                     callbacks=[again]) == 0
+    assert done not in again.started and again.started  # finished trials are not re-run
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert sorted(t["status"] for t in out["trials"]) == ["FINISHED", "FINISHED"]
+    client, parents = runs(tmp_path, "sweep")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    _, children = runs(tmp_path, "trial")
+    assert len(children) == 2  # exactly one run per trial across the two processes
+    for child in children:
+        assert steps(client, child) == [2, 4] and child.info.status == "FINISHED"
+
+
+def test_two_node_cluster_with_a_diverging_trial(tmp_path):
+    from ray.cluster_utils import Cluster
+    cluster = Cluster(initialize_head=True, connect=False, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
+    try:
+        # lr=1e6 gives a non-finite loss within two steps: the trial fails with its reason
+        space = tiny_space(tmp_path, "'lr': tune.grid_search([5e-4, 1e6])")
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.sweep",
+             *sweep_args(tmp_path, space, "--address", cluster.address)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    finally:
+        cluster.shutdown()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads((tmp_path / "out.json").read_text())
+    good, bad = out["trials"]
+    assert good["status"] == "FINISHED" and good["step"] == 4
+    assert bad["status"] == "FAILED" and "non-finite loss" in bad["error"]
+    assert out["failed"] == [bad["trial_id"]]
+    assert good["node"] != bad["node"]  # one trial per node (1 CPU each)
+    client, children = runs(tmp_path, "trial")
+    failed = [c for c in children if c.info.status == "FAILED"]
+    assert len(children) == 2 and len(failed) == 1
+    assert "non-finite loss" in failed[0].data.tags["irn.error"]
+
+
+def test_unmeetable_resources_are_refused(ray_local, tmp_path, capsys):
+    space = os.path.join(ROOT, "search_spaces", "smoke.py")
+    assert run_sweep(parse_args(sweep_args(tmp_path, space, "--gpus-per-trial", "0.5"))) == 2
+    assert "the Ray cluster has no GPUs" in capsys.readouterr().err
+    assert run_sweep(parse_args(sweep_args(tmp_path, space, "--cpus-per-trial", "3"))) == 2
+    assert "no node has more than 2 CPUs" in capsys.readouterr().err
+    assert not (tmp_path / "out.json").exists() and not (tmp_path / "runs").exists()

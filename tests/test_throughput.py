@@ -1,0 +1,133 @@
+"""bench.throughput and the DenseBlock inference path: equal outputs, the CLI contract, FLOP
+counting, checkpoints, and the official network giving the same round trip."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bench import throughput
+from irn.checkpoint import save_model
+from irn.model import build_model
+from irn.subnets import DenseBlock
+from tests.test_model import perturbed
+
+ARCH = dict(scale=4, blocks=2, gc=8)
+
+
+def run(argv, capsys):
+    try:
+        code = throughput.main(argv)
+    except SystemExit as exc:  # argparse errors
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_buffered_dense_block_equals_the_cat_path(batch):
+    torch.manual_seed(0)
+    block = DenseBlock(9, 3)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.add_(torch.randn(p.shape) * 0.05)
+    x = torch.randn(batch, 9, 12, 20)
+    cat = block(x)  # grad enabled: the cat path
+    with torch.inference_mode():
+        assert torch.equal(block(x), cat)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        fast = block(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(fast, block(x))
+
+
+def test_buffered_path_keeps_the_state_dict_and_the_model_output():
+    torch.manual_seed(0)
+    model = perturbed(build_model(**ARCH)).eval()
+    keys = list(model.state_dict())
+    x = torch.rand(1, 3, 32, 24)
+    with torch.no_grad():
+        fast = model.upscale(model.downscale(x), mode="zero")
+        DenseBlock.buffered_inference = False
+        try:
+            slow = model.upscale(model.downscale(x), mode="zero")
+        finally:
+            DenseBlock.buffered_inference = True
+    assert torch.equal(fast, slow)
+    assert list(model.state_dict()) == keys
+
+
+def test_photo_is_a_real_image_mirror_tiled_to_size():
+    img = throughput.photo(600, 520)
+    assert img.shape == (1, 3, 520, 600) and 0 <= img.min() and img.max() <= 1
+    # mirror tiling: column 512 + k repeats column 511 - k
+    assert torch.equal(img[..., 512:520], img[..., 504:512].flip(-1))
+    # natural image: neighbouring pixels are strongly correlated (noise would not be)
+    a = img[0, 0, :, :-1].flatten().numpy()
+    b = img[0, 0, :, 1:].flatten().numpy()
+    assert np.corrcoef(a, b)[0, 1] > 0.8
+    assert throughput.parse_size("4k") == (3840, 2160)
+    assert throughput.parse_size("640x360") == (640, 360)
+
+
+def test_conv_flops_match_the_analytic_count_of_irn_x4():
+    model = build_model(scale=4)
+    flops = throughput.conv_flops(model, lambda x: model.upscale(model.downscale(x), mode="zero"),
+                                  1080, 1920)
+    # multiply-adds per pixel of a stage, dense subnets F, G, H of eight blocks:
+    # stage 1 (1/4 of the HR pixels) 3 x 69,363; stage 2 (1/16) 3 x 111,807
+    per_hr_pixel = 8 * (3 * 69_363 / 4 + 3 * 111_807 / 16)
+    assert flops == pytest.approx(2 * 2 * per_hr_pixel * 1920 * 1080)
+
+
+def test_cli_times_a_round_trip_and_writes_json(tmp_path, capsys):
+    js = tmp_path / "t.json"
+    code, out, _ = run(["--scale", "2", "--size", "32x24", "--repeats", "2", "--warmup", "0",
+                        "--json", str(js)], capsys)
+    assert code == 0 and "MP/s" in out
+    r = json.loads(js.read_text())
+    assert r["size"] == "32x24" and len(r["round_trip"]["runs"]) == 2
+    assert r["round_trip"]["median_s"] == pytest.approx(
+        r["downscale"]["median_s"] + r["upscale"]["median_s"], rel=0.5)
+    assert r["throughput_mps"] == pytest.approx(32 * 24 / 1e6 / r["round_trip"]["median_s"])
+    assert r["peak_rss_gb"] > 0.05 and r["max_rss_gb"] >= r["peak_rss_gb"] * 0.9
+    assert r["psnr_y"] > 20  # untrained IRN = Haar mean down, replicate up: still a photo
+
+
+def test_cli_with_a_checkpoint_tiles_and_official_agree(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = perturbed(build_model(**ARCH), std=0.01)
+    ckpt = tmp_path / "m.pt"
+    save_model(ckpt, model, ARCH)
+    common = ["--scale", "4", "--size", "64x48", "--repeats", "1", "--warmup", "0",
+              "--checkpoint", str(ckpt)]
+    results = {}
+    for name, extra in [("ours", []), ("official", ["--impl", "official"]),
+                        ("tiled", ["--tile", "16", "--overlap", "32", "--compare-full"]),
+                        ("cat", ["--dense", "cat", "--grad-mode", "no_grad"])]:
+        js = tmp_path / f"{name}.json"
+        code, out, err = run(common + extra + ["--json", str(js)], capsys)
+        assert code == 0, err
+        results[name] = json.loads(js.read_text())
+    ours = results["ours"]["psnr_y"]
+    assert results["official"]["psnr_y"] == pytest.approx(ours, abs=1e-3)
+    assert results["cat"]["psnr_y"] == ours
+    tiled = results["tiled"]
+    assert tiled["full_psnr_y"] == pytest.approx(ours, abs=1e-6)
+    assert abs(tiled["psnr_y_delta"]) < 0.01
+    assert DenseBlock.buffered_inference  # restored after --dense cat
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--scale", "4", "--size", "10x10"], "not divisible"),
+    (["--scale", "4", "--size", "big"], "--size"),
+    (["--scale", "4", "--size", "64x64", "--tile", "30"], "multiple of the scale"),
+    (["--scale", "4", "--size", "64x64", "--overlap", "8"], "need --tile"),
+    (["--scale", "4", "--size", "64x64", "--checkpoint", "/no/such.pt"], "not found"),
+    (["--scale", "4", "--size", "64x64", "--impl", "official", "--dtype", "bf16"], "official"),
+    (["--scale", "3", "--size", "64x64"], "invalid choice"),
+])
+def test_cli_bad_input_exits_2_with_one_line(argv, message, capsys):
+    code, _, err = run(argv, capsys)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and message in err

@@ -1,0 +1,87 @@
+"""bench.tracking against a real SQLite MLflow store: the run layout dashboards rely on."""
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from bench.tracking import SingleRun, Tracker, TrackingError, default_tracking_uri
+from irn.config import from_dict, keys
+
+
+@pytest.fixture(scope="module")
+def uri(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+def test_default_uri_is_absolute_sqlite(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert default_tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def test_one_child_run_per_trial_across_trackers(uri):
+    first = Tracker(uri, "t-children")
+    parent = first.create_run("sweep", {"irn.role": "sweep"})
+    run_a, created_a = first.trial_run(parent, "abc_00000")
+    # a resumed sweep is a new process with a new Tracker: it must find the same run
+    run_b, created_b = Tracker(uri, "t-children").trial_run(parent, "abc_00000")
+    other, _ = first.trial_run(parent, "abc_00001")
+    assert created_a and not created_b and run_a == run_b and other != run_a
+    tags = MlflowClient(uri).get_run(run_a).data.tags
+    assert tags["mlflow.parentRunId"] == parent and tags["irn.role"] == "trial"
+    assert tags["irn.trial_id"] == "abc_00000"
+
+
+def test_params_metrics_crops_and_failure(uri):
+    tracker = Tracker(uri, "t-layout")
+    parent = tracker.create_run("sweep", {"irn.role": "sweep"})
+    run, _ = tracker.trial_run(parent, "x_00000")
+    tracker.log_params(run, from_dict({}, budget="smoke").to_dict())
+    tracker.log_params(run, {"blocks": 99})  # a second call (resume) is a no-op
+    for step, loss in ((2, 3.0), (4, 2.0)):
+        tracker.log_metrics(run, {"step": step, "loss/total": loss, "psnr_y": 20.0 + step,
+                                  "time/wall": 1.5 * step, "note": "text", "flag": True}, step)
+    crops = {n: np.full((8, 8, 3), i * 40, np.uint8)
+             for i, n in enumerate(("gt", "lr", "lr_bicubic", "recon"))}
+    tracker.log_crops(run, crops)
+    tracker.finish(run, failed=True, error="diverged: non-finite loss\nat step 3")
+    client = MlflowClient(uri)
+    data = client.get_run(run)
+    assert set(data.data.params) == set(keys()) and data.data.params["blocks"] == "8"
+    assert [(m.step, m.value) for m in client.get_metric_history(run, "loss/total")] == [
+        (2, 3.0), (4, 2.0)]
+    assert "note" not in data.data.metrics and "flag" not in data.data.metrics
+    assert tracker.last_step(run) == 4
+    assert sorted(a.path for a in client.list_artifacts(run, "crops")) == [
+        "crops/gt.png", "crops/lr.png", "crops/lr_bicubic.png", "crops/recon.png"]
+    assert data.info.status == "FAILED" and data.data.tags["irn.status"] == "FAILED"
+    assert data.data.tags["irn.error"] == "diverged: non-finite loss at step 3"
+
+
+def test_single_run(uri):
+    cfg = from_dict({}, budget="smoke").to_dict()
+    run = SingleRun(uri, "t-single", cfg)
+    run.report({"step": 2, "loss/total": 1.0, "psnr_y": 30.0})
+    run.end()
+    data = MlflowClient(uri).get_run(run.run_id)
+    assert data.data.tags["irn.role"] == "single" and "mlflow.parentRunId" not in data.data.tags
+    assert data.info.status == "FINISHED" and data.data.tags["irn.status"] == "FINISHED"
+    assert {"time/wall", "psnr_y", "loss/total"} <= set(data.data.metrics)
+
+
+def test_bench_train_logs_a_single_run(uri, capsys):
+    from bench.train import main
+    assert main(["--budget", "smoke", "--set", "blocks=1", "--set", "gc=8",
+                 "--tracking-uri", uri, "--experiment", "t-train"]) == 0
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("t-train")
+    (run,) = client.search_runs([exp.experiment_id])
+    assert run.data.tags["irn.role"] == "single" and run.info.status == "FINISHED"
+    assert set(run.data.params) == set(keys()) and run.data.params["gc"] == "8"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "psnr_y")] == [2, 4]
+    assert len(client.list_artifacts(run.info.run_id, "crops")) == 4
+
+
+def test_unusable_store_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(TrackingError) as err:
+        Tracker(f"sqlite:///{tmp_path}/file/x.db", "t")
+    assert "\n" not in str(err.value)
