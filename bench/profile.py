@@ -16,6 +16,7 @@ Telemetry (bench.telemetry) samples CPU utilisation and RSS, and on a GPU its ut
 memory and power, while the steps run. Sweeps call `profile_summary(trainer, steps)`.
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -75,7 +76,7 @@ def timed_step(trainer, batches, clock: StepClock, trace: bool = False) -> dict:
     Returns {phase: s, "step": wall s}. The finiteness check runs after the clock stops:
     a NaN still raises NonFiniteLossError, one step later than train_step would."""
     cfg, obj, device = trainer.cfg, trainer.objective, trainer.device
-    label = torch.profiler.record_function if trace else _no_label
+    label = torch.profiler.record_function if trace else contextlib.nullcontext
     sync(device)
     wall = time.perf_counter()
     clock.start()
@@ -113,17 +114,6 @@ def timed_step(trainer, batches, clock: StepClock, trace: bool = False) -> dict:
     trainer.step += 1
     check_finite(trainer.step - 1, total, terms)
     return {**clock.seconds(), "step": wall}
-
-
-class _no_label:
-    def __init__(self, name):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def summarise(steps: list[dict]) -> dict:
@@ -252,12 +242,8 @@ def build_configs(args):
         values["loader"] = args.loader
     if args.workers is not None:
         values["workers"] = args.workers
-    # Profiling needs no evaluation; steps only has to cover warm-up + timed + traced steps.
-    total = args.warmup + args.steps + (args.trace_steps if args.out else 0)
-    values.setdefault("steps", max(total, 1))
+    # cfg.steps only shapes the lr schedule here: the profiled steps are counted separately.
     cfg = from_dict(values, budget=args.budget)
-    if cfg.steps < total:
-        cfg = cfg.replace(steps=total)
     loaders = ("memory", "disk") if args.compare_loaders else (cfg.loader,)
     return [cfg.replace(loader=name) for name in loaders]
 

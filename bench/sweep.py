@@ -44,20 +44,27 @@ def parse_args(argv=None):
     p = OneLineParser(prog="python -m bench.sweep", description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("space", help="search-space file (search_spaces/*.py)")
-    p.add_argument("--budget", choices=list(BUDGETS), help="default: the space's TUNE budget, "
-                   "else cpu")
-    p.add_argument("--data", metavar="PATH", default=None, help="embedded (default) or an image folder")
+    p.add_argument("--budget", choices=list(BUDGETS),
+                   help="default: the space's TUNE budget, else cpu")
+    p.add_argument("--data", metavar="PATH", help="embedded (default) or an image folder")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="fix a config key for every trial (repeatable)")
-    p.add_argument("--address", metavar="ADDR", help="join this Ray cluster (default: start a local one)")
-    p.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: sqlite:///"
-                   "<cwd>/mlflow.db); a multi-node sweep needs a server every node reaches")
-    p.add_argument("--experiment", metavar="NAME", default=DEFAULT_EXPERIMENT, help="MLflow experiment")
-    p.add_argument("--storage", metavar="DIR", default="runs", help="Ray results folder (default ./runs; "
-                   "shared storage on a multi-node cluster)")
-    p.add_argument("--num-samples", metavar="N", type=int, help="samples (repeats of the grid); default: TUNE")
-    p.add_argument("--max-concurrent", metavar="N", type=int, help="trials at once (default: as resources allow)")
-    p.add_argument("--cpus-per-trial", metavar="N", type=float, default=1.0, help="CPUs per trial (default 1)")
+    p.add_argument("--address", metavar="ADDR",
+                   help="join this Ray cluster (default: start a local one)")
+    p.add_argument("--tracking-uri", metavar="URI",
+                   help="MLflow tracking URI (default: sqlite:///<cwd>/mlflow.db); a "
+                   "multi-node sweep needs a server")
+    p.add_argument("--experiment", metavar="NAME", default=DEFAULT_EXPERIMENT,
+                   help=f"MLflow experiment (default {DEFAULT_EXPERIMENT})")
+    p.add_argument("--storage", metavar="DIR", default="runs",
+                   help="Ray results folder (default ./runs; shared storage on a multi-node "
+                   "cluster)")
+    p.add_argument("--num-samples", metavar="N", type=int,
+                   help="samples (repeats of the grid); default: TUNE")
+    p.add_argument("--max-concurrent", metavar="N", type=int,
+                   help="trials at once (default: as resources allow)")
+    p.add_argument("--cpus-per-trial", metavar="N", type=float, default=1.0,
+                   help="CPUs (and torch threads) per trial (default 1)")
     p.add_argument("--gpus-per-trial", metavar="F", type=float, default=None,
                    help="GPUs per trial, fractions allowed (default: 1 if the cluster has GPUs)")
     p.add_argument("--max-failures", metavar="N", type=int, default=2,
@@ -170,6 +177,7 @@ class ray_session:
             if self.address.startswith("ray://"):
                 raise UsageError("ray:// (Ray Client) addresses are not supported: run the "
                                  "driver on a cluster node with --address HEAD_IP:6379")
+            _check_reachable(self.address)
             try:
                 ray.init(address=self.address, log_to_driver=False)
             except Exception as e:  # noqa: BLE001 - ConnectionError and friends
@@ -179,7 +187,9 @@ class ray_session:
             import torch
             # address="local" always starts a new local Ray: a stale
             # /tmp/ray/ray_current_cluster left by a killed cluster is ignored.
-            ray.init(address="local", num_cpus=os.cpu_count(),
+            cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+                os.cpu_count()  # the CPUs this process may use (taskset, containers)
+            ray.init(address="local", num_cpus=cpus,
                      num_gpus=torch.cuda.device_count(), include_dashboard=False,
                      log_to_driver=False)
         self.owned = True
@@ -189,6 +199,18 @@ class ray_session:
         import ray
         if self.owned:
             ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Ray keeps retrying an unreachable GCS for minutes; a TCP connect answers in seconds."""
+    import socket
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and friends: left to ray.init
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as e:
+        raise UsageError(f"cannot reach Ray at {address}: {e.strerror or e}") from None
 
 
 def trial_resources(cpus: float, gpus: float | None) -> dict:
@@ -310,8 +332,10 @@ def ray_environment(local: bool) -> None:
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 
-def run_sweep(args, callbacks=()) -> int:
-    """The command, minus argument parsing; `callbacks` are extra Tune callbacks (tests)."""
+def run_sweep(args, callbacks=(), start: float | None = None) -> int:
+    """The command, minus argument parsing; `callbacks` are extra Tune callbacks (tests);
+    overhead is measured from `start` (the command's process start; default: now)."""
+    start = time.time() if start is None else start
     from rich.console import Console
 
     ray_environment(local=not args.address)
@@ -341,7 +365,7 @@ def run_sweep(args, callbacks=()) -> int:
                 tracker.client.set_terminated(p["parent_run_id"], "FAILED")
                 raise
             slots = _slots(p, resources)
-            summary = summarize(p, results, tracker, log, slots, PROCESS_START)
+            summary = summarize(p, results, tracker, log, slots, start)
     except (SpaceError, ConfigError, UsageError, TrackingError) as e:
         return fail(e)
     except Exception as e:  # noqa: BLE001 - e.g. a DataError while decoding the data
@@ -376,7 +400,7 @@ def _slots(p: dict, resources: dict) -> int:
 
 
 def main(argv=None) -> int:
-    return run_sweep(parse_args(argv))
+    return run_sweep(parse_args(argv), start=PROCESS_START)
 
 
 if __name__ == "__main__":

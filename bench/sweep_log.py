@@ -14,8 +14,9 @@ from ray.tune.result import AUTO_RESULT_KEYS
 from irn.config import from_dict
 from bench.tracking import Tracker, host_tags, numbers, one_line
 
-RAY_KEYS = set(AUTO_RESULT_KEYS) | {"done", "trial_id", "experiment_tag", "iterations_since_restore",
-                                    "should_checkpoint", "node_id"}
+# Ray's own result entries: not logged as metrics (node_id becomes the irn.node tag).
+RAY_KEYS = set(AUTO_RESULT_KEYS) | {"done", "trial_id", "experiment_tag", "should_checkpoint",
+                                    "node_id"}
 PROGRESS_EVERY_S = 30.0
 
 
@@ -77,6 +78,8 @@ class SweepLog(tune.Callback):
     def __init__(self, tracker: Tracker, parent_id: str, base: dict, metric: str):
         self.tracker, self.parent_id, self.base, self.metric = tracker, parent_id, base, metric
         self.trials: dict[str, TrialLog] = {}
+        tags = host_tags()
+        self.host = {"irn.host": tags["irn.host"], "irn.git_commit": tags["irn.git_commit"]}
         self.first_result_at = None
         self.train_s = self.eval_s = 0.0
         self.all_trials = []
@@ -85,18 +88,16 @@ class SweepLog(tune.Callback):
         st = self.trials.get(trial.trial_id)
         if st is None:
             run_id, created = self.tracker.trial_run(self.parent_id, trial.trial_id)
+            st = self.trials[trial.trial_id] = TrialLog(run_id, -1)
             if created:
                 self.tracker.log_params(run_id, from_dict({**self.base, **trial.config}).to_dict())
-                tags = host_tags()
-                self.tracker.set_tags(run_id, {"irn.host": tags["irn.host"],
-                                               "irn.git_commit": tags["irn.git_commit"],
-                                               "irn.status": "RUNNING"})
-                last = -1
-            else:  # a restarted or resumed trial: the same run again
+                self.tracker.set_tags(run_id, {**self.host, "irn.status": "RUNNING"})
+            else:  # a resumed sweep's trial: the same run again, continued
+                st.last_step = self.tracker.last_step(run_id)
+                st.restarts = int(self.tracker.client.get_run(run_id).data.tags.get(
+                    "irn.restarts", 0))
                 self.tracker.reopen(run_id)
                 self.tracker.set_tags(run_id, {"irn.status": "RUNNING"})
-                last = self.tracker.last_step(run_id)
-            st = self.trials[trial.trial_id] = TrialLog(run_id, last)
         return st
 
     def on_trial_start(self, trial, **info):
@@ -237,7 +238,8 @@ def summarize(p: dict, results, tracker: Tracker, log: SweepLog, slots: int,
         run = runs.get(trial_id)
         row = {"trial_id": trial_id, "status": status, "config": config,
                "objective": _num(m.get(metric)), "baseline": _num(m.get(_baseline(metric))),
-               "step": m.get("step"), "node": m.get("node_id"), "time_wall_s": _num(m.get("time/wall")),
+               "step": m.get("step"), "node": m.get("node_id"),
+               "time_wall_s": _num(m.get("time/wall")),
                "restarts": int(run.data.tags.get("irn.restarts", 0)) if run else 0,
                "mlflow_run_id": run.info.run_id if run else None,
                "metrics": {k: v for k, v in numbers(m).items() if k not in RAY_KEYS}}
@@ -285,10 +287,14 @@ def summary_table(summary: dict):
                                                           "wall s", "#") else "left")
     for i, r in enumerate(summary["trials"], 1):
         table.add_row(str(i), r["trial_id"], r["status"],
-                      *[str(r["config"].get(k)) for k in summary["searched"]],
+                      *[_cell(r["config"].get(k)) for k in summary["searched"]],
                       _fmt(r["objective"]), _fmt(r["baseline"]), str(r["step"] or ""),
                       _fmt(r["time_wall_s"], 0), r.get("error", "")[:80])
     return table
+
+
+def _cell(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def _fmt(v, digits=4):

@@ -14,6 +14,8 @@ and the Y-PSNR of the round trip against the photo.
   --grad-mode no_grad    instead of torch.inference_mode (to measure that lever)
   --impl official        the official IRN network (tests/official_irn_reference.py, needs a
                          repository checkout) with the same weights, fp32, no_grad
+  --baseline official    time that network too, interleaved with ours (alternating order),
+                         and report the speed-up as the median of paired ratios
   --checkpoint CKPT      our format or an official release file; default: untrained weights
 """
 import argparse
@@ -36,6 +38,18 @@ SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
 PEAK_TFLOPS = {"H200": {"fp32": 494.7, "bf16": 989.4, "fp16": 989.4},
                "H100": {"fp32": 494.7, "bf16": 989.4, "fp16": 989.4},
                "A100": {"fp32": 156.0, "bf16": 312.0, "fp16": 312.0}}
+
+
+def fast_low_precision(dtype: str) -> bool:
+    """Whether this CPU runs bf16/fp16 convolutions natively (AVX512-BF16 / AVX512-FP16 /
+    AMX). Without, oneDNN falls back to a reference kernel: measured about 500x slower than
+    fp32 on an AVX2 EPYC, so such runs are refused."""
+    try:
+        check = {"bf16": torch.ops.mkldnn._is_mkldnn_bf16_supported,
+                 "fp16": torch.ops.mkldnn._is_mkldnn_fp16_supported}[dtype]
+        return bool(check())
+    except Exception:  # private API moved: do not block the run
+        return True
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -217,16 +231,26 @@ def _measure(args) -> dict:
     flops = conv_flops(model, lambda x: model.upscale(model.downscale(x), mode="zero"),
                        height, width)
 
+    base = Rescaler(model, official_args(args), device) if args.baseline else None
+
     for _ in range(args.warmup):
         runner.round_trip(image)
+        if base:
+            base.round_trip(image)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    down, up = [], []
+    down, up, base_trips = [], [], []
     with Telemetry(interval=0.05, quiet=True) as tel:
-        for _ in range(args.repeats):
-            lr, out, t_down, t_up = runner.round_trip(image)
+        for i in range(args.repeats):
+            # the baseline alternates before / after ours, so slow drifts of a shared
+            # machine's load hit both alike; the speed-up is the median of paired ratios
+            if base and i % 2 == 0:
+                base_trips.append(base.round_trip(image))
+            _, out, t_down, t_up = runner.round_trip(image)
             down.append(t_down)
             up.append(t_up)
+            if base and i % 2 == 1:
+                base_trips.append(base.round_trip(image))
     high_water = max_rss_gb()
     mp = width * height / 1e6
     trip = stats([a + b for a, b in zip(down, up)])
@@ -254,9 +278,23 @@ def _measure(args) -> dict:
     if peak:
         result["peak_tflops"] = peak
         result["fraction_of_peak"] = result["tflops"] / peak
+    if base:
+        times = [b[2] + b[3] for b in base_trips]
+        result["baseline"] = {"impl": "official", "round_trip": stats(times),
+                              "throughput_mps": mp / statistics.median(times),
+                              "psnr_y": psnr_y(base_trips[-1][1], image, args.scale)}
+        result["speedup"] = statistics.median(
+            b / (d + u) for b, d, u in zip(times, down, up))
     if args.compare_full:
         result.update(compare_full(model, args, device, image, out))
     return result
+
+
+def official_args(args):
+    """The baseline's settings: the official network as the official code runs it."""
+    return argparse.Namespace(**{**vars(args), "impl": "official", "tile": 0, "overlap": 0,
+                                 "dtype": "fp32", "channels_last": False, "compile": False,
+                                 "grad_mode": "no_grad"})
 
 
 def compare_full(model, args, device, image, tiled_out) -> dict:
@@ -290,6 +328,12 @@ def render(r: dict) -> list[str]:
                  + (f", {100 * r['fraction_of_peak']:.1f}% of {r['peak_tflops']:.0f} peak"
                     if "fraction_of_peak" in r else ""))
     lines.append(f"  {mem}; round-trip Y-PSNR {r['psnr_y']:.3f} dB (z = 0)")
+    if "baseline" in r:
+        b = r["baseline"]
+        lines.append(f"  baseline {b['impl']} (fp32, no_grad), interleaved: median "
+                     f"{b['round_trip']['median_s']:.3f} s, {b['throughput_mps']:.4f} MP/s, "
+                     f"Y-PSNR {b['psnr_y']:.3f} dB; speed-up {r['speedup']:.2f}x "
+                     "(median of paired ratios)")
     if "psnr_y_delta" in r:
         lines.append(f"  full frame: Y-PSNR {r['full_psnr_y']:.3f} dB; tiled - full = "
                      f"{r['psnr_y_delta']:+.4f} dB; tiled vs full {r['tiled_vs_full_psnr_y']:.1f}"
@@ -317,6 +361,8 @@ def parse_args(argv):
     p.add_argument("--dense", choices=("buffered", "cat"), default="buffered",
                    help="DenseBlock inference path: one buffer (default) or torch.cat copies")
     p.add_argument("--impl", choices=("ours", "official"), default="ours")
+    p.add_argument("--baseline", choices=("official",),
+                   help="also time the official network, interleaved, and report the speed-up")
     p.add_argument("--checkpoint", metavar="CKPT", help="model file (default: untrained)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1, help="untimed round trips first")
@@ -349,8 +395,15 @@ def check_args(args) -> None:
                                     or args.grad_mode != "inference"):
         raise UsageError("--impl official runs as the official code does: fp32, no_grad, "
                          "full frame; drop --tile/--dtype/--channels-last/--grad-mode")
+    if args.baseline and args.impl == "official":
+        raise UsageError("--baseline official compares against --impl ours; drop one")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda but no CUDA device is available")
+    on_cpu = args.device == "cpu" or not torch.cuda.is_available()
+    if on_cpu and args.dtype != "fp32" and not fast_low_precision(args.dtype):
+        raise UsageError(f"--dtype {args.dtype}: this CPU has no native {args.dtype} "
+                         "convolutions (needs AVX512-BF16/FP16 or AMX); they would run about "
+                         "500x slower than fp32")
     if args.checkpoint and not os.path.isfile(args.checkpoint):
         raise UsageError(f"checkpoint not found: {args.checkpoint}")
     check_json_target(args.json)

@@ -122,3 +122,10 @@ def test_cli_resume_without_sweep(capsys, tmp_path):
     smoke = os.path.join(ROOT, "search_spaces", "smoke.py")
     code, err = _cli(capsys, [smoke, "--resume", "--storage", str(tmp_path)])
     assert code == 2 and "no sweep of smoke" in err
+
+
+def test_unreachable_ray_address_fails_fast():
+    from bench.cli import UsageError
+    from bench.sweep import _check_reachable
+    with pytest.raises(UsageError, match="cannot reach Ray at 127.0.0.1:1"):
+        _check_reachable("127.0.0.1:1")

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 
-import pytest
 from mlflow.tracking import MlflowClient
 from ray import tune
 

@@ -102,7 +102,8 @@ def test_cli_with_a_checkpoint_tiles_and_official_agree(tmp_path, capsys):
     common = ["--scale", "4", "--size", "64x48", "--repeats", "1", "--warmup", "0",
               "--checkpoint", str(ckpt)]
     results = {}
-    for name, extra in [("ours", []), ("official", ["--impl", "official"]),
+    for name, extra in [("ours", ["--baseline", "official", "--repeats", "2"]),
+                        ("official", ["--impl", "official"]),
                         ("tiled", ["--tile", "16", "--overlap", "32", "--compare-full"]),
                         ("cat", ["--dense", "cat", "--grad-mode", "no_grad"])]:
         js = tmp_path / f"{name}.json"
@@ -111,6 +112,9 @@ def test_cli_with_a_checkpoint_tiles_and_official_agree(tmp_path, capsys):
         results[name] = json.loads(js.read_text())
     ours = results["ours"]["psnr_y"]
     assert results["official"]["psnr_y"] == pytest.approx(ours, abs=1e-3)
+    baseline = results["ours"]["baseline"]  # interleaved official runs, same weights
+    assert baseline["psnr_y"] == pytest.approx(ours, abs=1e-3)
+    assert len(baseline["round_trip"]["runs"]) == 2 and results["ours"]["speedup"] > 0
     assert results["cat"]["psnr_y"] == ours
     tiled = results["tiled"]
     assert tiled["full_psnr_y"] == pytest.approx(ours, abs=1e-6)
@@ -126,8 +130,17 @@ def test_cli_with_a_checkpoint_tiles_and_official_agree(tmp_path, capsys):
     (["--scale", "4", "--size", "64x64", "--checkpoint", "/no/such.pt"], "not found"),
     (["--scale", "4", "--size", "64x64", "--impl", "official", "--dtype", "bf16"], "official"),
     (["--scale", "3", "--size", "64x64"], "invalid choice"),
+    (["--scale", "4", "--size", "64x64", "--impl", "official", "--baseline", "official"],
+     "drop one"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(argv, message, capsys):
     code, _, err = run(argv, capsys)
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+@pytest.mark.skipif(throughput.fast_low_precision("bf16") or torch.cuda.is_available(),
+                    reason="this CPU has native bf16 convolutions")
+def test_bf16_is_refused_on_a_cpu_without_native_bf16(capsys):
+    code, _, err = run(["--scale", "4", "--size", "64x64", "--dtype", "bf16"], capsys)
+    assert code == 2 and "500x slower" in err
