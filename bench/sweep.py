@@ -377,6 +377,7 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     log.close()
     tracker.log_json(p["parent_run_id"], summary, "summary.json")
     tracker.client.set_terminated(p["parent_run_id"], "KILLED" if interrupted else "FINISHED")
+    attach_dashboard(p, summary)
     Console(width=None if sys.stdout.isatty() else 160).print(summary_table(summary))
     o = summary["overhead"]
     print(f"{len(summary['trials'])} trials, {len(summary['failed'])} failed; "
@@ -390,6 +391,25 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
               file=sys.stderr)
         return INTERRUPTED
     return 0
+
+
+def attach_dashboard(p: dict, summary: dict) -> None:
+    """Build the Plotly report of this sweep and log it to the parent run as report.html.
+    A dashboard problem never fails a sweep that ran: it is one warning line."""
+    import tempfile
+    if len(summary["trials"]) == len(summary["failed"]):
+        print("dashboard: skipped (no finished trial)", file=sys.stderr)
+        return
+    try:
+        from dashboards.build import attach_to_run, build_report
+        with tempfile.TemporaryDirectory() as tmp:
+            path = build_report(p["experiment"], p["tracking_uri"], p["parent_run_id"],
+                                out=os.path.join(tmp, "report.html"), log=lambda *a: None)
+            attach_to_run(p["parent_run_id"], path, tracking_uri=p["tracking_uri"])
+        print("dashboard: report.html logged to the sweep's parent run", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - see docstring
+        print(f"dashboard: not built ({str(exc).splitlines()[0] if str(exc) else exc!r})",
+              file=sys.stderr)
 
 
 def _slots(p: dict, resources: dict) -> int:

@@ -87,8 +87,8 @@ def test_smoke_space_end_to_end(ray_local, tmp_path):
     assert tags["irn.budget"] == "smoke" and tags["irn.gpu"] == "none"
     assert tags["irn.objective"] == "psnr_y" and tags["irn.mode"] == "max"
     assert tags["irn.git_commit"] and tags["irn.host"]
-    assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"space.py",
-                                                                           "summary.json"}
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {
+        "space.py", "summary.json", "report.html"}  # the dashboard is attached at the end
     _, children = runs(tmp_path, "trial")
     assert len(children) == 2
     assert {c.data.params["loss_recon"] for c in children} == {"l1", "charbonnier"}
