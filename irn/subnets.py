@@ -56,11 +56,9 @@ class DenseBlock(nn.Module):
         """The same convs without the four growing torch.cat copies: one buffer
         [x | x1 | x2 | x3 | x4] is filled in place and conv k reads a prefix of it (a
         contiguous view for one NCHW image; a batch gets strided views, still correct).
-        Inference only (no_grad / inference_mode): autograd cannot follow the in-place
-        writes. conv1..4 are bit-identical to the cat path; on the CPU in fp32, a conv5 with
-        few outputs (IRN: 3 or 9) runs as `conv3x3_by_taps`, equal up to float summation
-        order. Measured on a 2-core AVX2 CPU: the x4 round trip takes about 0.7x the CPU time
-        of the cat path (bench/THROUGHPUT.md)."""
+        Equal to the cat path (bit-identical in fp32); inference only (no_grad /
+        inference_mode), because autograd cannot follow the in-place writes. Measured on a
+        2-core CPU: the x4 round trip runs about 1.3x faster (bench/THROUGHPUT.md)."""
         n, c, h, w = x.shape
         gc = self.conv1.out_channels
         dtype = x.dtype
@@ -78,33 +76,7 @@ class DenseBlock(nn.Module):
             else:
                 slot.copy_(torch.nn.functional.leaky_relu(y, 0.2))
             end += gc
-        if self.conv5.out_channels < 16 and buf.device.type == "cpu" and dtype == torch.float32:
-            return conv3x3_by_taps(self.conv5, buf)
         return self.conv5(buf)
-
-
-def conv3x3_by_taps(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """`conv(x)` for a 3x3 conv (stride 1, padding 1) with few output channels, computed as
-    one matrix product to the 9 * c_out tap maps, then 9 shifted adds. oneDNN's CPU kernels
-    block output channels by 8 or more, so a conv with 3 or 9 outputs ran at ~12 GFLOP/s
-    against ~70 for the 32-output convs (2-core AVX2 CPU); as a GEMM it runs at full speed.
-    Equal to conv(x) up to float summation order (~1e-6)."""
-    n, c, h, w = x.shape
-    co = conv.out_channels
-    # weight (co, c, 3, 3) -> rows ordered (ky, kx, o): tap map k holds W[:, :, ky, kx] @ x
-    taps = torch.matmul(conv.weight.permute(2, 3, 0, 1).reshape(9 * co, c),
-                        x.reshape(n, c, h * w)).view(n, 9, co, h, w)
-    out = x.new_zeros(n, co, h, w) if conv.bias is None else \
-        conv.bias.view(1, co, 1, 1).expand(n, co, h, w).contiguous()
-    for ky in range(3):
-        for kx in range(3):
-            # out[y, x] += tap[y + ky - 1, x + kx - 1] where that is inside the image (the
-            # zero padding contributes nothing)
-            y0, y1 = max(0, 1 - ky), min(h, h + 1 - ky)
-            x0, x1 = max(0, 1 - kx), min(w, w + 1 - kx)
-            out[:, :, y0:y1, x0:x1] += taps[:, 3 * ky + kx, :, y0 + ky - 1:y1 + ky - 1,
-                                            x0 + kx - 1:x1 + kx - 1]
-    return out
 
 
 class ResidualSubnet(nn.Module):
