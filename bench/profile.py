@@ -184,7 +184,7 @@ def trace(trainer, steps: int, out_dir: str, top: int = 25) -> dict:
     except BaseException:
         os.unlink(tmp)
         raise
-    sort = "self_cuda_time_total" if trainer.device.type == "cuda" else "self_cpu_time_total"
+    sort = "self_device_time_total" if trainer.device.type == "cuda" else "self_cpu_time_total"
     averages = prof.key_averages()
     _write_atomic(os.path.join(out_dir, "top_ops.txt"),
                   averages.table(sort_by=sort, row_limit=top) + "\n")

@@ -81,6 +81,9 @@ def conv_flops(model: nn.Module, run, height: int, width: int) -> float:
     counted with hooks on a small crop and scaled by pixels (exact: convs cost per pixel)."""
     probe = 64
     counts = [0]
+    from irn.subnets import DenseBlock
+    fast = DenseBlock.buffered_inference
+    DenseBlock.buffered_inference = False  # every conv through its module, so hooks see it
 
     def hook(mod, inputs, out):
         k = mod.weight.shape[1] * mod.weight.shape[2] * mod.weight.shape[3]
@@ -89,8 +92,9 @@ def conv_flops(model: nn.Module, run, height: int, width: int) -> float:
                if isinstance(m, nn.Conv2d)]
     try:
         with torch.inference_mode():
-            run(torch.rand(1, 3, probe, probe))
+            run(torch.rand(1, 3, probe, probe, device=next(model.parameters()).device))
     finally:
+        DenseBlock.buffered_inference = fast
         for h in handles:
             h.remove()
     return counts[0] * (height * width) / probe ** 2
@@ -203,15 +207,17 @@ def peak_tflops(device, dtype):
 def measure(args) -> dict:
     """Run the timed round trips; global switches (DenseBlock path, threads) are restored."""
     from irn.subnets import DenseBlock
-    previous = DenseBlock.buffered_inference, torch.get_num_threads()
-    DenseBlock.buffered_inference = args.dense == "buffered"
+    previous = (DenseBlock.buffered_inference, DenseBlock.conv5_by_taps,
+                torch.get_num_threads())
+    DenseBlock.buffered_inference = args.dense in ("taps", "buffered")
+    DenseBlock.conv5_by_taps = args.dense == "taps"
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
         return _measure(args)
     finally:
-        DenseBlock.buffered_inference = previous[0]
-        torch.set_num_threads(previous[1])
+        DenseBlock.buffered_inference, DenseBlock.conv5_by_taps = previous[:2]
+        torch.set_num_threads(previous[2])
 
 
 def _measure(args) -> dict:
@@ -317,7 +323,7 @@ def render(r: dict) -> list[str]:
              f"({r['threads']} threads), {r['impl']}, {r['dtype']}"
              f"{', channels-last' if r['channels_last'] else ''}"
              f"{', compiled' if r['compile'] else ''}, {r['grad_mode']}"
-             f"{', dense cat' if r['dense'] == 'cat' else ''}{tiles}"]
+             f", dense {r['dense']}{tiles}"]
     for key in ("downscale", "upscale", "round_trip"):
         s = r[key]
         lines.append(f"  {key:<10} median {s['median_s']:.3f} s  (min {s['min_s']:.3f}, max "
@@ -358,8 +364,9 @@ def parse_args(argv):
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile downscale/upscale")
     p.add_argument("--grad-mode", choices=("inference", "no_grad"), default="inference")
-    p.add_argument("--dense", choices=("buffered", "cat"), default="buffered",
-                   help="DenseBlock inference path: one buffer (default) or torch.cat copies")
+    p.add_argument("--dense", choices=("taps", "buffered", "cat"), default="taps",
+                   help="DenseBlock inference path: one buffer + conv5 as a GEMM over tap maps "
+                        "(default), one buffer (bit-identical), or torch.cat copies")
     p.add_argument("--impl", choices=("ours", "official"), default="ours")
     p.add_argument("--baseline", choices=("official",),
                    help="also time the official network, interleaved, and report the speed-up")

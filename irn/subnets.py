@@ -27,10 +27,13 @@ class DenseBlock(nn.Module):
     each conv sees the input and all earlier outputs; Xavier*0.1 on conv1..4, conv5 zero.
 
     Without autograd (no_grad / inference_mode) a contiguous input takes `_forward_buffered`,
-    an equal but faster path; set `DenseBlock.buffered_inference = False` to measure without.
+    a bit-identical but faster path (`DenseBlock.buffered_inference = False` turns it off).
+    `DenseBlock.conv5_by_taps = True` (opt-in; bench.throughput turns it on) also runs a
+    conv5 with few outputs as `conv3x3_by_taps`: faster on the CPU, equal to ~1e-6 relative.
     """
 
     buffered_inference = True
+    conv5_by_taps = False
 
     def __init__(self, c_in: int, c_out: int, gc: int = 32):
         super().__init__()
@@ -56,9 +59,10 @@ class DenseBlock(nn.Module):
         """The same convs without the four growing torch.cat copies: one buffer
         [x | x1 | x2 | x3 | x4] is filled in place and conv k reads a prefix of it (a
         contiguous view for one NCHW image; a batch gets strided views, still correct).
-        Equal to the cat path (bit-identical in fp32); inference only (no_grad /
-        inference_mode), because autograd cannot follow the in-place writes. Measured on a
-        2-core CPU: the x4 round trip runs about 1.3x faster (bench/THROUGHPUT.md)."""
+        Inference only (no_grad / inference_mode): autograd cannot follow the in-place
+        writes. Bit-identical to the cat path; with `conv5_by_taps`, on the CPU in fp32, a
+        conv5 with few outputs (IRN: 3 or 9) runs as `conv3x3_by_taps`, equal up to float
+        summation order. Measured gains: bench/THROUGHPUT.md."""
         n, c, h, w = x.shape
         gc = self.conv1.out_channels
         dtype = x.dtype
@@ -76,7 +80,34 @@ class DenseBlock(nn.Module):
             else:
                 slot.copy_(torch.nn.functional.leaky_relu(y, 0.2))
             end += gc
+        if (self.conv5_by_taps and self.conv5.out_channels < 16 and buf.device.type == "cpu"
+                and dtype == torch.float32):
+            return conv3x3_by_taps(self.conv5, buf)
         return self.conv5(buf)
+
+
+def conv3x3_by_taps(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """`conv(x)` for a 3x3 conv (stride 1, padding 1) with few output channels, computed as
+    one matrix product to the 9 * c_out tap maps, then 9 shifted adds. oneDNN's CPU kernels
+    block output channels by 8 or more, so a conv with 3 or 9 outputs ran at ~12 GFLOP/s
+    against ~70 for the 32-output convs (2-core AVX2 CPU); as a GEMM it runs at full speed.
+    Equal to conv(x) up to float summation order (~1e-6 relative)."""
+    n, c, h, w = x.shape
+    co = conv.out_channels
+    # weight (co, c, 3, 3) -> rows ordered (ky, kx, o): tap map k holds W[:, :, ky, kx] @ x
+    taps = torch.matmul(conv.weight.permute(2, 3, 0, 1).reshape(9 * co, c),
+                        x.reshape(n, c, h * w)).view(n, 9, co, h, w)
+    out = x.new_zeros(n, co, h, w) if conv.bias is None else \
+        conv.bias.view(1, co, 1, 1).expand(n, co, h, w).contiguous()
+    for ky in range(3):
+        for kx in range(3):
+            # out[y, x] += tap[y + ky - 1, x + kx - 1] where that lies inside the image (the
+            # zero padding contributes nothing)
+            y0, y1 = max(0, 1 - ky), min(h, h + 1 - ky)
+            x0, x1 = max(0, 1 - kx), min(w, w + 1 - kx)
+            out[:, :, y0:y1, x0:x1] += taps[:, 3 * ky + kx, :, y0 + ky - 1:y1 + ky - 1,
+                                            x0 + kx - 1:x1 + kx - 1]
+    return out
 
 
 class ResidualSubnet(nn.Module):

@@ -1,15 +1,17 @@
 """bench.throughput and the DenseBlock inference path: equal outputs, the CLI contract, FLOP
 counting, checkpoints, and the official network giving the same round trip."""
+import contextlib
 import json
 
 import numpy as np
 import pytest
 import torch
 
+import irn
 from bench import throughput
 from irn.checkpoint import save_model
 from irn.model import build_model
-from irn.subnets import DenseBlock
+from irn.subnets import DenseBlock, conv3x3_by_taps
 from tests.test_model import perturbed
 
 ARCH = dict(scale=4, blocks=2, gc=8)
@@ -24,36 +26,74 @@ def run(argv, capsys):
     return code, out.out, out.err
 
 
+@pytest.mark.parametrize("c_in, c_out", [(9, 3), (3, 9), (3, 45)])
 @pytest.mark.parametrize("batch", [1, 2])
-def test_buffered_dense_block_equals_the_cat_path(batch):
+def test_buffered_dense_block_equals_the_cat_path(batch, c_in, c_out):
     torch.manual_seed(0)
-    block = DenseBlock(9, 3)
+    block = DenseBlock(c_in, c_out)
     with torch.no_grad():
         for p in block.parameters():
             p.add_(torch.randn(p.shape) * 0.05)
-    x = torch.randn(batch, 9, 12, 20)
+    x = torch.randn(batch, c_in, 12, 20)
     cat = block(x)  # grad enabled: the cat path
     with torch.inference_mode():
-        assert torch.equal(block(x), cat)
+        assert torch.equal(block(x), cat)  # the buffer alone: bit-identical
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         fast = block(x)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert torch.equal(fast, block(x))
+    with taps_on():
+        with torch.inference_mode():
+            taps = block(x)
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            assert torch.equal(block(x), fast)  # autocast keeps conv5 a conv
+    if c_out < 16:  # conv5 as a GEMM over tap maps: equal up to summation order
+        assert (taps - cat).abs().max() <= 1e-5 * cat.abs().max()
+    else:
+        assert torch.equal(taps, cat)
 
 
-def test_buffered_path_keeps_the_state_dict_and_the_model_output():
+@contextlib.contextmanager
+def taps_on():
+    DenseBlock.conv5_by_taps = True
+    try:
+        yield
+    finally:
+        DenseBlock.conv5_by_taps = False
+
+
+def test_conv3x3_by_taps_equals_the_conv_at_every_border():
+    torch.manual_seed(0)
+    for bias in (True, False):
+        conv = torch.nn.Conv2d(20, 3, 3, padding=1, bias=bias)
+        for shape in [(2, 20, 1, 5), (1, 20, 7, 2), (1, 20, 9, 13)]:
+            x = torch.randn(shape)
+            with torch.no_grad():
+                assert torch.allclose(conv3x3_by_taps(conv, x), conv(x), atol=1e-5)
+
+
+def test_fast_paths_keep_the_state_dict_and_match_the_official_network_at_x4():
     torch.manual_seed(0)
     model = perturbed(build_model(**ARCH)).eval()
     keys = list(model.state_dict())
+    official = throughput.official_network(model)
     x = torch.rand(1, 3, 32, 24)
     with torch.no_grad():
-        fast = model.upscale(model.downscale(x), mode="zero")
+        buffered = model.upscale(model.downscale(x), mode="zero")
+        with taps_on():
+            taps = model.upscale(model.downscale(x), mode="zero")
         DenseBlock.buffered_inference = False
         try:
-            slow = model.upscale(model.downscale(x), mode="zero")
+            cat = model.upscale(model.downscale(x), mode="zero")
         finally:
             DenseBlock.buffered_inference = True
-    assert torch.equal(fast, slow)
+        out = official(x)
+        lr = irn.quantize(out[:, :3])
+        reference = official(torch.cat([lr, torch.zeros_like(out[:, 3:])], 1), rev=True)[:, :3]
+    assert torch.equal(buffered, cat)
+    scale = reference.abs().max()
+    assert (taps - reference).abs().max() <= 1e-5 * scale
+    assert (buffered - reference).abs().max() <= 1e-5 * scale
     assert list(model.state_dict()) == keys
 
 
@@ -115,11 +155,11 @@ def test_cli_with_a_checkpoint_tiles_and_official_agree(tmp_path, capsys):
     baseline = results["ours"]["baseline"]  # interleaved official runs, same weights
     assert baseline["psnr_y"] == pytest.approx(ours, abs=1e-3)
     assert len(baseline["round_trip"]["runs"]) == 2 and results["ours"]["speedup"] > 0
-    assert results["cat"]["psnr_y"] == ours
+    assert results["cat"]["psnr_y"] == pytest.approx(ours, abs=1e-3)
     tiled = results["tiled"]
     assert tiled["full_psnr_y"] == pytest.approx(ours, abs=1e-6)
     assert abs(tiled["psnr_y_delta"]) < 0.01
-    assert DenseBlock.buffered_inference  # restored after --dense cat
+    assert DenseBlock.buffered_inference and not DenseBlock.conv5_by_taps  # restored
 
 
 @pytest.mark.parametrize("argv, message", [

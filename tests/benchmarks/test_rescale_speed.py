@@ -3,8 +3,10 @@ of one 256 x 256 photo, with the same weights, in one run:
 
   official      the official IRN network (tests/official_irn_reference.py), fp32, no_grad,
                 as the official test code runs it: the baseline of every ratio
-  ours          irn, inference_mode, fp32: the default path (buffered dense blocks)
-  ours_cat      the same with DenseBlock.buffered_inference off (torch.cat copies)
+  ours          irn, inference_mode, fp32: the library's default path (buffered dense
+                blocks, bit-identical to the cat path)
+  ours_taps     plus DenseBlock.conv5_by_taps (bench.throughput's default): fastest on CPUs
+  ours_cat      DenseBlock.buffered_inference off (torch.cat copies, as the official code)
   bf16          ours under bf16 autocast (skipped on CPUs without native bf16: an AVX2 CPU
                 runs bf16 convolutions about 500x slower than fp32)
   channels_last ours with channels-last tensors
@@ -69,6 +71,17 @@ def test_x4_round_trip_ours(benchmark, model, image):
         with torch.inference_mode():
             return _round_trip(model, image)
     _run(benchmark, ours)
+
+
+def test_x4_round_trip_ours_taps(benchmark, model, image):
+    def ours_taps():
+        DenseBlock.conv5_by_taps = True
+        try:
+            with torch.inference_mode():
+                return _round_trip(model, image)
+        finally:
+            DenseBlock.conv5_by_taps = False
+    _run(benchmark, ours_taps)
 
 
 def test_x4_round_trip_ours_cat(benchmark, model, image):
