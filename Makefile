@@ -18,10 +18,12 @@ setup: $(STAMP)
 sweep: setup
 	$(PY) -m bench.sweep search_spaces/losses.py
 
-# Unit and integration tests (real Ray, real MLflow, real JPEG, headless Chromium).
+# Unit and integration tests (real Ray, real MLflow, real JPEG, headless Chromium). One
+# OpenMP thread per process: Ray workers and the test process share 2 cores, and
+# oversubscribed OpenMP threads slow torch 5-10x.
 test: setup
 	./scripts/system-deps.sh
-	$(PY) -m pytest -q tests --ignore=tests/benchmarks
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q tests --ignore=tests/benchmarks
 
 # The pytest-benchmark suite, written to .benchmarks/head.json.
 bench: setup

@@ -1,9 +1,20 @@
 """Shared command-line plumbing: one-line errors with exit 2, atomic JSON output."""
+import argparse
 import json
 import math
 import os
 import sys
-import tempfile
+
+from irn.atomic import atomic_write
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports bad usage as one line and exit 2 (the CLI contract), instead of
+    usage + message."""
+    error_prefix = ""
+
+    def error(self, message):
+        self.exit(2, f"{self.error_prefix}error: {message} (see --help)\n")
 
 
 class UsageError(Exception):
@@ -31,15 +42,8 @@ def write_json_atomic(path, payload) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UsageError(f"folder for --json does not exist: {folder}")
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(_jsonable(payload), f, indent=2, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        json.dump(_jsonable(payload), f, indent=2, sort_keys=True)
 
 
 def check_json_target(path) -> None:

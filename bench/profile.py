@@ -20,17 +20,17 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 import time
 
 import torch
 
-from bench.cli import UsageError, check_json_target, fail, write_json_atomic
+from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic
 from bench.telemetry import Telemetry
+from irn.atomic import atomic_path, atomic_write
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set
 from irn.data import DataError
 from irn.objective import NonFiniteLossError, check_finite
-from irn.train import lr_factor, sync
+from irn.train import sync
 
 PHASES = ("data", "h2d", "forward", "reverse", "backward", "optimizer")
 COMPUTE = ("forward", "reverse", "backward", "optimizer")
@@ -75,7 +75,7 @@ def timed_step(trainer, batches, clock: StepClock, trace: bool = False) -> dict:
 
     Returns {phase: s, "step": wall s}. The finiteness check runs after the clock stops:
     a NaN still raises NonFiniteLossError, one step later than train_step would."""
-    cfg, obj, device = trainer.cfg, trainer.objective, trainer.device
+    obj, device = trainer.objective, trainer.device
     label = torch.profiler.record_function if trace else contextlib.nullcontext
     sync(device)
     wall = time.perf_counter()
@@ -86,9 +86,7 @@ def timed_step(trainer, batches, clock: StepClock, trace: bool = False) -> dict:
     with label("h2d"):
         hr, lr_ref = trainer._to_device(hr), trainer._to_device(lr_ref)
     clock.mark("h2d")
-    for group in trainer.optimizer.param_groups:
-        group["lr"] = cfg.lr * lr_factor(cfg, trainer.step)
-    trainer.optimizer.zero_grad(set_to_none=True)
+    trainer.begin_step()
     with trainer._autocast():
         with label("forward"):
             lr, z, terms = obj.forward_terms(trainer.net, hr, lr_ref)
@@ -102,16 +100,10 @@ def timed_step(trainer, batches, clock: StepClock, trace: bool = False) -> dict:
         trainer.scaler.scale(total).backward()
     clock.mark("backward")
     with label("optimizer"):
-        trainer.scaler.unscale_(trainer.optimizer)
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), cfg.grad_clip)
-        trainer.scaler.step(trainer.optimizer)
-        trainer.scaler.update()
-        trainer.model.constrain()
+        trainer.apply_gradients()
     clock.mark("optimizer")
     sync(device)
     wall = time.perf_counter() - wall
-    trainer.step += 1
     check_finite(trainer.step - 1, total, terms)
     return {**clock.seconds(), "step": wall}
 
@@ -176,14 +168,8 @@ def trace(trainer, steps: int, out_dir: str, top: int = 25) -> dict:
             timed_step(trainer, batches, clock, trace=True)
     os.makedirs(out_dir, exist_ok=True)
     trace_path = os.path.join(out_dir, "trace.json")
-    fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".json.tmp")
-    os.close(fd)
-    try:
+    with atomic_path(trace_path, suffix=".json") as tmp:
         prof.export_chrome_trace(tmp)
-        os.replace(tmp, trace_path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
     sort = "self_device_time_total" if trainer.device.type == "cuda" else "self_cpu_time_total"
     averages = prof.key_averages()
     _write_atomic(os.path.join(out_dir, "top_ops.txt"),
@@ -197,25 +183,14 @@ def trace(trainer, steps: int, out_dir: str, top: int = 25) -> dict:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        f.write(text)
 
 
 # ----------------------------------------------------------------------------- command line
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2 (the CLI contract)
-        self.exit(2, f"error: {message} (see --help)\n")
-
-
 def parse_args(argv):
-    p = _Parser(prog="python -m bench.profile", description=__doc__,
+    p = OneLineParser(prog="python -m bench.profile", description=__doc__,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--set", dest="sets", action="append", nargs="+", default=[],
                    metavar="KEY=VALUE", help="config keys (repeatable); see irn/config.py")

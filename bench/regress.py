@@ -18,10 +18,11 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 from dataclasses import dataclass
 
 from bench.benchjson import STATS, BenchFile, BenchFileError, load
+from bench.cli import OneLineParser
+from irn.atomic import atomic_write
 
 DEFAULT_FAIL = "median:15%"
 DEFAULT_REFERENCE = "reference"
@@ -175,21 +176,13 @@ def render(result: dict) -> str:
 
 def write_json_atomic(path: str, obj: dict) -> None:
     """Temp file in the target's folder + os.replace: OUT is either complete or untouched."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".regress-", suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_write(path, encoding="utf-8") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
 
 
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):  # argparse prints usage + message; the CLI contract wants one line
-        self.exit(2, f"regress: error: {message} (see --help)\n")
+class RegressParser(OneLineParser):
+    error_prefix = "regress: "
 
 
 def split_files(arg: str) -> list[str]:
@@ -198,7 +191,7 @@ def split_files(arg: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = OneLineParser(prog="python -m bench.regress",
+    p = RegressParser(prog="python -m bench.regress",
                       description="\n\n".join(__doc__.split("\n\n")[2:]),
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("base", metavar="BASE", help="pytest-benchmark JSON of the base commit; "

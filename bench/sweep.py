@@ -26,18 +26,13 @@ import psutil
 
 PROCESS_START = psutil.Process().create_time()  # overhead is measured from the command's start
 
-from bench.cli import UsageError, check_json_target, fail, write_json_atomic  # noqa: E402
+from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic  # noqa: E402
 from bench.tracking import (DEFAULT_EXPERIMENT, TrackingError, Tracker,  # noqa: E402
                             default_tracking_uri, host_tags)
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set  # noqa: E402
 
 STATE_FILE = "irn_sweep.json"
 INTERRUPTED = 130
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):  # argparse prints usage + message; the contract wants one line
-        self.exit(2, f"error: {message} (see --help)\n")
 
 
 def parse_args(argv=None):

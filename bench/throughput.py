@@ -20,7 +20,6 @@ and the Y-PSNR of the round trip against the photo.
 """
 import argparse
 import contextlib
-import math
 import os
 import statistics
 import sys
@@ -30,8 +29,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from bench.cli import UsageError, check_json_target, fail, write_json_atomic
+from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic
 from bench.telemetry import Telemetry, max_rss_gb
+from irn.subnets import DENSE_PATHS, dense_path
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
 # Dense peak TFLOP/s of the math each dtype uses (fp32 convs run as TF32 by default).
@@ -81,20 +81,16 @@ def conv_flops(model: nn.Module, run, height: int, width: int) -> float:
     counted with hooks on a small crop and scaled by pixels (exact: convs cost per pixel)."""
     probe = 64
     counts = [0]
-    from irn.subnets import DenseBlock
-    fast = DenseBlock.buffered_inference
-    DenseBlock.buffered_inference = False  # every conv through its module, so hooks see it
-
     def hook(mod, inputs, out):
         k = mod.weight.shape[1] * mod.weight.shape[2] * mod.weight.shape[3]
         counts[0] += 2 * k * out.numel()
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, nn.Conv2d)]
     try:
-        with torch.inference_mode():
+        # the cat path sends every conv through its module, so the hooks see it
+        with torch.inference_mode(), dense_path("cat"):
             run(torch.rand(1, 3, probe, probe, device=next(model.parameters()).device))
     finally:
-        DenseBlock.buffered_inference = fast
         for h in handles:
             h.remove()
     return counts[0] * (height * width) / probe ** 2
@@ -206,18 +202,14 @@ def peak_tflops(device, dtype):
 
 def measure(args) -> dict:
     """Run the timed round trips; global switches (DenseBlock path, threads) are restored."""
-    from irn.subnets import DenseBlock
-    previous = (DenseBlock.buffered_inference, DenseBlock.conv5_by_taps,
-                torch.get_num_threads())
-    DenseBlock.buffered_inference = args.dense in ("taps", "buffered")
-    DenseBlock.conv5_by_taps = args.dense == "taps"
+    threads = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        return _measure(args)
+        with dense_path(args.dense):
+            return _measure(args)
     finally:
-        DenseBlock.buffered_inference, DenseBlock.conv5_by_taps = previous[:2]
-        torch.set_num_threads(previous[2])
+        torch.set_num_threads(threads)
 
 
 def _measure(args) -> dict:
@@ -347,13 +339,8 @@ def render(r: dict) -> list[str]:
     return lines
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2 (the CLI contract)
-        self.exit(2, f"error: {message} (see --help)\n")
-
-
 def parse_args(argv):
-    p = _Parser(prog="python -m bench.throughput", description=__doc__,
+    p = OneLineParser(prog="python -m bench.throughput", description=__doc__,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--scale", type=int, required=True, choices=(2, 4, 8))
     p.add_argument("--size", required=True, help="WxH, 720p, 1080p or 4k")
@@ -364,7 +351,7 @@ def parse_args(argv):
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile downscale/upscale")
     p.add_argument("--grad-mode", choices=("inference", "no_grad"), default="inference")
-    p.add_argument("--dense", choices=("taps", "buffered", "cat"), default="taps",
+    p.add_argument("--dense", choices=DENSE_PATHS, default="taps",
                    help="DenseBlock inference path: one buffer + conv5 as a GEMM over tap maps "
                         "(default), one buffer (bit-identical), or torch.cat copies")
     p.add_argument("--impl", choices=("ours", "official"), default="ours")

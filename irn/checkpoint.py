@@ -1,10 +1,10 @@
 """Model files: our own format (architecture + weights, written by training) and the
 official release's layout, told apart automatically. Always read with weights_only=True."""
 import os
-import tempfile
 
 import torch
 
+from irn.atomic import atomic_write
 from irn.model import build_model
 from irn.official import CheckpointError, load_official, read_state_dict
 
@@ -12,18 +12,10 @@ FORMAT = "irn-bench/1"
 
 
 def atomic_save(obj, path) -> None:
-    """torch.save to a temp file in the same folder, then rename: never half-written."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """torch.save that never leaves a half-written file (irn.atomic)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path, "wb") as f:
+        torch.save(obj, f)
 
 
 def save_model(path, model, arch: dict, extra: dict | None = None) -> None:

@@ -24,13 +24,14 @@ def jpeg_qualities(cfg: Config) -> list[int]:
     return [int(q) for q in (s.strip() for s in cfg.jpeg_eval.split(",")) if q]
 
 
-def _upscale_draws(model, lr, cfg: Config, seed: int):
-    """[(reconstruction)] for each z draw: one for z = 0, eval_z_draws for gaussian."""
+def _upscale_draws(model, lr, cfg: Config, seed: int, draws: int | None = None):
+    """[(reconstruction)] for each z draw: one for z = 0, `draws` (default eval_z_draws) for
+    gaussian; the first draw is the same whatever `draws` is."""
     if cfg.z_eval == "zero":
         return [model.upscale(lr, mode="zero")]
     gen = torch.Generator(lr.device).manual_seed(seed)
     return [model.upscale(lr, mode="gaussian", temperature=cfg.temperature, generator=gen)
-            for _ in range(cfg.eval_z_draws)]
+            for _ in range(cfg.eval_z_draws if draws is None else draws)]
 
 
 @torch.inference_mode()
@@ -52,7 +53,7 @@ def evaluate_image(model, hr, lr_ref, cfg: Config, seed: int = 0) -> dict:
     out["sr_psnr_y"] = float(np.mean([psnr_y(r, hr, s)
                                       for r in _upscale_draws(model, lr_bicubic, cfg, seed)]))
     for q in jpeg_qualities(cfg):
-        rec = _upscale_draws(model, jpeg_real(lr, q), cfg, seed)[0]
+        rec = _upscale_draws(model, jpeg_real(lr, q), cfg, seed, draws=1)[0]
         out[f"jpeg{q}_psnr_y"] = psnr_y(rec, hr, s)
         out[f"jpeg{q}_ssim_y"] = ssim_y(rec, hr, s)
         base = imresize(jpeg_real(lr_bicubic, q), s)
@@ -76,7 +77,7 @@ def visual_crops(model, val_set, cfg: Config, size: int = 96, device="cpu") -> d
     hr, lr_ref = (t.to(device) for t in val_set[0])
     s = cfg.scale
     lr = model.downscale(hr)
-    rec = _upscale_draws(model, lr, cfg, 0)[0]
+    rec = _upscale_draws(model, lr, cfg, 0, draws=1)[0]
     h, w = hr.shape[-2:]
     size = min(size, h, w) // s * s
     t, l = (h - size) // 2 // s * s, (w - size) // 2 // s * s

@@ -11,13 +11,13 @@ import argparse
 import math
 import os
 import sys
-import tempfile
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
+from irn.atomic import atomic_write
 from irn.checkpoint import load_model
 from irn.official import CheckpointError
 
@@ -40,15 +40,8 @@ def write_rgb(x: torch.Tensor, path) -> None:
     fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}.get(ext)
     if fmt is None:
         raise ValueError(f"output must end in .png, .jpg or .jpeg: {path}")
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=ext)
-    os.close(fd)
-    try:
-        Image.fromarray(arr).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_write(path, "wb") as f:
+        Image.fromarray(arr).save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int):

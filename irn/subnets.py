@@ -3,6 +3,7 @@
 Registry: SUBNETS[name](gc) -> constructor. Every subnet's last conv is zero-initialised, so
 each coupling block starts as the identity (IRN's choice).
 """
+import contextlib
 from functools import partial
 
 import torch
@@ -108,6 +109,25 @@ def conv3x3_by_taps(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
             out[:, :, y0:y1, x0:x1] += taps[:, 3 * ky + kx, :, y0 + ky - 1:y1 + ky - 1,
                                             x0 + kx - 1:x1 + kx - 1]
     return out
+
+
+DENSE_PATHS = ("taps", "buffered", "cat")
+
+
+@contextlib.contextmanager
+def dense_path(path: str):
+    """Run DenseBlocks' inference through `path` inside the block, restoring the previous
+    switches after: 'cat' (torch.cat copies, as the official code), 'buffered' (bit-identical,
+    the default), 'taps' (buffered + conv5 as shifted matrix products, ~1e-6 relative)."""
+    if path not in DENSE_PATHS:
+        raise ValueError(f"unknown dense path {path!r}; valid: {', '.join(DENSE_PATHS)}")
+    previous = DenseBlock.buffered_inference, DenseBlock.conv5_by_taps
+    DenseBlock.buffered_inference = path != "cat"
+    DenseBlock.conv5_by_taps = path == "taps"
+    try:
+        yield
+    finally:
+        DenseBlock.buffered_inference, DenseBlock.conv5_by_taps = previous
 
 
 class ResidualSubnet(nn.Module):

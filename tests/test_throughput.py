@@ -1,6 +1,5 @@
 """bench.throughput and the DenseBlock inference path: equal outputs, the CLI contract, FLOP
 counting, checkpoints, and the official network giving the same round trip."""
-import contextlib
 import json
 
 import numpy as np
@@ -11,7 +10,7 @@ import irn
 from bench import throughput
 from irn.checkpoint import save_model
 from irn.model import build_model
-from irn.subnets import DenseBlock, conv3x3_by_taps
+from irn.subnets import DenseBlock, conv3x3_by_taps, dense_path
 from tests.test_model import perturbed
 
 ARCH = dict(scale=4, blocks=2, gc=8)
@@ -42,7 +41,7 @@ def test_buffered_dense_block_equals_the_cat_path(batch, c_in, c_out):
         fast = block(x)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert torch.equal(fast, block(x))
-    with taps_on():
+    with dense_path("taps"):
         with torch.inference_mode():
             taps = block(x)
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
@@ -51,15 +50,6 @@ def test_buffered_dense_block_equals_the_cat_path(batch, c_in, c_out):
         assert (taps - cat).abs().max() <= 1e-5 * cat.abs().max()
     else:
         assert torch.equal(taps, cat)
-
-
-@contextlib.contextmanager
-def taps_on():
-    DenseBlock.conv5_by_taps = True
-    try:
-        yield
-    finally:
-        DenseBlock.conv5_by_taps = False
 
 
 def test_conv3x3_by_taps_equals_the_conv_at_every_border():
@@ -80,13 +70,10 @@ def test_fast_paths_keep_the_state_dict_and_match_the_official_network_at_x4():
     x = torch.rand(1, 3, 32, 24)
     with torch.no_grad():
         buffered = model.upscale(model.downscale(x), mode="zero")
-        with taps_on():
+        with dense_path("taps"):
             taps = model.upscale(model.downscale(x), mode="zero")
-        DenseBlock.buffered_inference = False
-        try:
+        with dense_path("cat"):
             cat = model.upscale(model.downscale(x), mode="zero")
-        finally:
-            DenseBlock.buffered_inference = True
         out = official(x)
         lr = irn.quantize(out[:, :3])
         reference = official(torch.cat([lr, torch.zeros_like(out[:, 3:])], 1), rev=True)[:, :3]

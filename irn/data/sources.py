@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from irn.atomic import atomic_write
 
 EMBEDDED_VAL = ("astronaut", "chelsea")
 EMBEDDED_TRAIN = ("coffee", "rocket", "hubble_deep_field", "retina", "immunohistochemistry",
@@ -166,14 +167,9 @@ def _embedded_files(names) -> list[Path]:
     paths = [folder / f"{n}.png" for n in names]
     missing = [i for i, p in enumerate(paths) if not p.is_file()]
     for i, img in zip(missing, _embedded([names[i] for i in missing]) if missing else []):
-        # Write to a temporary name, then rename: readers never see a half-written PNG.
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".png.tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                Image.fromarray(img).save(f, format="PNG", compress_level=1)
-            os.replace(tmp, paths[i])
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        # Readers (other trials) never see a half-written PNG.
+        with atomic_write(paths[i], "wb") as f:
+            Image.fromarray(img).save(f, format="PNG", compress_level=1)
     return paths
 
 

@@ -21,7 +21,7 @@ import torch
 from bench.throughput import fast_low_precision, photo
 from irn.model import build_model
 from irn.official import to_official
-from irn.subnets import DenseBlock
+from irn.subnets import dense_path
 from irn.tiling import tiled_downscale, tiled_upscale
 from tests.official_irn_reference import InvRescaleNet
 from tests.test_model import perturbed
@@ -75,23 +75,15 @@ def test_x4_round_trip_ours(benchmark, model, image):
 
 def test_x4_round_trip_ours_taps(benchmark, model, image):
     def ours_taps():
-        DenseBlock.conv5_by_taps = True
-        try:
-            with torch.inference_mode():
-                return _round_trip(model, image)
-        finally:
-            DenseBlock.conv5_by_taps = False
+        with torch.inference_mode(), dense_path("taps"):
+            return _round_trip(model, image)
     _run(benchmark, ours_taps)
 
 
 def test_x4_round_trip_ours_cat(benchmark, model, image):
     def ours_cat():
-        DenseBlock.buffered_inference = False
-        try:
-            with torch.inference_mode():
-                return _round_trip(model, image)
-        finally:
-            DenseBlock.buffered_inference = True
+        with torch.inference_mode(), dense_path("cat"):
+            return _round_trip(model, image)
     _run(benchmark, ours_cat)
 
 
