@@ -25,14 +25,22 @@ test: setup
 	./scripts/system-deps.sh
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q tests --ignore=tests/benchmarks
 
-# The pytest-benchmark suite, written to .benchmarks/head.json.
+# The pytest-benchmark suite (one torch thread, see tests/benchmarks/conftest.py), written
+# to .benchmarks/head.json; about 3 minutes on 2 cores.
 bench: setup
 	mkdir -p .benchmarks
-	$(PY) -m pytest -q tests/benchmarks --benchmark-only --benchmark-json=.benchmarks/head.json
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider tests/benchmarks --benchmark-only \
+		--benchmark-json=.benchmarks/head.json
 
-# The performance gate against the committed baseline.
+# The performance gate against the committed baseline: five runs on this machine kind (2-core
+# AMD EPYC), compared by the min statistic of each benchmark's ratio to the reference workload.
+# 40% is about twice the largest run-to-run change measured on an unchanged tree (21%,
+# bench/REGRESS.md). On another CPU the committed baseline does not apply: the gate says so
+# and passes (use the same-job base/head recipe in bench/REGRESS.md there).
+BASELINE := $(shell ls bench/baselines/cpu-2core-*.json | paste -sd, -)
 gate: bench
-	$(PY) -m bench.regress bench/baselines/cpu-2core.json .benchmarks/head.json --fail median:40%
+	$(PY) -m bench.regress $(BASELINE) .benchmarks/head.json --fail min:40% \
+		--skip-other-machine --json .benchmarks/regress.json
 
 clean:
 	rm -rf $(VENV) .benchmarks .pytest_cache

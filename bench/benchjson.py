@@ -21,6 +21,16 @@ class BenchFile:
     path: str
     stats: dict[str, dict[str, float]]  # benchmark fullname -> {"median": s, "mean": s, "min": s}
     commit: str | None  # commit_info.id as pytest-benchmark recorded it, if any
+    machine: str | None = None  # "vendor brand family/model, N CPUs" from machine_info.cpu
+
+
+def machine_kind(data: dict) -> str | None:
+    """The CPU a run was made on, as pytest-benchmark (py-cpuinfo) recorded it; None if absent."""
+    cpu = (data.get("machine_info") or {}).get("cpu")
+    if not isinstance(cpu, dict) or not cpu.get("brand_raw"):
+        return None
+    return (f"{cpu.get('vendor_id_raw', '?')} {cpu['brand_raw']} family {cpu.get('family', '?')} "
+            f"model {cpu.get('model', '?')}, {cpu.get('count', '?')} CPUs")
 
 
 def load(path: str) -> BenchFile:
@@ -60,4 +70,5 @@ def load(path: str) -> BenchFile:
         stats[name] = values
 
     commit = data.get("commit_info", {}).get("id") if isinstance(data.get("commit_info"), dict) else None
-    return BenchFile(path=path, stats=stats, commit=commit if isinstance(commit, str) else None)
+    return BenchFile(path=path, stats=stats, commit=commit if isinstance(commit, str) else None,
+                     machine=machine_kind(data))

@@ -1,13 +1,18 @@
 """CI performance gate: compare two pytest-benchmark JSON runs, benchmark by benchmark.
 
     python -m bench.regress BASE.json HEAD.json [--fail median:15%]
-        [--fail NAME_SUBSTRING=mean:30% ...] [--reference NAME] [--allow-missing] [--json OUT]
+        [--fail NAME_SUBSTRING=mean:30% ...] [--reference NAME] [--allow-missing]
+        [--skip-other-machine] [--json OUT]
 
 Absolute times drift 20-50% between runners, so each benchmark's statistic is divided by
 the same statistic of a fixed reference workload in the same file, and those ratios are
 compared. BASE and HEAD may each be a comma-separated list of files (interleaved runs:
 base, head, base, head in one job); per benchmark, the ratios of one side are combined
 by their median. See bench/REGRESS.md for the CI recipe and how to pick thresholds.
+
+Ratios still depend on the CPU (a conv's speed relative to the reference differs between
+microarchitectures): when BASE and HEAD were recorded on different CPUs, a warning says so,
+and `--skip-other-machine` (for a committed baseline) passes without comparing.
 
 Exit 0: no regression. Exit 1: a benchmark slowed past its threshold, or is missing in
 HEAD (unless --allow-missing). Exit 2: bad input (one line on stderr, nothing written).
@@ -181,6 +186,15 @@ def write_json_atomic(path: str, obj: dict) -> None:
         f.write("\n")
 
 
+def other_machine(base: list[BenchFile], head: list[BenchFile]) -> str | None:
+    """A one-line description when the two sides ran on different CPUs, else None (also
+    when a file does not say which CPU it ran on)."""
+    kinds = [{bf.machine for bf in side} for side in (base, head)]
+    if None in kinds[0] | kinds[1] or kinds[0] == kinds[1]:
+        return None
+    return f"BASE was recorded on {' / '.join(sorted(kinds[0]))}, HEAD on {' / '.join(sorted(kinds[1]))}"
+
+
 class RegressParser(OneLineParser):
     error_prefix = "regress: "
 
@@ -207,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
                         "if a file lacks it, absolute times are compared, with a warning")
     p.add_argument("--allow-missing", action="store_true",
                    help="do not fail when a BASE benchmark is missing in HEAD (still reported)")
+    p.add_argument("--skip-other-machine", action="store_true",
+                   help="when BASE and HEAD were recorded on different CPUs, say so and exit 0 "
+                        "without comparing (for a baseline committed for one machine kind)")
     p.add_argument("--json", metavar="OUT", help="write the comparison as JSON (atomically)")
     args = p.parse_args(argv)
 
@@ -227,6 +244,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"regress: error: {e}", file=sys.stderr)
         return 2
 
+    other = other_machine(base, head)
+    if other and args.skip_other_machine:
+        print(f"regress: skipped: {other}; benchmark base and head in the same job instead "
+              "(bench/REGRESS.md)")
+        return 0
+    if other:
+        print(f"warning: {other}; ratios may differ by more than the noise", file=sys.stderr)
     if result["files_without_reference"]:
         print(f"warning: no reference benchmark matching {reference!r} in "
               f"{', '.join(result['files_without_reference'])}; comparing absolute times, "

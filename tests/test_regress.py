@@ -270,3 +270,24 @@ def test_bad_option_exits_2_with_one_line(argv, capsys):
 def test_missing_head_argument_exits_2_with_one_line(capsys):
     rc, _, err = gate(capsys, RECORDED)
     assert rc == 2 and err.count("\n") == 1 and "HEAD" in err
+
+
+def on_cpu(data: dict, brand: str) -> dict:
+    data = copy.deepcopy(data)
+    data["machine_info"]["cpu"] = {"vendor_id_raw": "Vendor", "brand_raw": brand, "family": 1,
+                                   "model": 2, "count": 2}
+    return data
+
+
+def test_other_machine_warns_or_skips(base, tmp_path, capsys):
+    amd = put(tmp_path, "amd.json", on_cpu(base, "AMD EPYC"))
+    intel = put(tmp_path, "intel.json", on_cpu(scaled(base, 1.3, only=LARGE), "Intel Xeon"))
+    rc, out, err = gate(capsys, amd, intel)
+    assert rc == 1 and "REGRESSED" in out  # compared anyway, with a warning
+    assert err.count("\n") == 1 and "AMD EPYC" in err and "Intel Xeon" in err
+    rc, out, err = gate(capsys, amd, intel, "--skip-other-machine")
+    assert rc == 0 and out.startswith("regress: skipped: BASE was recorded on Vendor AMD EPYC")
+    assert "REGRESSED" not in out
+    same = put(tmp_path, "same.json", on_cpu(scaled(base, 1.3, only=LARGE), "AMD EPYC"))
+    rc, out, err = gate(capsys, amd, same, "--skip-other-machine")
+    assert rc == 1 and "REGRESSED" in out and err == ""  # same CPU: the gate applies

@@ -114,3 +114,18 @@ def test_x4_round_trip_tiled(benchmark, model, image):
             lr = tiled_downscale(model, image, 128, 32)
             return tiled_upscale(model, lr, 128, 32)
     _run(benchmark, tiled)
+
+
+def test_tiled_1080p_round_trip_light(benchmark):
+    """The tiling machinery at full 1080p size (tile grid, padding, stitching, 135 tiles per
+    pass) on a light x4 model (1 block per stage, conv subnets), so one round takes seconds,
+    not the minute the full model needs on 2 cores."""
+    torch.manual_seed(0)
+    light = perturbed(build_model(scale=4, blocks=1, subnet="conv", gc=8)).eval()
+    hd = photo(1920, 1080)
+
+    def tiled_1080p():
+        with torch.inference_mode():
+            return tiled_upscale(light, tiled_downscale(light, hd, 128, 32), 128, 32)
+    benchmark.pedantic(tiled_1080p, rounds=3, warmup_rounds=1, iterations=1)
+    benchmark.extra_info["megapixels_per_s"] = 1920 * 1080 / 1e6 / benchmark.stats.stats.median
