@@ -29,19 +29,20 @@ test: setup
 # to .benchmarks/head.json; about 3 minutes on 2 cores.
 bench: setup
 	mkdir -p .benchmarks
+	sync  # flush the unit tests' writes first: writeback during the first benchmarks skews them
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider tests/benchmarks --benchmark-only \
 		--benchmark-json=.benchmarks/head.json
 
 # The performance gate against the committed baseline: five runs on this machine kind (2-core
 # AMD EPYC), compared by the min statistic of each benchmark's ratio to the reference workload.
 # Thresholds are about twice the largest run-to-run change measured on an unchanged tree
-# (bench/REGRESS.md): 40% for most (<= 20%), 70-75% for the millisecond-scale loader and
-# 64-pixel forward/reverse benchmarks (up to 37.5%). On another CPU the committed baseline
+# (bench/REGRESS.md, 7 runs): 50% for most (<= 27%), 75% for the millisecond-scale loader
+# and 64-pixel forward/reverse benchmarks (up to 38%). On another CPU the committed baseline
 # does not apply: the gate says so and passes (use the same-job recipe in bench/REGRESS.md).
 BASELINE := $(shell ls bench/baselines/cpu-2core-*.json | paste -sd, -)
 gate: bench
-	$(PY) -m bench.regress $(BASELINE) .benchmarks/head.json --fail min:40% \
-		--fail loader_batch=min:75% --fail forward_reverse=min:70% \
+	$(PY) -m bench.regress $(BASELINE) .benchmarks/head.json --fail min:50% \
+		--fail loader_batch=min:75% --fail forward_reverse=min:75% \
 		--skip-other-machine --json .benchmarks/regress.json
 
 clean:
