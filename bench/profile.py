@@ -13,7 +13,8 @@ with the numbers behind it. The parts partition the step: they sum to its wall t
   --json OUT          everything printed, as JSON (written atomically)
 
 Telemetry (bench.telemetry) samples CPU utilisation and RSS, and on a GPU its utilisation,
-memory and power, while the steps run. Sweeps call `profile_summary(trainer, steps)`.
+memory and power, while the steps run. (Sweeps log the coarser split every trainer reports
+per interval: time/data, time/compute, data_fraction.)
 """
 import argparse
 import contextlib
@@ -191,7 +192,7 @@ def _write_atomic(path: str, text: str) -> None:
 
 def parse_args(argv):
     p = OneLineParser(prog="python -m bench.profile", description=__doc__,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--set", dest="sets", action="append", nargs="+", default=[],
                    metavar="KEY=VALUE", help="config keys (repeatable); see irn/config.py")
     p.add_argument("--budget", choices=list(BUDGETS), default=None,

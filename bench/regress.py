@@ -19,15 +19,13 @@ HEAD (unless --allow-missing). Exit 2: bad input (one line on stderr, nothing wr
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
 from dataclasses import dataclass
 
 from bench.benchjson import STATS, BenchFile, BenchFileError, load
-from bench.cli import OneLineParser
-from irn.atomic import atomic_write
+from bench.cli import OneLineParser, UsageError, check_json_target, write_json_atomic
 
 DEFAULT_FAIL = "median:15%"
 DEFAULT_REFERENCE = "reference"
@@ -179,13 +177,6 @@ def render(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_json_atomic(path: str, obj: dict) -> None:
-    """Temp file in the target's folder + os.replace: OUT is either complete or untouched."""
-    with atomic_write(path, encoding="utf-8") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-
-
 def other_machine(base: list[BenchFile], head: list[BenchFile]) -> str | None:
     """A one-line description when the two sides ran on different CPUs, else None (also
     when a file does not say which CPU it ran on)."""
@@ -236,9 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         reference = args.reference or DEFAULT_REFERENCE
         if args.reference and not any(find_reference(bf, reference) for bf in base + head):
             raise BenchFileError(f"--reference {reference!r} matches no benchmark in any file")
-        out_dir = os.path.dirname(os.path.abspath(args.json or "."))
-        if args.json and (os.path.isdir(args.json) or not os.path.isdir(out_dir)):
-            raise BenchFileError(f"--json {args.json}: not a file path in an existing folder")
+        try:
+            check_json_target(args.json)
+        except UsageError as e:
+            raise BenchFileError(str(e)) from None
         result = compare(base, head, default, overrides, reference, args.allow_missing)
     except BenchFileError as e:
         print(f"regress: error: {e}", file=sys.stderr)

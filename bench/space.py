@@ -41,6 +41,11 @@ class Space:
         """The keys that vary (grid axes and sampled domains), in file order."""
         return [k for k, v in self.space.items() if _is_grid(v) or isinstance(v, Domain)]
 
+    @property
+    def grid_size(self) -> int:
+        """Points of the grid (the product of the grid_search axes; 1 without any)."""
+        return math.prod(len(v["grid_search"]) for v in self.space.values() if _is_grid(v))
+
     def fixed(self) -> dict:
         return {k: v for k, v in self.space.items() if k not in self.searched}
 

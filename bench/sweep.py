@@ -115,15 +115,13 @@ def plan(args) -> dict:
     _check_metric(tune_cfg["metric"], from_dict({**base, **space.fixed()}), space)
     if args.num_samples:
         tune_cfg["num_samples"] = args.num_samples
-    grid = math.prod(len(v["grid_search"]) for v in space.space.values()
-                     if isinstance(v, dict) and "grid_search" in v)
     name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     return {"space": space.path, "space_obj": space, "budget": budget, "base": base,
             "tune": tune_cfg, "exp_dir": os.path.join(root, name), "resume": False,
             "experiment": args.experiment,
             "tracking_uri": args.tracking_uri or default_tracking_uri(),
             "max_concurrent": args.max_concurrent, "max_failures": args.max_failures,
-            "total_trials": grid * tune_cfg["num_samples"]}
+            "total_trials": space.grid_size * tune_cfg["num_samples"]}
 
 
 def _check_metric(metric: str, cfg, space) -> None:

@@ -32,6 +32,7 @@ import torch.nn as nn
 from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic
 from bench.telemetry import Telemetry, max_rss_gb
 from irn.subnets import DENSE_PATHS, dense_path
+from irn.train import sync
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
 # Dense peak TFLOP/s of the math each dtype uses (fp32 convs run as TF32 by default).
@@ -177,11 +178,6 @@ def official_network(model):
     return net.eval()
 
 
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def stats(values: list[float]) -> dict:
     med = statistics.median(values)
     return {"median_s": med, "min_s": min(values), "max_s": max(values),
@@ -267,10 +263,11 @@ def _measure(args) -> dict:
         "psnr_y": psnr_y(out, image, args.scale),
         "telemetry": tel.summary(),
     }
+    telemetry = result["telemetry"]
     if device.type == "cuda":
         result["peak_mem_gb"] = torch.cuda.max_memory_allocated(device) / 1e9
     else:
-        result["peak_rss_gb"] = tel.summary().get("rss_gb_peak")
+        result["peak_rss_gb"] = telemetry.get("rss_gb_peak")
         result["max_rss_gb"] = high_water
     peak = peak_tflops(device, args.dtype)
     if peak:
@@ -300,8 +297,9 @@ def compare_full(model, args, device, image, tiled_out) -> dict:
     full = argparse.Namespace(**{**vars(args), "tile": 0, "overlap": 0, "compile": False})
     _, out, _, _ = Rescaler(model, full, device).round_trip(image)
     diff = (out.float() - tiled_out.float()).abs()
-    return {"full_psnr_y": psnr_y(out, image, args.scale),
-            "psnr_y_delta": psnr_y(tiled_out, image, args.scale) - psnr_y(out, image, args.scale),
+    full_psnr = psnr_y(out, image, args.scale)
+    return {"full_psnr_y": full_psnr,
+            "psnr_y_delta": psnr_y(tiled_out, image, args.scale) - full_psnr,
             "tiled_vs_full_psnr_y": psnr_y(tiled_out, out, args.scale),
             "tiled_vs_full_max_abs": diff.max().item()}
 
@@ -341,7 +339,7 @@ def render(r: dict) -> list[str]:
 
 def parse_args(argv):
     p = OneLineParser(prog="python -m bench.throughput", description=__doc__,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--scale", type=int, required=True, choices=(2, 4, 8))
     p.add_argument("--size", required=True, help="WxH, 720p, 1080p or 4k")
     p.add_argument("--tile", type=int, default=0, help="tile core in HR pixels (0: full frame)")

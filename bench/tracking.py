@@ -16,6 +16,7 @@ restarted trial finds its run again instead of creating a second one.
 import json
 import math
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -135,10 +136,9 @@ class Tracker:
         return int(self.client.get_run(run_id).data.metrics.get("step", -1))
 
     def log_crops(self, run_id: str, crops: dict) -> None:
-        from PIL import Image
+        from irn.evaluate import save_crops
         with tempfile.TemporaryDirectory() as d:
-            for name, img in crops.items():
-                Image.fromarray(img).save(os.path.join(d, f"{name}.png"))
+            save_crops(crops, d)
             self.client.log_artifacts(run_id, d, "crops")
 
     def log_crop_files(self, run_id: str, folder: str) -> bool:
@@ -161,8 +161,7 @@ class Tracker:
         if name and name != os.path.basename(path):
             with tempfile.TemporaryDirectory() as d:
                 dst = os.path.join(d, name)
-                with open(path, "rb") as src, open(dst, "wb") as out:
-                    out.write(src.read())
+                shutil.copyfile(path, dst)
                 self.client.log_artifact(run_id, dst)
         else:
             self.client.log_artifact(run_id, path)

@@ -23,20 +23,13 @@ from ray import tune
 
 from irn.config import from_dict
 from irn.data import val_images
-from irn.evaluate import visual_crops
+from irn.evaluate import save_crops, visual_crops
 from irn.objective import NonFiniteLossError
 from irn.train import Trainer
 
 STATE = "trainer.pt"
 WALL = "wall.json"
 CROPS_DIR = "crops"
-
-
-def save_crops(crops: dict, folder: str) -> None:
-    from PIL import Image
-    os.makedirs(folder, exist_ok=True)
-    for name, img in crops.items():
-        Image.fromarray(img).save(os.path.join(folder, f"{name}.png"))
 
 
 def train_trial(config: dict, *, base: dict, metric: str, threads: int,

@@ -94,3 +94,13 @@ def visual_crops(model, val_set, cfg: Config, size: int = 96, device="cpu") -> d
 
     return {"gt": to_u8(crop_hr(hr)), "lr": to_u8(crop_lr(lr)),
             "lr_bicubic": to_u8(crop_lr(quantize(lr_ref))), "recon": to_u8(crop_hr(rec))}
+
+
+def save_crops(crops: dict, folder) -> None:
+    """Write visual_crops' images as folder/<name>.png."""
+    import os
+
+    from PIL import Image
+    os.makedirs(folder, exist_ok=True)
+    for name, img in crops.items():
+        Image.fromarray(img).save(os.path.join(folder, f"{name}.png"))

@@ -5,12 +5,11 @@ gate compares; ours/official is the "at least as fast as the official design" cl
 import pytest
 import torch
 
+from bench.throughput import official_network
 from irn.config import from_dict
 from irn.haar import HaarDownsampling
 from irn.model import build_model
-from irn.official import to_official
 from irn.train import Trainer
-from tests import official_irn_reference as ref
 
 SIZE = 64  # HR side for forward+reverse benchmarks
 
@@ -18,10 +17,7 @@ SIZE = 64  # HR side for forward+reverse benchmarks
 def _pair(scale):
     torch.manual_seed(0)
     ours = build_model(scale=scale).eval()
-    stages = {2: 1, 4: 2}[scale]
-    theirs = ref.InvRescaleNet(block_num=[8] * stages, down_num=stages).eval()
-    theirs.load_state_dict(to_official(ours))
-    return ours, theirs
+    return ours, official_network(ours)
 
 
 @pytest.mark.parametrize("scale", [2, 4])

@@ -18,12 +18,10 @@ drift with the machine. Run: pytest tests/benchmarks --benchmark-only
 import pytest
 import torch
 
-from bench.throughput import fast_low_precision, photo
+from bench.throughput import fast_low_precision, official_network, photo
 from irn.model import build_model
-from irn.official import to_official
 from irn.subnets import dense_path
 from irn.tiling import tiled_downscale, tiled_upscale
-from tests.official_irn_reference import InvRescaleNet
 from tests.test_model import perturbed
 
 SIZE = 256
@@ -52,9 +50,7 @@ def _run(benchmark, fn):
 
 
 def test_x4_round_trip_official(benchmark, model, image):
-    net = InvRescaleNet(down_num=2)
-    net.load_state_dict(to_official(model))
-    net.eval()
+    net = official_network(model)
 
     def official():
         with torch.no_grad():
