@@ -36,13 +36,13 @@ bench: setup
 # The performance gate against the committed baseline: five runs on this machine kind (2-core
 # AMD EPYC), compared by the min statistic of each benchmark's ratio to the reference workload.
 # Thresholds are about twice the largest run-to-run change measured on an unchanged tree
-# (bench/REGRESS.md, 7 runs): 50% for most (<= 27%), 75% for the millisecond-scale loader
-# and 64-pixel forward/reverse benchmarks (up to 38%). On another CPU the committed baseline
+# (bench/REGRESS.md, 8 runs): 50% for most (<= 30%), 75% for the 64-pixel forward/reverse
+# (up to 38%), 100% for the millisecond-scale loader batches (up to 57%). On another CPU the committed baseline
 # does not apply: the gate says so and passes (use the same-job recipe in bench/REGRESS.md).
 BASELINE := $(shell ls bench/baselines/cpu-2core-*.json | paste -sd, -)
 gate: bench
 	$(PY) -m bench.regress $(BASELINE) .benchmarks/head.json --fail min:50% \
-		--fail loader_batch=min:75% --fail forward_reverse=min:75% \
+		--fail loader_batch=min:100% --fail forward_reverse=min:75% \
 		--skip-other-machine --json .benchmarks/regress.json
 
 clean:
