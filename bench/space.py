@@ -4,7 +4,11 @@ A space file is a Python module that declares
     SPACE = {config key: value | tune.grid_search([...]) | tune.choice([...]) | tune.uniform(a, b)
              | tune.loguniform(a, b) | ...}
     TUNE = {"metric": "psnr_y", "mode": "max", "searcher": "grid|random|optuna",
-            "scheduler": "fifo|asha", "num_samples": 1, "budget": "cpu"}      # optional
+            "scheduler": "fifo|asha", "num_samples": 1, "budget": "cpu",
+            "seeds": 1, "reference": {searched key: value}}                  # optional
+`mode` defaults to the metric's direction (irn.evaluate.METRICS); `seeds` replicates every
+configuration (bench/replicates.py); `reference` picks the group every other is compared
+with (default: the official recipe when the grid holds it, else the first group).
 and nothing else. Every problem is one SpaceError whose message is a single line.
 """
 import itertools
@@ -16,11 +20,12 @@ from ray import tune
 from ray.tune.search.sample import Categorical, Domain, Float, Function, Integer
 
 from irn.config import BUDGETS, ConfigError, from_dict, keys
+from irn.evaluate import metric_spec
 
 SEARCHERS = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")
-TUNE_DEFAULTS = {"metric": "psnr_y", "mode": "max", "searcher": None, "scheduler": "fifo",
-                 "num_samples": 1, "budget": "cpu"}
+TUNE_DEFAULTS = {"metric": "psnr_y", "mode": None, "searcher": None, "scheduler": "fifo",
+                 "num_samples": 1, "budget": "cpu", "seeds": 1, "reference": None}
 PERCEPTUAL = ("lpips", "dists")
 MAX_COMBINATIONS = 4096  # cross-check every discrete combination up to this many
 
@@ -97,18 +102,42 @@ def _check_tune(path: str, given: dict, space: dict) -> dict:
     if out["searcher"] is None:
         out["searcher"] = "grid" if has_grid or not any(
             isinstance(v, Domain) for v in space.values()) else "random"
+    if not isinstance(out["metric"], str) or not out["metric"]:
+        raise SpaceError(f"{path}: TUNE metric must be a metric name such as 'psnr_y'")
+    spec = metric_spec(out["metric"])
+    if out["mode"] is None:
+        out["mode"] = spec.mode if spec else "max"
+    elif spec and out["mode"] != spec.mode:
+        raise SpaceError(f"{path}: TUNE mode {out['mode']!r} contradicts {out['metric']}, "
+                         f"where {spec.mode} is better")
     checks = [("mode", ("max", "min")), ("searcher", SEARCHERS), ("scheduler", SCHEDULERS),
               ("budget", tuple(BUDGETS))]
     for key, allowed in checks:
         if out[key] not in allowed:
             raise SpaceError(f"{path}: TUNE {key} must be one of {', '.join(allowed)}; "
                              f"got {out[key]!r}")
-    if not isinstance(out["metric"], str) or not out["metric"]:
-        raise SpaceError(f"{path}: TUNE metric must be a metric name such as 'psnr_y'")
-    n = out["num_samples"]
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise SpaceError(f"{path}: TUNE num_samples must be an integer >= 1; got {n!r}")
+    for key in ("num_samples", "seeds"):
+        n = out[key]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise SpaceError(f"{path}: TUNE {key} must be an integer >= 1; got {n!r}")
+    _check_reference(path, out["reference"], space)
     return out
+
+
+def _check_reference(path: str, reference, space: dict) -> None:
+    """TUNE reference: {searched key: one of its grid values}."""
+    if reference is None:
+        return
+    if not isinstance(reference, dict) or not reference:
+        raise SpaceError(f"{path}: TUNE reference must be a dict of searched keys and values")
+    for key, value in reference.items():
+        axis = space.get(key)
+        if not _is_grid(axis):
+            raise SpaceError(f"{path}: TUNE reference key {key!r} is not a grid_search key "
+                             "of SPACE")
+        if str(value) not in [str(v) for v in axis["grid_search"]]:
+            raise SpaceError(f"{path}: TUNE reference {key}={value!r} is not in its grid "
+                             f"({', '.join(map(str, axis['grid_search']))})")
 
 
 def check_searcher(space: Space, searcher: str) -> None:
@@ -185,9 +214,28 @@ def uses_perceptual(space: Space, base: dict) -> bool:
     return any(name in str(s).lower() for s in specs for name in PERCEPTUAL)
 
 
-def param_space(space: Space) -> dict:
-    """The dict handed to Ray Tune: only the searched and fixed keys of the file."""
+def param_space(space: Space, seeds: int = 1) -> dict:
+    """The dict handed to Ray Tune: the searched and fixed keys of the file, and with
+    seeds > 1 the replicate axis (bench/replicates.py)."""
+    from bench.replicates import REPLICATE
     out = {}
     for k, v in space.space.items():
         out[k] = tune.grid_search(list(v["grid_search"])) if _is_grid(v) else v
+    if seeds > 1:
+        out[REPLICATE] = tune.grid_search(list(range(seeds)))
     return out
+
+
+def default_reference(space: Space) -> dict | None:
+    """The official recipe's values of the searched grid keys (Config defaults), when the
+    grid holds all of them; else None (the first group is the reference)."""
+    from irn.config import Config
+    official = Config.__dataclass_fields__
+    ref = {}
+    for key in space.searched:
+        axis = space.space[key]
+        default = official[key].default
+        if not _is_grid(axis) or str(default) not in [str(v) for v in axis["grid_search"]]:
+            return None
+        ref[key] = default
+    return ref or None

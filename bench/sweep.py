@@ -18,6 +18,7 @@ import argparse
 import glob
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -26,6 +27,7 @@ import psutil
 
 PROCESS_START = psutil.Process().create_time()  # overhead is measured from the command's start
 
+from bench import group_table  # noqa: E402
 from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic  # noqa: E402
 from bench.tracking import (DEFAULT_EXPERIMENT, TrackingError, Tracker,  # noqa: E402
                             default_tracking_uri, host_tags)
@@ -56,6 +58,9 @@ def parse_args(argv=None):
                    "cluster)")
     p.add_argument("--num-samples", metavar="N", type=int,
                    help="samples (repeats of the grid); default: TUNE")
+    p.add_argument("--seeds", metavar="N", type=int,
+                   help="replicates: run every configuration with seeds base+0..N-1 and "
+                   "compare groups with confidence intervals (default: TUNE seeds, else 1)")
     p.add_argument("--max-concurrent", metavar="N", type=int,
                    help="trials at once (default: as resources allow)")
     p.add_argument("--cpus-per-trial", metavar="N", type=float, default=1.0,
@@ -74,9 +79,10 @@ def parse_args(argv=None):
 
 def plan(args) -> dict:
     """Everything decided before Ray starts: the space, the base config, Tune's settings."""
-    from bench.space import check_searcher, load_space, uses_perceptual, validate
+    from bench.space import (check_searcher, default_reference, load_space, uses_perceptual,
+                             validate)
     check_json_target(args.json)
-    for name in ("num_samples", "max_concurrent", "max_failures"):
+    for name in ("num_samples", "seeds", "max_concurrent", "max_failures"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "max_failures" else 1):
             raise UsageError(f"--{name.replace('_', '-')} must be >= "
@@ -115,26 +121,30 @@ def plan(args) -> dict:
     _check_metric(tune_cfg["metric"], from_dict({**base, **space.fixed()}), space)
     if args.num_samples:
         tune_cfg["num_samples"] = args.num_samples
+    if args.seeds:
+        tune_cfg["seeds"] = args.seeds
+    if tune_cfg["seeds"] > 1 and tune_cfg["searcher"] != "grid":
+        raise UsageError(f"--seeds {tune_cfg['seeds']} needs the grid searcher (a "
+                         f"{tune_cfg['searcher']} search samples each configuration once)")
     name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     return {"space": space.path, "space_obj": space, "budget": budget, "base": base,
+            "default_reference": default_reference(space), "study": stem,
             "tune": tune_cfg, "exp_dir": os.path.join(root, name), "resume": False,
             "experiment": args.experiment,
             "tracking_uri": args.tracking_uri or default_tracking_uri(),
             "max_concurrent": args.max_concurrent, "max_failures": args.max_failures,
-            "total_trials": space.grid_size * tune_cfg["num_samples"]}
+            "total_trials": space.grid_size * tune_cfg["num_samples"] * tune_cfg["seeds"]}
 
 
 def _check_metric(metric: str, cfg, space) -> None:
     """Every report must carry the objective (Tune stops the sweep otherwise)."""
-    import re
-    known = r"(bicubic_)?(psnr_y|ssim_y|psnr_rgb|psnr_y_std|psnr_y_zero|lr_psnr_y|sr_psnr_y|" \
-            r"jpeg\d+_(psnr|ssim)_y)|loss/\w+|time/\w+|data_fraction"
-    if not re.fullmatch(known, metric):
-        raise UsageError(f"unknown TUNE metric {metric!r}; e.g. psnr_y, ssim_y, "
+    from irn.evaluate import jpeg_qualities, metric_spec
+    if metric_spec(metric) is None:
+        raise UsageError(f"unknown TUNE metric {metric!r}; e.g. psnr_y, gain_db, ssim_y, "
                          "jpeg50_psnr_y, loss/total")
     qf = re.search(r"jpeg(\d+)_", metric)
-    if qf and "jpeg_eval" not in space.searched and int(qf.group(1)) not in [
-            int(q) for q in cfg.jpeg_eval.split(",") if q.strip()]:
+    if qf and "jpeg_eval" not in space.searched and int(qf.group(1)) not in \
+            jpeg_qualities(cfg):
         raise UsageError(f"TUNE metric {metric} needs QF {qf.group(1)} in jpeg_eval "
                          f"(now {cfg.jpeg_eval!r}); set it in SPACE or with --set")
 
@@ -241,11 +251,11 @@ def build_trainable(p: dict, resources: dict):
     from ray import tune
 
     from bench.trainable import train_trial
-    from irn.data import load_images
+    from irn.data import load_images, load_named_images
     base = p["base"]
     cfg = from_dict(base)
     train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
-    val = load_images(cfg.data, "val")
+    val = load_named_images(cfg.data, "val")
     wrapped = tune.with_parameters(train_trial, base=base, metric=p["tune"]["metric"],
                                    threads=max(1, int(resources["cpu"])), train_images=train,
                                    val_raw=val)
@@ -266,7 +276,7 @@ def build_tuner(p: dict, trainable, hooks):
     if p["resume"]:
         return tune.Tuner.restore(p["exp_dir"], trainable, resume_unfinished=True,
                                   resume_errored=True,
-                                  param_space=param_space(p["space_obj"]))
+                                  param_space=param_space(p["space_obj"], t["seeds"]))
     limit = p["max_concurrent"]
     if t["searcher"] == "optuna":
         from ray.tune.search.optuna import OptunaSearch
@@ -280,7 +290,7 @@ def build_tuner(p: dict, trainable, hooks):
                                   grace_period=cfg.eval_every, reduction_factor=2)
     storage, name = os.path.split(p["exp_dir"])
     return tune.Tuner(
-        trainable, param_space=param_space(p["space_obj"]),
+        trainable, param_space=param_space(p["space_obj"], t["seeds"]),
         tune_config=tune.TuneConfig(metric=t["metric"], mode=t["mode"], search_alg=searcher,
                                     scheduler=scheduler, num_samples=t["num_samples"],
                                     max_concurrent_trials=limit,
@@ -296,11 +306,11 @@ def start_parent(p: dict, tracker: Tracker) -> str:
         tracker.reopen(p["parent_run_id"])
         return p["parent_run_id"]
     t = p["tune"]
-    run_id = tracker.create_run(os.path.basename(p["exp_dir"]), {
+    run_id = tracker.create_run(p["study"], {
         "irn.role": "sweep", "irn.space": p["space"], "irn.budget": p["budget"],
         **host_tags(), "irn.gpu": cluster_gpu_tag(), "irn.objective": t["metric"],
         "irn.mode": t["mode"], "irn.searcher": t["searcher"], "irn.scheduler": t["scheduler"],
-        "irn.storage": p["exp_dir"]})
+        "irn.seeds": t["seeds"], "irn.storage": p["exp_dir"]})
     tracker.log_file(run_id, p["space"], "space.py")
     return run_id
 
@@ -309,7 +319,7 @@ def save_state(p: dict) -> None:
     os.makedirs(p["exp_dir"], exist_ok=True)
     shutil.copyfile(p["space"], os.path.join(p["exp_dir"], "space.py"))
     keep = ("space", "budget", "base", "tune", "experiment", "tracking_uri", "max_concurrent",
-            "max_failures", "parent_run_id", "total_trials")
+            "max_failures", "parent_run_id", "total_trials", "default_reference", "study")
     write_json_atomic(os.path.join(p["exp_dir"], STATE_FILE), {k: p[k] for k in keep})
 
 
@@ -344,10 +354,12 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
             p["parent_run_id"] = start_parent(p, tracker)
             if not p["resume"]:
                 save_state(p)
-            log = SweepLog(tracker, p["parent_run_id"], p["base"], p["tune"]["metric"])
+            log = SweepLog(tracker, p["parent_run_id"], p["base"], p["tune"]["metric"],
+                           p["space_obj"].searched)
             hooks = Hooks([log, Progress(console, p["tune"]["metric"],
                                          p["space_obj"].searched), *callbacks])
             console.print(f"sweep {p['space']}: budget {p['budget']}, "
+                          f"{p['tune']['seeds']} seed(s) per configuration, "
                           f"{p['tune']['searcher']} search, {p['tune']['scheduler']}, "
                           f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial; "
                           f"results in {p['exp_dir']}; MLflow {p['tracking_uri']} "
@@ -368,10 +380,13 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
         raise
     interrupted = summary["interrupted"]
     log.close()
-    tracker.log_json(p["parent_run_id"], summary, "summary.json")
+    log_comparison(tracker, p["parent_run_id"], summary)
     tracker.client.set_terminated(p["parent_run_id"], "KILLED" if interrupted else "FINISHED")
     attach_dashboard(p, summary)
-    Console(width=None if sys.stdout.isatty() else 160).print(summary_table(summary))
+    out = Console(width=None if sys.stdout.isatty() else 200)
+    out.print(summary_table(summary))
+    out.print(group_table.rich_table(summary))
+    print(f"verdict: {summary['comparison']['sentence']}")
     o = summary["overhead"]
     print(f"{len(summary['trials'])} trials, {len(summary['failed'])} failed; "
           f"wall {o['wall_s']:.0f} s, first metric after {o['time_to_first_metric_s']:.1f} s, "
@@ -384,6 +399,20 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
               file=sys.stderr)
         return INTERRUPTED
     return 0
+
+
+def log_comparison(tracker, run_id: str, summary: dict) -> None:
+    """summary.json, the group table (comparison.md), summary metrics and the verdict as the
+    parent run's description."""
+    tracker.log_json(run_id, summary, "summary.json")
+    table = group_table.markdown(summary)
+    tracker.log_text(run_id, table, "comparison.md")
+    scored = [g for g in summary["groups"] if "gain_db" in g]
+    metrics = {"groups": len(summary["groups"]), "trials": len(summary["trials"])}
+    if scored:
+        metrics["best_gain_db"] = max(g["gain_db"]["mean"] for g in scored)
+    tracker.log_metrics(run_id, metrics, 0)
+    tracker.set_tags(run_id, {"mlflow.note.content": table})
 
 
 def attach_dashboard(p: dict, summary: dict) -> None:

@@ -4,6 +4,7 @@ Everything here runs in the driver process: trials never write to MLflow themsel
 SQLite file is written by one process. A child run is keyed by its trial id and found again
 after a trial restart or a --resume; reports whose step is already logged are skipped.
 """
+import json
 import math
 import os
 import time
@@ -11,12 +12,14 @@ import time
 from ray import tune
 from ray.tune.result import AUTO_RESULT_KEYS
 
-from irn.config import from_dict
-from bench.tracking import Tracker, host_tags, numbers, one_line
+from bench.compare import compare_groups
+from bench.replicates import REPLICATE, group_id, group_label, trial_config
+from bench.tracking import PER_IMAGE, Tracker, host_tags, numbers, one_line
+from irn.evaluate import metric_spec
 
 # Ray's own result entries: not logged as metrics (node_id becomes the irn.node tag).
 RAY_KEYS = set(AUTO_RESULT_KEYS) | {"done", "trial_id", "experiment_tag", "should_checkpoint",
-                                    "node_id"}
+                                    "node_id", REPLICATE}
 PROGRESS_EVERY_S = 30.0
 
 
@@ -70,13 +73,30 @@ class TrialLog:
     def __init__(self, run_id: str, last_step: int):
         self.run_id, self.last_step, self.restarts = run_id, last_step, 0
         self.ended = False
+        self.per_image: list[dict] = []  # every evaluation's rows, logged as eval/per_image.json
+
+
+def per_image_rows(result: dict) -> list[dict]:
+    """The per-image rows of a trial's report (sent as JSON text, see bench.trainable)."""
+    rows = result.get("per_image") or []
+    return json.loads(rows) if isinstance(rows, str) else list(rows)
+
+
+def trial_identity(base: dict, trial_config_: dict, searched: list[str]) -> dict:
+    """The group, label, replicate and seed of a trial (bench/replicates.py)."""
+    cfg, replicate = trial_config(base, trial_config_)
+    label = group_label(trial_config_, searched)
+    return {"cfg": cfg, "group": group_id(cfg, replicate), "label": label,
+            "replicate": replicate, "seed": cfg.seed, "name": f"{label}|s{cfg.seed}"}
 
 
 class SweepLog(tune.Callback):
     """One MLflow child run per trial: params, every report, crops, final status."""
 
-    def __init__(self, tracker: Tracker, parent_id: str, base: dict, metric: str):
+    def __init__(self, tracker: Tracker, parent_id: str, base: dict, metric: str,
+                 searched: list[str] = ()):
         self.tracker, self.parent_id, self.base, self.metric = tracker, parent_id, base, metric
+        self.searched = list(searched)
         self.trials: dict[str, TrialLog] = {}
         tags = host_tags()
         self.host = {"irn.host": tags["irn.host"], "irn.git_commit": tags["irn.git_commit"]}
@@ -87,12 +107,16 @@ class SweepLog(tune.Callback):
     def _log(self, trial) -> TrialLog:
         st = self.trials.get(trial.trial_id)
         if st is None:
-            run_id, created = self.tracker.trial_run(self.parent_id, trial.trial_id)
+            who = trial_identity(self.base, trial.config, self.searched)
+            run_id, created = self.tracker.trial_run(self.parent_id, trial.trial_id, who["name"], {
+                "irn.group": who["group"], "irn.group_label": who["label"],
+                "irn.replicate": who["replicate"], "irn.seed": who["seed"]})
             st = self.trials[trial.trial_id] = TrialLog(run_id, -1)
             if created:
-                self.tracker.log_params(run_id, from_dict({**self.base, **trial.config}).to_dict())
+                self.tracker.log_params(run_id, who["cfg"].to_dict())
                 self.tracker.set_tags(run_id, {**self.host, "irn.status": "RUNNING"})
             else:  # a resumed sweep's trial: the same run again, continued
+                st.per_image = self.tracker.load_json(run_id, PER_IMAGE, [])
                 st.last_step = self.tracker.last_step(run_id)
                 st.restarts = int(self.tracker.client.get_run(run_id).data.tags.get(
                     "irn.restarts", 0))
@@ -122,6 +146,10 @@ class SweepLog(tune.Callback):
             self.eval_s += result.get("time/eval", 0)
         values = {k: v for k, v in numbers(result).items() if k not in RAY_KEYS}
         self.tracker.log_metrics(st.run_id, values, step)
+        rows = per_image_rows(result)
+        if rows:
+            st.per_image += rows
+            self.tracker.log_json(st.run_id, st.per_image, PER_IMAGE)
         if result.get("node_id"):
             self.tracker.set_tags(st.run_id, {"irn.node": result["node_id"]})
         st.last_step = step
@@ -164,7 +192,8 @@ class Progress(tune.Callback):
         self.last_print = time.time()
 
     def _name(self, trial) -> str:
-        cfg = ", ".join(f"{k}={trial.config.get(k)}" for k in self.searched)
+        shown = [*self.searched, REPLICATE] if REPLICATE in trial.config else self.searched
+        cfg = ", ".join(f"{k}={trial.config.get(k)}" for k in shown)
         return f"{trial.trial_id}" + (f" ({cfg})" if cfg else "")
 
     def on_trial_start(self, trial, **info):
@@ -210,8 +239,9 @@ class Progress(tune.Callback):
 
 
 def _baseline(metric: str) -> str:
-    return {"psnr_y": "bicubic_psnr_y", "ssim_y": "bicubic_ssim_y"}.get(
-        metric, "bicubic_" + metric if metric.startswith("jpeg") else "bicubic_psnr_y")
+    """The metric the objective is shown beside (its registry baseline; else bicubic Y-PSNR)."""
+    spec = metric_spec(metric)
+    return spec.baseline if spec and spec.baseline else "bicubic_psnr_y"
 
 
 # --------------------------------------------------------------------------- summary
@@ -225,18 +255,23 @@ def summarize(p: dict, results, tracker: Tracker, log: SweepLog, slots: int,
     runs = {r.data.tags.get("irn.trial_id"): r
             for r in tracker.find_runs({"mlflow.parentRunId": p["parent_run_id"]})}
     statuses = {t.trial_id: t.status for t in log.all_trials}
-    rows = []
+    rows, per_image = [], {}
     for result in results:
         m = dict(result.metrics or {})
         trial_id = m.get("trial_id") or os.path.basename(result.path)
         config = {k: (result.config or {}).get(k) for k in searched}
+        who = trial_identity(p["base"], {**config, REPLICATE: (result.config or {}).get(
+            REPLICATE, 0)}, searched)
         error = m.get("error")
         if result.error is not None:
             error = one_line(str(result.error).strip().splitlines()[-1])
         status = "FAILED" if error else ("FINISHED" if statuses.get(trial_id, "TERMINATED")
                                          == "TERMINATED" and "step" in m else "UNFINISHED")
         run = runs.get(trial_id)
+        per_image[trial_id] = per_image_rows(m)
         row = {"trial_id": trial_id, "status": status, "config": config,
+               "group": who["group"], "label": who["label"], "replicate": who["replicate"],
+               "seed": who["seed"], "name": who["name"],
                "objective": _num(m.get(metric)), "baseline": _num(m.get(_baseline(metric))),
                "step": m.get("step"), "node": m.get("node_id"),
                "time_wall_s": _num(m.get("time/wall")),
@@ -251,6 +286,7 @@ def summarize(p: dict, results, tracker: Tracker, log: SweepLog, slots: int,
         v = row["objective"]
         bad = row["status"] != "FINISHED" or v is None
         return (bad, 0 if bad else (-v if mode == "max" else v))
+    in_grid_order = list(rows)  # the default reference is the first group of the grid
     rows.sort(key=key)
     now = time.time()
     wall = now - process_start
@@ -263,7 +299,12 @@ def summarize(p: dict, results, tracker: Tracker, log: SweepLog, slots: int,
     done = sum(r["status"] in ("FINISHED", "FAILED") for r in rows)
     interrupted = done < p["total_trials"] or any(
         t.status not in ("TERMINATED", "ERROR") for t in log.all_trials)
+    comparison = compare_groups([{**r, "per_image": per_image[r["trial_id"]]}
+                                 for r in in_grid_order], metric, mode,
+                                p["tune"].get("reference") or p.get("default_reference"))
     return {"space": p["space"], "experiment": p["experiment"], "budget": p["budget"],
+            "seeds": p["tune"].get("seeds", 1), "groups": comparison["groups"],
+            "comparison": {k: v for k, v in comparison.items() if k != "groups"},
             "tracking_uri": p["tracking_uri"], "parent_run_id": p["parent_run_id"],
             "storage": p["exp_dir"], "objective": metric, "mode": mode,
             "baseline": _baseline(metric), "searcher": p["tune"]["searcher"],

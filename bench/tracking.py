@@ -2,11 +2,16 @@
 
 Run layout (experiment from --experiment, default "irn-bench"):
   sweep  parent run   tags irn.role=sweep, irn.space, irn.budget, irn.git_commit, irn.host,
-                      irn.gpu, irn.objective, irn.mode; artifacts space.py, summary.json
-  trial  child run    tags irn.role=trial, mlflow.parentRunId, irn.trial_id, irn.status
-                      (FINISHED/FAILED), irn.error (one line, when failed); params = every
-                      config key; metrics = every number of every report at step=report step,
-                      plus time/wall; artifacts crops/{gt,lr,lr_bicubic,recon}.png
+                      irn.gpu, irn.objective, irn.mode, irn.seeds, mlflow.note.content (the
+                      verdict); metrics best_gain_db, groups, trials; artifacts space.py,
+                      summary.json, comparison.md (the group table)
+  trial  child run    named LABEL|sSEED; tags irn.role=trial, mlflow.parentRunId,
+                      irn.trial_id, irn.group (hash of the config without the seed),
+                      irn.group_label, irn.replicate, irn.status (FINISHED/FAILED), irn.error
+                      (one line, when failed); params = every config key (seed = the
+                      replicate's seed); metrics = every number of every report at step=report
+                      step, plus time/wall; artifacts crops/{gt,lr,lr_bicubic,recon}.png,
+                      eval/per_image.json (every evaluation's per-image rows)
   single run          as a trial, with irn.role=single and no parent.
 
 Everything goes through one MlflowClient in one process (the sweep driver), never many
@@ -27,6 +32,7 @@ from mlflow.tracking import MlflowClient
 
 DEFAULT_EXPERIMENT = "irn-bench"
 CROPS = ("gt", "lr", "lr_bicubic", "recon")
+PER_IMAGE = "eval/per_image.json"  # every evaluation's per-image rows (image, seed, step, ...)
 
 
 class TrackingError(RuntimeError):
@@ -93,13 +99,24 @@ class Tracker:
         return list(self.client.search_runs([self.experiment_id], " and ".join(clauses),
                                             max_results=1000))
 
-    def trial_run(self, parent_id: str, trial_id: str) -> tuple[str, bool]:
+    def trial_run(self, parent_id: str, trial_id: str, name: str | None = None,
+                  tags: dict | None = None) -> tuple[str, bool]:
         """(run id, created) of the child run of `trial_id`; one run per trial, ever."""
         found = self.find_runs({"irn.trial_id": trial_id, "mlflow.parentRunId": parent_id})
         if found:
             return found[0].info.run_id, False
-        return self.create_run(trial_id, {"irn.role": "trial", "irn.trial_id": trial_id,
-                                          "mlflow.parentRunId": parent_id}), True
+        return self.create_run(name or trial_id, {
+            "irn.role": "trial", "irn.trial_id": trial_id, "mlflow.parentRunId": parent_id,
+            **(tags or {})}), True
+
+    def load_json(self, run_id: str, name: str, default=None):
+        """An artifact logged by log_json, or `default` when the run has none."""
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                with open(self.client.download_artifacts(run_id, name, d), encoding="utf-8") as f:
+                    return json.load(f)
+        except Exception:  # noqa: BLE001 - absent or unreadable: start afresh
+            return default
 
     def reopen(self, run_id: str) -> None:
         self.client.update_run(run_id, status="RUNNING")
@@ -151,11 +168,16 @@ class Tracker:
         return True
 
     def log_json(self, run_id: str, data, name: str) -> None:
+        """`data` as the artifact `name` (a path like eval/per_image.json puts it in a folder)."""
+        folder, base = os.path.split(name)
         with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, name)
+            path = os.path.join(d, base)
             with open(path, "w", encoding="utf-8") as f:
                 json.dump(data, f, indent=2, default=str)
-            self.client.log_artifact(run_id, path)
+            self.client.log_artifact(run_id, path, folder or None)
+
+    def log_text(self, run_id: str, text: str, name: str) -> None:
+        self.client.log_text(run_id, text, name)
 
     def log_file(self, run_id: str, path: str, name: str | None = None) -> None:
         if name and name != os.path.basename(path):
@@ -190,10 +212,14 @@ class SingleRun:
         self.run_id = self.tracker.create_run(name, {"irn.role": "single", **host_tags()})
         self.tracker.log_params(self.run_id, cfg_dict)
         self.start = time.perf_counter()
+        self.per_image: list[dict] = []
 
     def report(self, report: dict) -> None:
         values = {**report, "time/wall": time.perf_counter() - self.start}
         self.tracker.log_metrics(self.run_id, values, report["step"])
+        if report.get("per_image"):
+            self.per_image += report["per_image"]
+            self.tracker.log_json(self.run_id, self.per_image, PER_IMAGE)
 
     def crops(self, crops: dict) -> None:
         self.tracker.log_crops(self.run_id, crops)

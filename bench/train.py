@@ -18,9 +18,7 @@ from irn.config import BUDGETS, ConfigError, from_dict, parse_set
 from irn.data import DataError
 from irn.objective import NonFiniteLossError
 
-HEADLINE = [("psnr_y", "Y-PSNR (dB)"), ("ssim_y", "Y-SSIM"), ("psnr_rgb", "RGB PSNR (dB)"),
-            ("psnr_y_zero", "Y-PSNR, z = 0"), ("sr_psnr_y", "SR: Y-PSNR from bicubic LR"),
-            ("lr_psnr_y", "LR vs bicubic LR, Y-PSNR")]
+HEADLINE = ("psnr_y", "gain_db", "ssim_y", "psnr_rgb", "psnr_y_zero", "sr_psnr_y", "lr_psnr_y")
 
 
 def parse_args(argv):
@@ -40,32 +38,35 @@ def parse_args(argv):
 
 
 def results_table(final: dict) -> Table:
+    """The final evaluation beside its baselines; names, units and formats from the metric
+    registry (irn.evaluate.METRICS)."""
+    from irn.evaluate import metric_spec
     table = Table(title="Evaluation (published convention: uint8, Y channel, scale-px crop)")
-    table.add_column("metric")
-    table.add_column("model", justify="right")
-    table.add_column("bicubic & bicubic", justify="right")
-    for key, label in HEADLINE:
-        if key in final:
-            base = {"psnr_y": "bicubic_psnr_y", "ssim_y": "bicubic_ssim_y"}.get(key)
-            table.add_row(label, f"{final[key]:.4f}" if "ssim" in key else f"{final[key]:.2f}",
-                          f"{final[base]:.4f}" if base and "ssim" in key else
-                          f"{final[base]:.2f}" if base else "")
-    for key in sorted(k for k in final if k.startswith("jpeg") and k.endswith("_psnr_y")):
-        table.add_row(f"JPEG QF{key[4:-7]}: Y-PSNR", f"{final[key]:.2f}",
-                      f"{final['bicubic_' + key]:.2f}")
+    for col, justify in (("metric", "left"), ("model", "right"), ("baseline", "right"),
+                         ("meaning", "left")):
+        table.add_column(col, justify=justify)
+    jpeg = sorted((k for k in final if k.startswith("jpeg") and k.endswith("_psnr_y")),
+                  key=lambda k: int(k[4:-7]))
+    for key in [k for k in HEADLINE if k in final] + jpeg:
+        spec = metric_spec(key)
+        base = final.get(spec.baseline) if spec.baseline else None
+        table.add_row(key, spec.format(final[key]),
+                      f"{metric_spec(spec.baseline).format(base)} ({spec.baseline})"
+                      if base is not None else "", spec.describe())
     return table
 
 
 def load_data(cfg):
     """Decode (memory loader) or check (disk loader) the data before any training starts, so
     a missing folder or unreadable images fail fast; warnings print as one line each."""
-    from irn.data import image_files, load_images, val_images
+    from irn.data import image_files, load_images
+    from irn.train import validation_set
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
         if train is None:
             image_files(cfg.data, "train")
-        val = val_images(cfg.data, cfg.scale, cfg.val_max_size or None)
+        val = validation_set(cfg)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     return train, val

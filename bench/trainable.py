@@ -21,11 +21,10 @@ import time
 import torch
 from ray import tune
 
-from irn.config import from_dict
-from irn.data import val_images
+from bench.replicates import trial_config
 from irn.evaluate import save_crops, visual_crops
 from irn.objective import NonFiniteLossError
-from irn.train import Trainer
+from irn.train import Trainer, validation_set
 
 STATE = "trainer.pt"
 WALL = "wall.json"
@@ -34,12 +33,14 @@ CROPS_DIR = "crops"
 
 def train_trial(config: dict, *, base: dict, metric: str, threads: int,
                 train_images=None, val_raw=None) -> None:
-    """`config`: the searched keys of this trial; `base`: defaults + budget + fixed values;
-    `train_images` / `val_raw`: decoded once by the driver, shared through the object store."""
+    """`config`: the searched keys of this trial (and its replicate index); `base`: defaults +
+    budget + fixed values; `train_images` / `val_raw` ((names, images)): decoded once by the
+    driver, shared through the object store."""
     start = time.perf_counter()
     torch.set_num_threads(max(1, threads))
-    cfg = from_dict({**base, **config})
-    val_set = val_images(cfg.data, cfg.scale, cfg.val_max_size or None, images=val_raw)
+    cfg, _ = trial_config(base, config)
+    names, images = val_raw if val_raw is not None else (None, None)
+    val_set = validation_set(cfg, images=images, names=names)
     images = train_images if cfg.loader == "memory" else None
     wall0 = 0.0
     checkpoint = tune.get_checkpoint()
@@ -63,7 +64,10 @@ def train_trial(config: dict, *, base: dict, metric: str, threads: int,
                 save_crops(visual_crops(trainer.model, val_set, cfg, device=trainer.device),
                            os.path.join(d, CROPS_DIR))
                 trainer.model.train()
-                tune.report({**report, "time/wall": wall, "node_id": node},
+                # per_image as JSON text: Tune's loggers skip strings (a list would become
+                # a TensorBoard histogram attempt and a CSV column)
+                tune.report({**report, "per_image": json.dumps(report["per_image"]),
+                             "time/wall": wall, "node_id": node},
                             checkpoint=tune.Checkpoint.from_directory(d))
     except NonFiniteLossError as e:
         tune.report({"step": trainer.step, metric: float("nan"), "error": f"diverged: {e}",

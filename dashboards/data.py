@@ -21,7 +21,8 @@ from mlflow.tracking import MlflowClient, get_tracking_uri
 KEY_PARAMS = ("scale", "coupling", "loss_recon", "loss_guide", "lambda_guide", "jpeg_train")
 # Keys that describe a run but are not experimental factors (never "parameters that matter").
 NOT_FACTORS = {"data", "device", "vgg_weights", "workers", "eval_every", "eval_z_draws",
-               "profile", "jpeg_eval", "val_max_size"}
+               "profile", "jpeg_eval", "val_max_size", "val_tile",
+               "seed"}  # seeds are replicates of one configuration, not a factor
 CROPS = ("gt.png", "lr_bicubic.png", "lr.png", "recon.png")
 MAX_CROP_BYTES = 2_000_000  # a crop bigger than this is skipped, to keep the page light
 

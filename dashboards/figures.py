@@ -13,8 +13,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboards.data import KEY_PARAMS, NOT_FACTORS, Sweep, metric
+from irn.evaluate import metric_spec
 
-TABLE_METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "lr_psnr_y", "sr_psnr_y", "psnr_y_zero",
+TABLE_METRICS = ("psnr_y", "gain_db", "ssim_y", "psnr_rgb", "lr_psnr_y", "sr_psnr_y", "psnr_y_zero",
                  "params", "throughput_mps", "time/wall", "data_fraction")
 CURVE_KEYS = ("loss/total", "loss/recon", "loss/guide", "loss/distr", "psnr_y",
               "lr")  # lr: the metric, the schedule's learning rate at each report
@@ -43,10 +44,9 @@ def fmt(key: str, value) -> str:
         return ""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         return str(value)
-    if "psnr" in key:
-        return f"{value:.2f}"
-    if "ssim" in key:
-        return f"{value:.4f}"
+    spec = metric_spec(key)  # the metric registry's display format
+    if spec and spec.per_image:
+        return spec.format(float(value))
     if key == "params":
         return f"{int(value):,}"
     if float(value).is_integer() and abs(value) < 1e6:

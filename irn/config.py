@@ -54,6 +54,7 @@ class Config:
     eval_every: int = 5000
     eval_z_draws: int = 1
     val_max_size: int = 0  # 0 = full validation images; >0 centre-crops them (fast CPU eval)
+    val_tile: int = 0  # >0: cut validation images into tiles evaluated as separate images
     # speed switches
     amp: str = "off"
     channels_last: bool = False
@@ -98,9 +99,9 @@ CHOICES = {
 # Budgets: named presets over optimisation keys (see README "Budgets" for why these values).
 BUDGETS = {
     "smoke": dict(steps=4, batch_size=2, patch_size=32, eval_every=2, val_max_size=64,
-                  jpeg_eval="50"),
-    "cpu": dict(steps=150, batch_size=4, patch_size=64, lr=5e-4, warmup=10, schedule="cosine",
-                eval_every=75, val_max_size=256, z_train="zero", z_eval="zero"),
+                  val_tile=32, jpeg_eval="50"),
+    "cpu": dict(steps=120, batch_size=4, patch_size=48, lr=5e-4, warmup=10, schedule="cosine",
+                eval_every=60, val_max_size=256, val_tile=64, z_train="zero", z_eval="zero"),
     "gpu": dict(steps=20_000, batch_size=16, patch_size=144, lr=2e-4, warmup=500,
                 schedule="cosine", eval_every=2000, val_max_size=0),
     "paper": dict(steps=500_000, batch_size=16, patch_size=144, lr=2e-4, warmup=0,
@@ -207,8 +208,11 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"lr must be > 0, got {cfg.lr}")
     if cfg.warmup < 0:
         raise ConfigError(f"warmup must be >= 0, got {cfg.warmup}")
-    if cfg.workers < 0 or cfg.val_max_size < 0:
-        raise ConfigError("workers and val_max_size must be >= 0")
+    if cfg.workers < 0 or cfg.val_max_size < 0 or cfg.val_tile < 0:
+        raise ConfigError("workers, val_max_size and val_tile must be >= 0")
+    if cfg.val_tile and (cfg.val_tile % cfg.scale or cfg.val_tile - 2 * cfg.scale < 11):
+        raise ConfigError(f"val_tile {cfg.val_tile} must be a multiple of scale {cfg.scale} "
+                          f"leaving at least 11 px for SSIM after the {cfg.scale}-px border crop")
     _check_losses(cfg)
     _check_jpeg(cfg)
     if cfg.data != "embedded" and not os.path.isdir(cfg.data):

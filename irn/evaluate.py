@@ -1,15 +1,21 @@
-"""Evaluation under the published convention (REFERENCE.md "Evaluation convention").
+"""Evaluation under the published convention, and the one metric vocabulary (`METRICS`).
 
 Per validation image: downscale (quantised LR), upscale with z ~ N(0, T^2) draws or z = 0,
 round to uint8, Y-channel PSNR/SSIM with `scale` pixels cropped, plus RGB PSNR. In the same
-table: the bicubic-down/bicubic-up baseline, how far the LR strays from the bicubic LR,
-super-resolution (upscaling a plain bicubic LR), and real-JPEG robustness at each QF.
-Metrics are averaged over images.
+table: the bicubic-down/bicubic-up baseline, the gain over it, how far the LR strays from
+the bicubic LR, super-resolution (upscaling a plain bicubic LR), and real-JPEG robustness at
+each QF. `evaluate_images` keeps one row per image; `evaluate` averages them.
 
-Keys: psnr_y, ssim_y, psnr_rgb, psnr_y_std (spread over z draws), psnr_y_zero (z = 0, when
-z_eval is gaussian), lr_psnr_y (LR vs bicubic LR, 1 px crop), bicubic_psnr_y, bicubic_ssim_y,
-sr_psnr_y, jpeg{QF}_psnr_y, jpeg{QF}_ssim_y, bicubic_jpeg{QF}_psnr_y, bicubic_jpeg{QF}_ssim_y.
+`METRICS` is the registry every consumer reads (the sweep's objective check, the CLI tables,
+MLflow, the statistics, the dashboards): name -> MetricSpec (direction, unit, baseline,
+format, meaning, and how one image's value is computed). Adding a metric is one entry here.
 """
+import math
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable
+
 import numpy as np
 import torch
 
@@ -34,47 +40,202 @@ def _upscale_draws(model, lr, cfg: Config, seed: int, draws: int | None = None):
             for _ in range(cfg.eval_z_draws if draws is None else draws)]
 
 
+class ImageViews:
+    """The images one evaluation compares, each computed on first use: the model's LR, its
+    reconstructions, the bicubic pipeline, SR from the bicubic LR, and the JPEG variants."""
+
+    def __init__(self, model, hr, lr_ref, cfg: Config, seed: int):
+        self.model, self.hr, self.lr_ref, self.cfg, self.seed = model, hr, lr_ref, cfg, seed
+        self.s = cfg.scale
+        self._jpeg: dict[int, torch.Tensor] = {}
+
+    @cached_property
+    def lr(self):
+        return self.model.downscale(self.hr)
+
+    @cached_property
+    def recs(self):
+        return _upscale_draws(self.model, self.lr, self.cfg, self.seed)
+
+    @cached_property
+    def rec_psnrs(self) -> list[float]:
+        return [psnr_y(r, self.hr, self.s) for r in self.recs]
+
+    @cached_property
+    def lr_bicubic(self):
+        return quantize(self.lr_ref)
+
+    @cached_property
+    def bicubic(self):
+        return imresize(self.lr_bicubic, self.s)
+
+    @cached_property
+    def bicubic_psnr(self) -> float:
+        return psnr_y(self.bicubic, self.hr, self.s)
+
+    @cached_property
+    def sr_recs(self):
+        return _upscale_draws(self.model, self.lr_bicubic, self.cfg, self.seed)
+
+    def jpeg_rec(self, q: int):
+        """The reconstruction from the model's LR stored as a real JPEG (one z draw)."""
+        if q not in self._jpeg:
+            lr = jpeg_real(self.lr, q)
+            self._jpeg[q] = _upscale_draws(self.model, lr, self.cfg, self.seed, draws=1)[0]
+        return self._jpeg[q]
+
+    def bicubic_jpeg(self, q: int):
+        return imresize(jpeg_real(self.lr_bicubic, q), self.s)
+
+
+def _always(cfg: Config) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    mode: str                      # "max" or "min": which direction is better
+    unit: str                      # "dB", "" (a ratio or index), "s"
+    doc: str                       # one line: what the number means
+    fmt: str = ".2f"
+    baseline: str | None = None    # the metric a reader compares it with
+    compute: Callable | None = None  # ImageViews -> float: a per-image evaluation metric
+    when: Callable[[Config], bool] = _always  # evaluated under this config?
+
+    @property
+    def per_image(self) -> bool:
+        return self.compute is not None
+
+    def better(self, a: float, b: float) -> bool:
+        return a > b if self.mode == "max" else a < b
+
+    def format(self, value) -> str:
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            return "-"
+        return f"{value:{self.fmt}}"
+
+    def describe(self) -> str:
+        return f"{self.doc} [{self.unit}]" if self.unit else self.doc
+
+
+def _gaussian(cfg: Config) -> bool:
+    return cfg.z_eval == "gaussian"
+
+
+def _fixed_metrics() -> list[MetricSpec]:
+    dB = "dB"
+    return [
+        MetricSpec("psnr_y", "max", dB, "Y-PSNR of the reconstruction (mean over z draws)",
+                   baseline="bicubic_psnr_y", compute=lambda v: float(np.mean(v.rec_psnrs))),
+        MetricSpec("gain_db", "max", dB, "Y-PSNR gain over bicubic down + bicubic up "
+                   "(psnr_y - bicubic_psnr_y)",
+                   compute=lambda v: float(np.mean(v.rec_psnrs)) - v.bicubic_psnr),
+        MetricSpec("ssim_y", "max", "", "Y-SSIM of the reconstruction (mean over z draws)",
+                   fmt=".4f", baseline="bicubic_ssim_y",
+                   compute=lambda v: float(np.mean([ssim_y(r, v.hr, v.s) for r in v.recs]))),
+        MetricSpec("psnr_rgb", "max", dB, "RGB PSNR of the reconstruction",
+                   compute=lambda v: float(np.mean([psnr_rgb(r, v.hr, v.s) for r in v.recs]))),
+        MetricSpec("psnr_y_std", "min", dB, "spread of psnr_y over z draws (0 with z = 0; "
+                   "not an error bar)", fmt=".3f", compute=lambda v: float(np.std(v.rec_psnrs))),
+        MetricSpec("psnr_y_zero", "max", dB, "Y-PSNR with z = 0 (beside the gaussian draws)",
+                   baseline="psnr_y", when=_gaussian,
+                   compute=lambda v: psnr_y(v.model.upscale(v.lr, mode="zero"), v.hr, v.s)),
+        MetricSpec("lr_psnr_y", "max", dB, "Y-PSNR of the model's LR against the bicubic LR "
+                   "(1 px crop)", compute=lambda v: psnr_y(v.lr, v.lr_ref, 1)),
+        MetricSpec("bicubic_psnr_y", "max", dB, "Y-PSNR of bicubic down + bicubic up",
+                   compute=lambda v: v.bicubic_psnr),
+        MetricSpec("bicubic_ssim_y", "max", "", "Y-SSIM of bicubic down + bicubic up",
+                   fmt=".4f", compute=lambda v: ssim_y(v.bicubic, v.hr, v.s)),
+        MetricSpec("sr_psnr_y", "max", dB, "Y-PSNR of super-resolution from a plain bicubic LR",
+                   baseline="bicubic_psnr_y",
+                   compute=lambda v: float(np.mean([psnr_y(r, v.hr, v.s) for r in v.sr_recs]))),
+    ]
+
+
+def jpeg_metrics(q: int) -> list[MetricSpec]:
+    """The JPEG rows at quality q: the model's LR and the bicubic LR through real libjpeg."""
+    return [
+        MetricSpec(f"jpeg{q}_psnr_y", "max", "dB", f"Y-PSNR from the LR stored as JPEG QF {q}",
+                   baseline=f"bicubic_jpeg{q}_psnr_y",
+                   compute=lambda v: psnr_y(v.jpeg_rec(q), v.hr, v.s)),
+        MetricSpec(f"jpeg{q}_ssim_y", "max", "", f"Y-SSIM from the LR stored as JPEG QF {q}",
+                   fmt=".4f", baseline=f"bicubic_jpeg{q}_ssim_y",
+                   compute=lambda v: ssim_y(v.jpeg_rec(q), v.hr, v.s)),
+        MetricSpec(f"bicubic_jpeg{q}_psnr_y", "max", "dB", f"Y-PSNR of the bicubic LR through "
+                   f"JPEG QF {q}, bicubic up", compute=lambda v: psnr_y(v.bicubic_jpeg(q), v.hr, v.s)),
+        MetricSpec(f"bicubic_jpeg{q}_ssim_y", "max", "", f"Y-SSIM of the bicubic LR through "
+                   f"JPEG QF {q}, bicubic up", fmt=".4f",
+                   compute=lambda v: ssim_y(v.bicubic_jpeg(q), v.hr, v.s)),
+    ]
+
+
+# Training-report metrics (not per image): objectives a sweep may also rank by.
+_REPORT_PREFIXES = {"loss/": ("min", "", "training loss term, mean over the interval", ".4g"),
+                    "time/": ("min", "s", "seconds (per step for data/compute)", ".3g")}
+_REPORT_METRICS = [MetricSpec("data_fraction", "min", "", "share of step time spent waiting "
+                              "for data", fmt=".3f")]
+
+METRICS: dict[str, MetricSpec] = {m.name: m for m in _fixed_metrics() + _REPORT_METRICS}
+
+
+def metric_spec(name: str) -> MetricSpec | None:
+    """The spec of any metric name a report may carry (jpeg{QF}_*, loss/*, time/* included);
+    None for a name nothing produces."""
+    if name in METRICS:
+        return METRICS[name]
+    qf = re.fullmatch(r"(?:bicubic_)?jpeg(\d+)_(?:psnr|ssim)_y", name)
+    if qf and 1 <= int(qf.group(1)) <= 100:
+        return next(m for m in jpeg_metrics(int(qf.group(1))) if m.name == name)
+    for prefix, (mode, unit, doc, fmt) in _REPORT_PREFIXES.items():
+        if name.startswith(prefix) and re.fullmatch(r"\w+", name[len(prefix):]):
+            return MetricSpec(name, mode, unit, doc, fmt=fmt)
+    return None
+
+
+def evaluation_metrics(cfg: Config) -> list[MetricSpec]:
+    """The per-image metrics an evaluation under `cfg` computes, in table order."""
+    fixed = [m for m in METRICS.values() if m.per_image and m.when(cfg)]
+    return fixed + [m for q in jpeg_qualities(cfg) for m in jpeg_metrics(q)]
+
+
 @torch.inference_mode()
 def evaluate_image(model, hr, lr_ref, cfg: Config, seed: int = 0) -> dict:
-    s = cfg.scale
-    lr = model.downscale(hr)
-    recs = _upscale_draws(model, lr, cfg, seed)
-    psnrs = [psnr_y(r, hr, s) for r in recs]
-    out = {"psnr_y": float(np.mean(psnrs)), "psnr_y_std": float(np.std(psnrs)),
-           "ssim_y": float(np.mean([ssim_y(r, hr, s) for r in recs])),
-           "psnr_rgb": float(np.mean([psnr_rgb(r, hr, s) for r in recs])),
-           "lr_psnr_y": psnr_y(lr, lr_ref, 1)}
-    if cfg.z_eval == "gaussian":
-        out["psnr_y_zero"] = psnr_y(model.upscale(lr, mode="zero"), hr, s)
-    lr_bicubic = quantize(lr_ref)
-    bicubic = imresize(lr_bicubic, s)
-    out["bicubic_psnr_y"] = psnr_y(bicubic, hr, s)
-    out["bicubic_ssim_y"] = ssim_y(bicubic, hr, s)
-    out["sr_psnr_y"] = float(np.mean([psnr_y(r, hr, s)
-                                      for r in _upscale_draws(model, lr_bicubic, cfg, seed)]))
-    for q in jpeg_qualities(cfg):
-        rec = _upscale_draws(model, jpeg_real(lr, q), cfg, seed, draws=1)[0]
-        out[f"jpeg{q}_psnr_y"] = psnr_y(rec, hr, s)
-        out[f"jpeg{q}_ssim_y"] = ssim_y(rec, hr, s)
-        base = imresize(jpeg_real(lr_bicubic, q), s)
-        out[f"bicubic_jpeg{q}_psnr_y"] = psnr_y(base, hr, s)
-        out[f"bicubic_jpeg{q}_ssim_y"] = ssim_y(base, hr, s)
-    return out
+    views = ImageViews(model, hr, lr_ref, cfg, seed)
+    return {m.name: float(m.compute(views)) for m in evaluation_metrics(cfg)}
+
+
+def image_names(val_set) -> list[str]:
+    """The names of a validation set's images (val_images sets them; else image0, ...)."""
+    names = getattr(val_set, "names", None)
+    return list(names) if names else [f"image{i}" for i in range(len(val_set))]
+
+
+def evaluate_images(model, val_set, cfg: Config, device="cpu") -> list[dict]:
+    """One row per validation image: {"image": name, metric: value, ...}. Image i's z draws
+    are seeded with i, so a row is reproducible on its own."""
+    return [{"image": name, **evaluate_image(model, hr.to(device), lr.to(device), cfg, seed=i)}
+            for i, (name, (hr, lr)) in enumerate(zip(image_names(val_set), val_set))]
+
+
+def mean_metrics(rows: list[dict]) -> dict:
+    """The mean of every metric over per-image rows (non-metric keys dropped)."""
+    keys = [k for k in rows[0] if k in METRICS or metric_spec(k) is not None]
+    return {k: float(np.mean([r[k] for r in rows])) for k in keys}
 
 
 def evaluate(model, val_set, cfg: Config, device="cpu") -> dict:
     """Mean of evaluate_image over the validation set."""
-    rows = [evaluate_image(model, hr.to(device), lr.to(device), cfg, seed=i)
-            for i, (hr, lr) in enumerate(val_set)]
-    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    return mean_metrics(evaluate_images(model, val_set, cfg, device))
 
 
 @torch.inference_mode()
 def visual_crops(model, val_set, cfg: Config, size: int = 96, device="cpu") -> dict:
-    """Centre crops of the first validation image as uint8 H x W x 3: ground truth, the
-    model's LR (nearest-upsampled to HR size for side-by-side viewing), bicubic LR, and the
-    reconstruction. For galleries and MLflow artifacts."""
-    hr, lr_ref = (t.to(device) for t in val_set[0])
+    """Centre crops of the first validation image (before tiling, see val_images) as uint8
+    H x W x 3: ground truth, the model's LR (nearest-upsampled to HR size for side-by-side
+    viewing), bicubic LR, and the reconstruction. For galleries and MLflow artifacts."""
+    whole = getattr(val_set, "whole", None) or val_set
+    hr, lr_ref = (t.to(device) for t in whole[0])
     s = cfg.scale
     lr = model.downscale(hr)
     rec = _upscale_draws(model, lr, cfg, 0, draws=1)[0]

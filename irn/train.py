@@ -1,8 +1,8 @@
 """The training loop: a plain loop over steps that yields one report per evaluation interval.
 
     trainer = Trainer(cfg)
-    for report in trainer.run():      # report: step, loss/*, time/*, lr, and eval metrics
-        ...
+    for report in trainer.run():      # report: step, loss/*, time/*, lr, eval metrics and
+        ...                           # per_image (one row per validation image)
     trainer.save(path)                # exact resume: Trainer.restore(path, cfg)
 
 Determinism: the model is initialised from `seed`; batch k depends only on (seed, k) (see
@@ -20,7 +20,7 @@ import torch
 from irn.checkpoint import atomic_save, FORMAT
 from irn.config import Config, from_dict
 from irn.data import train_loader, val_images
-from irn.evaluate import evaluate
+from irn.evaluate import evaluate_images, mean_metrics
 from irn.model import build_model, count_parameters
 from irn.objective import Objective, check_finite
 
@@ -43,6 +43,13 @@ def lr_factor(cfg: Config, step: int) -> float:
     if cfg.schedule == "cosine":
         return 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
     return 1.0
+
+
+def validation_set(cfg: Config, images=None, names=None):
+    """The validation set of a config (val_max_size crop, val_tile tiles); `images`/`names`:
+    already decoded by the caller (irn.data.load_named_images)."""
+    return val_images(cfg.data, cfg.scale, cfg.val_max_size or None, images=images,
+                      names=names, tile=cfg.val_tile)
 
 
 def sync(device: torch.device) -> None:
@@ -154,15 +161,21 @@ class Trainer:
         self.apply_gradients()
         return {"total": total.item(), **{k: v.item() for k, v in terms.items()}}
 
-    def evaluate(self) -> dict:
+    def evaluate_images(self) -> list[dict]:
+        """One row per validation image: image, seed, step and every per-image metric."""
         if self.val_set is None:
-            self.val_set = val_images(self.cfg.data, self.cfg.scale,
-                                      self.cfg.val_max_size or None)
+            self.val_set = validation_set(self.cfg)
         self.model.eval()
         try:
-            return evaluate(self.model, self.val_set, self.cfg, device=self.device)
+            rows = evaluate_images(self.model, self.val_set, self.cfg, device=self.device)
         finally:
             self.model.train()
+        return [{"image": r.pop("image"), "seed": self.cfg.seed, "step": self.step, **r}
+                for r in rows]
+
+    def evaluate(self) -> dict:
+        """The mean metrics over the validation set."""
+        return mean_metrics(self.evaluate_images())
 
     def run(self, until: int | None = None):
         """Train to `until` (default cfg.steps), yielding a report every eval_every steps
@@ -192,8 +205,10 @@ class Trainer:
                           "data_fraction": t_data / (t_data + t_compute),
                           "time/train_wall": time.perf_counter() - start, "params": self.params}
                 eval_start = time.perf_counter()
-                report.update(self.evaluate())
+                rows = self.evaluate_images()
+                report.update(mean_metrics(rows))
                 report["time/eval"] = time.perf_counter() - eval_start
+                report["per_image"] = rows
                 sums, t_data, t_compute, n = {}, 0.0, 0.0, 0
                 yield report
 

@@ -17,9 +17,14 @@ def test_single_run_writes_metrics_and_a_usable_checkpoint(tmp_path):
     out, ckpt = tmp_path / "run.json", tmp_path / "model.pt"
     proc = run(*TINY, "--json", str(out), "--save", str(ckpt))
     assert proc.returncode == 0, proc.stderr
-    assert "bicubic & bicubic" in proc.stdout and "Y-PSNR" in proc.stdout
+    assert "gain_db" in proc.stdout and "bicubic_psnr_y" in proc.stdout
     result = json.loads(out.read_text())
     assert result["config"]["steps"] == 4 and len(result["reports"]) == 2
+    rows = result["final"]["per_image"]  # smoke: 64-px crops of 2 photos in 32-px tiles
+    assert [r["image"] for r in rows][:2] == ["astronaut@0,0", "astronaut@0,1"]
+    assert len(rows) == 8 and all(r["step"] == 4 and r["seed"] == 0 for r in rows)
+    assert result["final"]["gain_db"] == pytest.approx(
+        sum(r["psnr_y"] - r["bicubic_psnr_y"] for r in rows) / 8)
     for key in ("psnr_y", "bicubic_psnr_y", "jpeg50_psnr_y", "time/data", "time/compute"):
         assert key in result["final"]
     from PIL import Image

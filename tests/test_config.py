@@ -49,6 +49,8 @@ def test_strings_are_coerced_like_the_command_line():
     ({"channels_last": "maybe"}, "channels_last must be bool"),
     ({"data": "/no/such/folder"}, "not a folder"),
     ({"scale": 2, "multiscale_depth": 1}, "multiscale_depth must be 0..0"),
+    ({"scale": 4, "val_tile": 30}, "val_tile 30 must be a multiple of scale 4"),
+    ({"scale": 8, "val_tile": 24}, "leaving at least 11 px for SSIM"),
 ])
 def test_bad_values_are_one_line_naming_the_key(values, message):
     with pytest.raises(ConfigError) as err:

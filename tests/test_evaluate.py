@@ -56,3 +56,42 @@ def test_visual_crops_are_uint8_images(val_set):
     assert set(crops) == {"gt", "lr", "lr_bicubic", "recon"}
     for img in crops.values():
         assert img.dtype.name == "uint8" and img.shape == (32, 32, 3)
+
+
+def test_registry_describes_every_metric_an_evaluation_computes(val_set):
+    from irn.evaluate import METRICS, evaluate_images, evaluation_metrics, metric_spec
+    cfg = from_dict({"z_eval": "gaussian", "eval_z_draws": 2, "jpeg_eval": "50"})
+    rows = evaluate_images(build_model(scale=2, blocks=1, gc=8).eval(), val_set, cfg)
+    names = [m.name for m in evaluation_metrics(cfg)]
+    assert set(rows[0]) == {"image", *names}
+    for name in names:
+        spec = metric_spec(name)
+        assert spec.mode in ("max", "min") and spec.doc and spec.per_image
+        assert spec.baseline is None or metric_spec(spec.baseline) is not None
+    assert metric_spec("jpeg50_psnr_y").baseline == "bicubic_jpeg50_psnr_y"
+    assert metric_spec("loss/total").mode == "min" and not metric_spec("loss/total").per_image
+    assert metric_spec("psnr") is None and metric_spec("jpeg500_psnr_y") is None
+    assert METRICS["gain_db"].unit == "dB" and METRICS["ssim_y"].format(0.91234) == "0.9123"
+    for r in rows:  # the gain is the model's Y-PSNR minus bicubic's, image by image
+        assert r["gain_db"] == pytest.approx(r["psnr_y"] - r["bicubic_psnr_y"], abs=1e-9)
+    assert "psnr_y_zero" not in evaluation_metrics(cfg.replace(z_eval="zero"))
+
+
+def test_tiled_validation_rows_are_named_and_average_to_the_mean():
+    from irn.evaluate import evaluate_images
+    tiles = val_images("embedded", 2, max_size=64, tile=32)
+    assert tiles.names == ["astronaut@0,0", "astronaut@0,1", "astronaut@1,0", "astronaut@1,1",
+                           "chelsea@0,0", "chelsea@0,1", "chelsea@1,0", "chelsea@1,1"]
+    assert all(hr.shape[-2:] == (32, 32) and lr.shape[-2:] == (16, 16) for hr, lr in tiles)
+    assert [hr.shape[-1] for hr, _ in tiles.whole] == [64, 64]  # untiled, for visual crops
+    # tile (0, 1) is the top-right quarter of the 64-px centre crop
+    whole = val_images("embedded", 2, max_size=64)
+    assert torch.equal(tiles[1][0], whole[0][0][..., :32, 32:])
+    cfg = from_dict({"z_eval": "zero", "jpeg_eval": ""})
+    model = build_model(scale=2, blocks=1, gc=8).eval()
+    rows = evaluate_images(model, tiles, cfg)
+    assert [r["image"] for r in rows] == tiles.names
+    assert evaluate(model, tiles, cfg)["psnr_y"] == pytest.approx(
+        sum(r["psnr_y"] for r in rows) / 8)
+    with pytest.raises(Exception, match="not divisible by scale"):
+        val_images("embedded", 4, max_size=64, tile=30)

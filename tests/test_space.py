@@ -64,6 +64,12 @@ def test_searched_and_fixed_keys(tmp_path):
     ("SPACE = {'blocks': 1}\nTUNE = {'searcher': 'bayes'}\n", "searcher must be one of"),
     ("SPACE = {}\n", "SPACE must be a non-empty dict"),
     ("TUNE = {}\n", "declares no SPACE"),
+    ("SPACE = {'blocks': 1}\nTUNE = {'seeds': 0}\n", "TUNE seeds must be an integer >= 1"),
+    ("SPACE = {'blocks': 1}\nTUNE = {'mode': 'min'}\n", "contradicts psnr_y, where max is better"),
+    ("from ray import tune\nSPACE = {'blocks': tune.grid_search([1, 2])}\n"
+     "TUNE = {'reference': {'blocks': 3}}\n", "TUNE reference blocks=3 is not in its grid"),
+    ("SPACE = {'blocks': 1}\nTUNE = {'reference': {'gc': 8}}\n",
+     "TUNE reference key 'gc' is not a grid_search key"),
 ])
 def test_bad_space_is_one_line(tmp_path, text, expected):
     path = write(tmp_path, text)

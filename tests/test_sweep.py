@@ -173,3 +173,41 @@ def test_unmeetable_resources_are_refused(ray_local, tmp_path, capsys):
     assert run_sweep(parse_args(sweep_args(tmp_path, space, "--cpus-per-trial", "3"))) == 2
     assert "no node has more than 2 CPUs" in capsys.readouterr().err
     assert not (tmp_path / "out.json").exists() and not (tmp_path / "runs").exists()
+
+
+def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path):
+    space = tiny_space(tmp_path, "'loss_recon': tune.grid_search(['l1', 'charbonnier'])",
+                       ", 'reference': {'loss_recon': 'charbonnier'}")
+    assert run_sweep(parse_args(sweep_args(tmp_path, space, "--seeds", "2"))) == 0
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert len(out["trials"]) == 4 and out["seeds"] == 2
+    assert sorted(t["seed"] for t in out["trials"]) == [0, 0, 1, 1]
+    groups = {g["label"]: g for g in out["groups"]}
+    assert set(groups) == {"l1", "charbonnier"}
+    for g in groups.values():
+        assert g["seeds"] == [0, 1] and g["n_images"] == 8  # smoke: 2 photos x 4 tiles
+        for metric in ("psnr_y", "gain_db"):
+            lo, hi = g[metric]["ci95"]
+            assert lo <= g[metric]["mean"] <= hi
+        for key in ("vs_best", "vs_reference"):
+            assert g[key]["verdict"] in ("better", "worse", "indistinguishable")
+            assert set(g[key]) >= {"delta", "ci95", "verdict"}
+    assert out["comparison"]["reference"] == "charbonnier"
+    assert groups["charbonnier"]["vs_reference"]["self"]
+    # MLflow: every child run has its per-image rows and group tags; the parent the verdict
+    client, children = runs(tmp_path, "trial")
+    assert len(children) == 4
+    assert len({c.data.tags["irn.group"] for c in children}) == 2
+    assert sorted(c.info.run_name for c in children) == [
+        "charbonnier|s0", "charbonnier|s1", "l1|s0", "l1|s1"]
+    for child in children:
+        local = client.download_artifacts(child.info.run_id, "eval/per_image.json", str(tmp_path))
+        with open(local, encoding="utf-8") as f:
+            rows = json.load(f)
+        assert {r["step"] for r in rows} == {2, 4} and len(rows) == 16  # both evaluations
+        assert {r["seed"] for r in rows} == {int(child.data.tags["irn.seed"])}
+    _, (parent,) = runs(tmp_path, "sweep")
+    assert parent.info.run_name == "tiny" and parent.data.metrics["groups"] == 2
+    assert "leads" in parent.data.tags["mlflow.note.content"]
+    names = [a.path for a in client.list_artifacts(parent.info.run_id)]
+    assert "comparison.md" in names and "summary.json" in names

@@ -11,6 +11,11 @@
               An explicit `val=` folder always wins. Grey, palette and RGBA files become RGB
               (alpha dropped). Unreadable files are skipped with one DataWarning.
 
+Validation: each image is centre-cropped to `val_max_size` (0 = whole), then, with
+`val_tile` > 0, cut into non-overlapping val_tile x val_tile tiles (named IMAGE@row,col)
+that are evaluated as separate images: many paired samples for the statistics of a sweep
+at the cost of evaluating the same pixels (bench/STATISTICS.md).
+
 Loaders: "memory" decodes every image once into uint8 H x W x 3 arrays (no file I/O while
 training); "disk" decodes the file at every sample, as the official code does (embedded
 photos are written once as PNG to $IRN_CACHE/embedded, default ~/.cache/irn-bench/embedded).
@@ -23,8 +28,9 @@ random flip / 90-degree rotation (8 variants).
 """
 from irn.data.samples import TrainPatches, train_dataset, train_loader, val_images
 from irn.data.sources import (EMBEDDED_TRAIN, EMBEDDED_VAL, DataError, DataWarning, cache_dir,
-                              image_files, load_images, read_image, to_rgb)
+                              image_files, load_images, load_named_images, read_image,
+                              to_rgb)
 
 __all__ = ["DataError", "DataWarning", "EMBEDDED_TRAIN", "EMBEDDED_VAL", "TrainPatches",
-           "cache_dir", "image_files", "load_images", "read_image", "to_rgb", "train_dataset",
+           "cache_dir", "image_files", "load_images", "load_named_images", "read_image", "to_rgb", "train_dataset",
            "train_loader", "val_images"]

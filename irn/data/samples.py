@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from irn.data.sources import DataError, image_files, load_images, read_image, to_rgb
+from irn.data.sources import (DataError, image_files, load_images, load_named_images, read_image,
+                              to_rgb)
 from irn.imresize import imresize
 
 
@@ -137,16 +138,48 @@ def train_loader(data: str | Path = "embedded", scale: int = 2, patch_size: int 
 
 # ---------------------------------------------------------------- validation
 
+class ValSet(list):
+    """A list of (hr, lr_ref) pairs with their image names (`names`) and, when the images
+    were tiled, the untiled pairs (`whole`, for visual crops)."""
+
+    def __init__(self, pairs, names, whole=None):
+        super().__init__(pairs)
+        self.names = list(names)
+        self.whole = list(whole) if whole is not None else list(pairs)
+
+
+def _pair(img: np.ndarray, scale: int):
+    hr = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float().div_(255)
+    return hr, imresize(hr, 1 / scale).clamp_(0, 1)
+
+
+def _tiles(img: np.ndarray, tile: int):
+    """Non-overlapping tile x tile pieces, row-major, with their (row, col); the remainder
+    at the right and bottom is dropped. An image smaller than a tile stays whole."""
+    h, w = img.shape[:2]
+    if h < tile or w < tile:
+        return [((0, 0), img)]
+    return [((r, c), img[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile])
+            for r in range(h // tile) for c in range(w // tile)]
+
+
 def val_images(data: str | Path = "embedded", scale: int = 2, max_size: int | None = None,
-               val: str | Path | None = None, images: list[np.ndarray] | None = None):
-    """[(hr: 1 x 3 x H x W, lr_ref: 1 x 3 x H/s x W/s)] float32 in [0, 1].
+               val: str | Path | None = None, images: list[np.ndarray] | None = None,
+               names: list[str] | None = None, tile: int = 0) -> ValSet:
+    """ValSet of (hr: 1 x 3 x H x W, lr_ref: 1 x 3 x H/s x W/s) float32 in [0, 1].
 
     Optionally center-cropped to at most max_size x max_size (fast CPU evaluation), then
     mod-cropped from the top-left to a multiple of `scale` like the official code; lr_ref =
-    imresize(hr, 1/scale) clamped to [0, 1].
+    imresize(hr, 1/scale) clamped to [0, 1]. With `tile` (a multiple of `scale`) > 0, each
+    image is then cut into tiles named "NAME@row,col", evaluated as separate images.
     """
-    out = []
-    for img in load_images(data, "val", val) if images is None else images:
+    if images is None:
+        names, images = load_named_images(data, "val", val)
+    names = list(names) if names is not None else [f"image{i}" for i in range(len(images))]
+    if tile and tile % scale:
+        raise DataError(f"val_tile {tile} is not divisible by scale {scale}")
+    pairs, out_names, whole = [], [], []
+    for name, img in zip(names, images):
         img = to_rgb(np.asarray(img))
         if max_size is not None:
             h, w = img.shape[:2]
@@ -156,6 +189,12 @@ def val_images(data: str | Path = "embedded", scale: int = 2, max_size: int | No
         img = img[:h - h % scale, :w - w % scale]
         if img.size == 0:
             raise DataError(f"validation image smaller than the scale {scale}")
-        hr = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float().div_(255)
-        out.append((hr, imresize(hr, 1 / scale).clamp_(0, 1)))
-    return out
+        whole.append(_pair(img, scale))
+        if not tile:
+            pairs.append(whole[-1])
+            out_names.append(name)
+            continue
+        for (r, c), piece in _tiles(img, tile):
+            pairs.append(_pair(piece, scale))
+            out_names.append(f"{name}@{r},{c}")
+    return ValSet(pairs, out_names, whole)

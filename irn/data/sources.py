@@ -133,8 +133,15 @@ def _embedded_names(split: str) -> tuple[str, ...]:
 def load_images(data: str | Path = "embedded", split: str = "train",
                 val: str | Path | None = None) -> list[np.ndarray]:
     """Decode a split once: list of H x W x 3 uint8 arrays (share it via train_loader(images=))."""
+    return load_named_images(data, split, val)[1]
+
+
+def load_named_images(data: str | Path = "embedded", split: str = "train",
+                      val: str | Path | None = None) -> tuple[list[str], list[np.ndarray]]:
+    """(names, images) of a split: the embedded photos' names, or the files' stems."""
     if data == "embedded" and (split == "train" or val is None):
-        return _embedded(_embedded_names(split))
+        names = list(_embedded_names(split))
+        return names, _embedded(names)
     folder = _split_folder(data, split, val)
     paths = _list_images(folder)
     if not paths:
@@ -150,10 +157,10 @@ def load_images(data: str | Path = "embedded", split: str = "train",
     with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
         images = list(pool.map(decode, paths))
     _warn_skipped(folder, [p for p, im in zip(paths, images) if im is None])
-    images = [im for im in images if im is not None]
-    if not images:
+    good = [(p.stem, im) for p, im in zip(paths, images) if im is not None]
+    if not good:
         raise DataError(f"no readable images in {folder}")
-    return images
+    return [n for n, _ in good], [im for _, im in good]
 
 
 def cache_dir() -> Path:

@@ -1,0 +1,179 @@
+"""Which group is better, by how much, and is the difference real? (bench/STATISTICS.md)
+
+A group is the set of trials that differ only by seed (bench.replicates). Each finished
+trial's last evaluation gives one value per validation image, so a group's metric is a
+matrix of replicates x images, and two groups are compared cell by cell: the same image
+under the same replicate index (same seed offset), the pairing that cancels image
+difficulty.
+
+Confidence intervals are 95% bootstrap intervals from scipy.stats.bootstrap:
+- one replicate: BCa over the images (the seed-to-seed spread is unknown and not in it);
+- several: the two-way ("pigeonhole") bootstrap, which resamples replicates and images
+  independently, so both the seed-to-seed and the image-to-image spread are in it; scipy
+  does the resampling (the two index lists are its two independent samples).
+A difference is `better` or `worse` when its interval excludes 0, else `indistinguishable`.
+"""
+import math
+
+import numpy as np
+from scipy import stats
+
+from irn.evaluate import metric_spec
+
+CONFIDENCE = 0.95
+RESAMPLES = 4999
+VERDICTS = ("better", "worse", "indistinguishable")
+GROUP_METRICS = ("psnr_y", "gain_db", "ssim_y")
+
+
+def mean_ci(matrix) -> dict:
+    """{"mean", "ci95": [lo, hi] | None} of a replicates x images matrix."""
+    m = np.asarray(matrix, dtype=float)
+    return {"mean": float(m.mean()), "ci95": _interval(m)}
+
+
+def _interval(m: np.ndarray) -> list[float] | None:
+    if m.size < 2 or not np.isfinite(m).all():
+        return None
+    if np.ptp(m) == 0:
+        return [float(m.flat[0])] * 2  # every cell equal: no spread to resample
+    n_rep, n_img = m.shape
+    if n_rep == 1 or n_img == 1:
+        values = m.ravel()
+        if values.size < 2:
+            return None
+        data, statistic = (values,), np.mean
+        kwargs = {"method": "BCa"}
+    else:
+        def statistic(reps, imgs, axis=-1):  # the mean of the resampled sub-grid
+            r, i = reps.astype(int), imgs.astype(int)
+            return m[r[..., :, None], i[..., None, :]].mean(axis=(-2, -1))
+        data = (np.arange(n_rep), np.arange(n_img))
+        kwargs = {"method": "percentile", "paired": False}
+    res = stats.bootstrap(data, statistic, vectorized=True, n_resamples=RESAMPLES,
+                          confidence_level=CONFIDENCE, rng=0, **kwargs)
+    lo, hi = res.confidence_interval
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # BCa can fail on near-constant data
+        lo, hi = np.percentile(res.bootstrap_distribution, [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
+def verdict(ci: list[float] | None, mode: str) -> str:
+    """better / worse (of a difference A - B under `mode`) or indistinguishable."""
+    if ci is None or ci[0] <= 0 <= ci[1]:
+        return "indistinguishable"
+    above = ci[0] > 0
+    return "better" if above == (mode == "max") else "worse"
+
+
+def paired_difference(a: dict, b: dict, mode: str) -> dict:
+    """A - B over the cells both have. a, b: {replicate: {image: value}}."""
+    reps = sorted(set(a) & set(b))
+    images = sorted(set.intersection(*[set(a[r]) & set(b[r]) for r in reps])) if reps else []
+    if not images:
+        return {"delta": None, "ci95": None, "verdict": "indistinguishable",
+                "n_replicates": 0, "n_images": 0}
+    diff = np.array([[a[r][i] - b[r][i] for i in images] for r in reps])
+    out = mean_ci(diff)
+    return {"delta": out["mean"], "ci95": out["ci95"], "verdict": verdict(out["ci95"], mode),
+            "n_replicates": len(reps), "n_images": len(images)}
+
+
+def cells(trials: list[dict], metric: str) -> dict:
+    """{replicate: {image: value}} of a group's finished trials."""
+    return {t["replicate"]: {r["image"]: float(r[metric]) for r in t["per_image"] if metric in r}
+            for t in trials if t["status"] == "FINISHED" and t.get("per_image")}
+
+
+def _matrix(c: dict) -> np.ndarray:
+    """The replicates x images matrix over the images every replicate has."""
+    if not c:
+        return np.empty((0, 0))
+    images = sorted(set.intersection(*[set(v) for v in c.values()]))
+    return np.array([[c[r][i] for i in images] for r in sorted(c)])
+
+
+def compare_groups(trials: list[dict], objective: str, mode: str,
+                   reference: dict | None = None) -> dict:
+    """Group statistics and verdicts. `trials`: dicts with group, label, config, replicate,
+    seed, status, per_image (the last evaluation's rows). `reference`: searched values that
+    pick the reference group (default: the first group). Returns {"groups", "best",
+    "reference", "sentence", "seeds_known"}."""
+    order: dict[str, list[dict]] = {}
+    for t in trials:
+        order.setdefault(t["group"], []).append(t)
+    stat_metric = objective if metric_spec(objective) and metric_spec(objective).per_image \
+        else "psnr_y"
+    groups = []
+    for gid, members in order.items():
+        finished = [t for t in members if t["status"] == "FINISHED" and t.get("per_image")]
+        g = {"group": gid, "label": members[0]["label"], "config": members[0]["config"],
+             "seeds": sorted(t["seed"] for t in finished), "trials": len(members),
+             "finished": len(finished), "n_images": 0}
+        for metric in dict.fromkeys((*GROUP_METRICS, stat_metric)):
+            m = _matrix(cells(finished, metric))
+            if m.size:
+                g[metric] = mean_ci(m)
+                g["n_images"] = m.shape[1]
+        groups.append(g)
+    scored = [g for g in groups if stat_metric in g]
+    if not scored:
+        return {"groups": groups, "best": None, "reference": None, "metric": stat_metric,
+                "sentence": "no finished trial: nothing to compare", "seeds_known": False}
+    sign = 1 if mode == "max" else -1
+    best = max(scored, key=lambda g: sign * g[stat_metric]["mean"])
+    ref = _reference(scored, reference)
+    by_id = {gid: cells(members, stat_metric) for gid, members in order.items()}
+    for g in scored:
+        for key, other in (("vs_best", best), ("vs_reference", ref)):
+            g[key] = paired_difference(by_id[g["group"]], by_id[other["group"]], mode)
+            g[key]["self"] = g is other
+    seeds_known = min(len(g["seeds"]) for g in scored) >= 2
+    return {"groups": groups, "best": best["label"], "reference": ref["label"],
+            "metric": stat_metric, "seeds_known": seeds_known,
+            "sentence": _sentence(scored, best, stat_metric, mode, seeds_known)}
+
+
+def _reference(groups: list[dict], reference: dict | None) -> dict:
+    if reference:
+        for g in groups:
+            if all(str(g["config"].get(k)) == str(v) for k, v in reference.items()):
+                return g
+    return groups[0]
+
+
+def _sentence(groups, best, metric, mode, seeds_known) -> str:
+    """The verdict in one sentence: the best group against the runner-up."""
+    spec = metric_spec(metric)
+    unit = f" {spec.unit}" if spec.unit else ""
+    sign = 1 if mode == "max" else -1
+    n = f"{len(best['seeds'])} seed(s) x {best['n_images']} images"
+    caveat = "" if seeds_known else "; with 1 seed the seed-to-seed spread is unknown (the " \
+        "interval covers the images only): rerun with --seeds 2 or more"
+    if len(groups) < 2:
+        gain = best.get("gain_db", {})
+        return (f"one group ({best['label']}): gain over bicubic {_fmt_ci(gain)} dB "
+                f"({n}){caveat}")
+    runner = sorted(groups, key=lambda g: -sign * g[metric]["mean"])[1]
+    d = runner["vs_best"]
+    lead = -d["delta"] if d["delta"] is not None else None
+    ci = [-d["ci95"][1], -d["ci95"][0]] if d["ci95"] else None
+    word = {"indistinguishable": "indistinguishable at this budget",
+            "worse": "a real difference", "better": "a real difference"}[d["verdict"]]
+    return (f"{best['label']} leads {runner['label']} by {_fmt(lead, spec)}{unit} "
+            f"{_fmt_interval(ci, spec)} on {metric} ({n}): {word}{caveat}")
+
+
+def _fmt(v, spec) -> str:
+    return "-" if v is None else f"{v:{spec.fmt}}"
+
+
+def _fmt_interval(ci, spec) -> str:
+    return "[-]" if ci is None else f"[{ci[0]:{spec.fmt}}, {ci[1]:{spec.fmt}}]"
+
+
+def _fmt_ci(stat: dict) -> str:
+    if not stat:
+        return "-"
+    ci = stat.get("ci95")
+    return f"{stat['mean']:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")

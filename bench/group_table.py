@@ -1,0 +1,73 @@
+"""The group table of a sweep (bench.compare's statistics): one row per group, mean and 95%
+CI of each group metric, and the paired difference against the best and the reference
+group with its verdict. Rendered for the terminal (rich) and as markdown (MLflow)."""
+from bench.compare import GROUP_METRICS
+from irn.evaluate import metric_spec
+
+
+def _stat(stat: dict | None, fmt: str) -> str:
+    if not stat:
+        return "-"
+    ci = stat.get("ci95")
+    return f"{stat['mean']:{fmt}}" + (f" [{ci[0]:{fmt}}, {ci[1]:{fmt}}]" if ci else " [-]")
+
+
+def _versus(d: dict | None, fmt: str, self_word: str) -> str:
+    if not d:
+        return "-"
+    if d.get("self"):
+        return f"({self_word})"
+    if d["delta"] is None:
+        return "no common images"
+    ci = d["ci95"]
+    interval = f"[{ci[0]:+{fmt}}, {ci[1]:+{fmt}}]" if ci else "[-]"
+    return f"{d['delta']:+{fmt}} {interval} {d['verdict']}"
+
+
+def rows(summary: dict) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) sorted best first; groups without a finished trial last."""
+    comp = summary["comparison"]
+    metric = comp["metric"]
+    spec = metric_spec(metric)
+    shown = list(dict.fromkeys((*GROUP_METRICS, metric)))
+    header = ["#", "group", "seeds", "images", *[_head(m) for m in shown],
+              f"vs best ({metric})", f"vs reference ({comp['reference']})"]
+    sign = 1 if summary["mode"] == "max" else -1
+    groups = sorted(summary["groups"], key=lambda g: (metric not in g,
+                                                      -sign * g.get(metric, {}).get("mean", 0)))
+    out = []
+    for i, g in enumerate(groups, 1):
+        seeds = ",".join(map(str, g["seeds"])) or f"0 of {g['trials']} finished"
+        out.append([str(i), g["label"], seeds, str(g["n_images"]),
+                    *[_stat(g.get(m), metric_spec(m).fmt) for m in shown],
+                    _versus(g.get("vs_best"), spec.fmt, "best"),
+                    _versus(g.get("vs_reference"), spec.fmt, "reference")])
+    return header, out
+
+
+def _head(metric: str) -> str:
+    unit = metric_spec(metric).unit
+    return f"{metric} ({unit})" if unit else metric
+
+
+def rich_table(summary: dict):
+    from rich.table import Table
+    header, body = rows(summary)
+    table = Table(title=f"groups: mean [95% CI] over seeds x images; paired differences "
+                        f"(same image, same replicate)")
+    for col in header:
+        table.add_column(col, justify="left" if col in ("group", "seeds") else "right")
+    for r in body:
+        table.add_row(*r)
+    return table
+
+
+def markdown(summary: dict) -> str:
+    header, body = rows(summary)
+    lines = [f"**{summary['comparison']['sentence']}**", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body]
+    lines += ["", "Mean [95% CI] over seeds x images (bench/STATISTICS.md); verdicts: a "
+              "paired difference whose interval excludes 0 is better/worse, else "
+              "indistinguishable."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,134 @@
+"""Group statistics: intervals against scipy and an independent resampling, verdicts,
+pairing, and the one-seed caveat."""
+import numpy as np
+import pytest
+from scipy import stats
+
+from bench.compare import compare_groups, mean_ci, paired_difference, verdict
+from bench.replicates import group_id, group_label, trial_config
+
+
+def test_one_replicate_interval_is_scipy_bca_over_images():
+    x = np.random.default_rng(1).normal(0.3, 0.5, 40)
+    want = stats.bootstrap((x,), np.mean, method="BCa", n_resamples=4999, rng=0)
+    got = mean_ci(x[None, :])
+    assert got["mean"] == pytest.approx(x.mean())
+    assert got["ci95"] == pytest.approx(list(want.confidence_interval), rel=1e-12)
+    # and it is close to the t interval of the same values (a sanity anchor)
+    t = stats.ttest_1samp(x, 0).confidence_interval()
+    assert got["ci95"] == pytest.approx([t.low, t.high], abs=0.05)
+
+
+def test_two_way_interval_matches_an_independent_pigeonhole_bootstrap():
+    rng = np.random.default_rng(2)
+    seeds, images = 4, 30
+    m = rng.normal(0, 0.3, (seeds, 1)) + rng.normal(0, 0.5, (1, images)) + \
+        rng.normal(0, 0.1, (seeds, images))
+    got = mean_ci(m)["ci95"]
+    # hand-written two-way bootstrap: resample seeds and images independently
+    r = rng.integers(0, seeds, (20000, seeds))
+    i = rng.integers(0, images, (20000, images))
+    means = m[r[:, :, None], i[:, None, :]].mean(axis=(1, 2))
+    want = np.percentile(means, [2.5, 97.5])
+    assert got == pytest.approx(list(want), abs=0.04)
+    # the seed effect is in it: wider than resampling images alone
+    images_only = mean_ci(m.mean(axis=0)[None, :])["ci95"]
+    assert got[1] - got[0] > images_only[1] - images_only[0]
+
+
+def test_constant_and_too_small_samples():
+    assert mean_ci(np.full((2, 5), 1.5)) == {"mean": 1.5, "ci95": [1.5, 1.5]}
+    assert mean_ci(np.array([[3.0]]))["ci95"] is None
+    assert mean_ci(np.array([[1.0, np.nan]]))["ci95"] is None
+
+
+@pytest.mark.parametrize("ci, mode, want", [
+    ([0.1, 0.3], "max", "better"), ([-0.3, -0.1], "max", "worse"),
+    ([-0.1, 0.2], "max", "indistinguishable"), ([0.1, 0.3], "min", "worse"),
+    ([0.0, 0.3], "max", "indistinguishable"), (None, "max", "indistinguishable")])
+def test_verdict(ci, mode, want):
+    assert verdict(ci, mode) == want
+
+
+def _cells(values: np.ndarray) -> dict:
+    return {r: {f"img{i}": float(v) for i, v in enumerate(row)} for r, row in enumerate(values)}
+
+
+def test_pairing_cancels_image_difficulty():
+    rng = np.random.default_rng(3)
+    difficulty = rng.normal(30, 3, 32)  # image-to-image spread >> the 0.1 dB effect
+    a = difficulty + 0.1 + rng.normal(0, 0.02, 32)
+    b = difficulty + rng.normal(0, 0.02, 32)
+    d = paired_difference(_cells(a[None]), _cells(b[None]), "max")
+    assert d["verdict"] == "better" and d["delta"] == pytest.approx(0.1, abs=0.02)
+    assert d["n_images"] == 32 and d["n_replicates"] == 1
+    # unpaired, the same numbers could not tell: their intervals overlap widely
+    ca, cb = mean_ci(a[None])["ci95"], mean_ci(b[None])["ci95"]
+    assert ca[0] < cb[1]
+
+
+def test_pairs_only_common_cells():
+    a = {0: {"x": 1.0, "y": 2.0}, 1: {"x": 1.0}}
+    b = {0: {"x": 0.5, "z": 9.0}}
+    d = paired_difference(a, b, "max")
+    assert d["n_replicates"] == 1 and d["n_images"] == 1 and d["delta"] == 0.5
+    assert paired_difference(a, {2: {"x": 1.0}}, "max")["delta"] is None
+
+
+def _trials(label, offset, seeds, rng, group=None):
+    out = []
+    for r in range(seeds):
+        seed_effect = rng.normal(0, 0.05)
+        rows = [{"image": f"img{i}", "psnr_y": 30 + i * 0.1 + offset + seed_effect,
+                 "gain_db": 0.5 + offset + seed_effect, "ssim_y": 0.9}
+                for i in range(16)]
+        out.append({"group": group or label, "label": label, "config": {"loss": label},
+                    "replicate": r, "seed": r, "status": "FINISHED", "per_image": rows})
+    return out
+
+
+def test_compare_groups_verdicts_reference_and_sentence():
+    rng = np.random.default_rng(4)
+    trials = _trials("good", 1.0, 3, rng) + _trials("same", 1.0, 3, rng) + \
+        _trials("bad", 0.0, 3, rng)
+    out = compare_groups(trials, "psnr_y", "max", reference={"loss": "bad"})
+    by = {g["label"]: g for g in out["groups"]}
+    assert out["reference"] == "bad" and out["seeds_known"]
+    assert by["bad"]["vs_best"]["verdict"] == "worse"
+    assert by["bad"]["vs_reference"]["self"]
+    assert by[out["best"]]["vs_reference"]["verdict"] == "better"
+    other = "same" if out["best"] == "good" else "good"
+    assert by[other]["vs_best"]["verdict"] == "indistinguishable"
+    assert by["good"]["n_images"] == 16 and by["good"]["seeds"] == [0, 1, 2]
+    assert by["good"]["gain_db"]["ci95"][0] <= by["good"]["gain_db"]["mean"]
+    assert "indistinguishable at this budget" in out["sentence"]
+
+
+def test_one_seed_says_the_seed_spread_is_unknown():
+    rng = np.random.default_rng(5)
+    out = compare_groups(_trials("a", 0.2, 1, rng) + _trials("b", 0.0, 1, rng), "psnr_y", "max")
+    assert not out["seeds_known"] and "seed-to-seed spread is unknown" in out["sentence"]
+    assert out["reference"] == "a"  # default: the first group
+
+
+def test_failed_trials_are_left_out():
+    rng = np.random.default_rng(6)
+    trials = _trials("a", 0.0, 2, rng)
+    trials[1]["status"] = "FAILED"
+    out = compare_groups(trials + [{**trials[0], "group": "b", "label": "b", "status": "FAILED"}],
+                         "psnr_y", "max")
+    a, b = out["groups"]
+    assert a["seeds"] == [0] and a["trials"] == 2 and a["finished"] == 1
+    assert "psnr_y" not in b and b["finished"] == 0
+
+
+def test_replicate_seeds_and_groups():
+    base = {"blocks": 1, "seed": 10}
+    cfg0, r0 = trial_config(base, {"loss_recon": "l1"})
+    cfg1, r1 = trial_config(base, {"loss_recon": "l1", "replicate": 1})
+    other, _ = trial_config(base, {"loss_recon": "l2", "replicate": 1})
+    assert (cfg0.seed, r0, cfg1.seed, r1) == (10, 0, 11, 1)
+    assert group_id(cfg0, r0) == group_id(cfg1, r1) != group_id(other, 1)
+    assert len(group_id(cfg0, 0)) == 8
+    assert group_label({"a": "l1", "b": 0.5, "replicate": 1}, ["a", "b", "replicate"]) == "l1|0.5"
+    assert group_label({}, []) == "all"
