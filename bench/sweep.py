@@ -109,6 +109,10 @@ def plan(args) -> dict:
     for key in ("data", "vgg_weights"):  # trials chdir: paths must be absolute
         if base.get(key) and base[key] != "embedded":
             base[key] = os.path.abspath(base[key])
+    data = space.space.get("data", base.get("data", "embedded"))
+    if isinstance(data, str) and data != "embedded" and not os.path.isdir(data):
+        raise UsageError(f"data: {data} is not a folder (give --data embedded or an image "
+                         "folder)")
     if uses_perceptual(space, {**base, **space.fixed()}) and not (
             base.get("vgg_weights") or space.space.get("vgg_weights")):
         weights = os.environ.get("IRN_VGG16_WEIGHTS", "")
@@ -126,10 +130,9 @@ def plan(args) -> dict:
     if tune_cfg["seeds"] > 1 and tune_cfg["searcher"] != "grid":
         raise UsageError(f"--seeds {tune_cfg['seeds']} needs the grid searcher (a "
                          f"{tune_cfg['searcher']} search samples each configuration once)")
-    name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     return {"space": space.path, "space_obj": space, "budget": budget, "base": base,
             "default_reference": default_reference(space), "study": stem,
-            "tune": tune_cfg, "exp_dir": os.path.join(root, name), "resume": False,
+            "tune": tune_cfg, "exp_dir": reserve_sweep_dir(root, stem), "resume": False,
             "experiment": args.experiment,
             "tracking_uri": args.tracking_uri or default_tracking_uri(),
             "max_concurrent": args.max_concurrent, "max_failures": args.max_failures,
@@ -147,6 +150,21 @@ def _check_metric(metric: str, cfg, space) -> None:
             jpeg_qualities(cfg):
         raise UsageError(f"TUNE metric {metric} needs QF {qf.group(1)} in jpeg_eval "
                          f"(now {cfg.jpeg_eval!r}); set it in SPACE or with --set")
+
+
+def reserve_sweep_dir(root: str, stem: str) -> str:
+    """A new folder ROOT/<space>-<YYYYmmdd-HHMMSS>[-N], created here, so two sweeps of one
+    space started in the same second never share it."""
+    os.makedirs(root, exist_ok=True)
+    name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(1, 1000):
+        path = os.path.join(root, name if n == 1 else f"{name}-{n}")
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+    raise UsageError(f"cannot create a results folder under {root}")
 
 
 def latest_sweep(root: str, stem: str) -> str:
@@ -246,17 +264,22 @@ def cluster_gpu_tag() -> str:
 
 # --------------------------------------------------------------------------- running
 
-def build_trainable(p: dict, resources: dict):
-    """The trainable with the decoded data shared through the object store (decoded once)."""
+def load_data(p: dict):
+    """Decode the training (memory loader) and validation images once, before Ray starts:
+    bad data fails here as one line (exit 2), and trials share the decoded arrays."""
+    from irn.data import load_images, load_named_images
+    cfg = from_dict(p["base"])
+    train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
+    return train, load_named_images(cfg.data, "val")
+
+
+def build_trainable(p: dict, resources: dict, data):
+    """The trainable with the decoded data shared through the object store."""
     from ray import tune
 
     from bench.trainable import train_trial
-    from irn.data import load_images, load_named_images
-    base = p["base"]
-    cfg = from_dict(base)
-    train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
-    val = load_named_images(cfg.data, "val")
-    wrapped = tune.with_parameters(train_trial, base=base, metric=p["tune"]["metric"],
+    train, val = data
+    wrapped = tune.with_parameters(train_trial, base=p["base"], metric=p["tune"]["metric"],
                                    threads=max(1, int(resources["cpu"])), train_images=train,
                                    val_raw=val)
     return tune.with_resources(wrapped, resources)
@@ -347,9 +370,10 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     console = Console(stderr=True, soft_wrap=True)  # one event per line, also in log files
     try:
         p = plan(args)
+        data = load_data(p)  # may fail (exit 2), before anything starts
         with ray_session(args.address):
             resources = trial_resources(args.cpus_per_trial, args.gpus_per_trial)
-            trainable = build_trainable(p, resources)  # decodes the data: may fail (exit 2)
+            trainable = build_trainable(p, resources, data)
             tracker = Tracker(p["tracking_uri"], p["experiment"])
             p["parent_run_id"] = start_parent(p, tracker)
             if not p["resume"]:
@@ -372,10 +396,12 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
             slots = _slots(p, resources)
             summary = summarize(p, results, tracker, log, slots, start)
     except (SpaceError, ConfigError, UsageError, TrackingError) as e:
+        _drop_unused(locals().get("p"))
         return fail(e)
     except Exception as e:  # noqa: BLE001 - e.g. a DataError while decoding the data
         from irn.data import DataError
         if isinstance(e, DataError):
+            _drop_unused(locals().get("p"))
             return fail(e)
         raise
     interrupted = summary["interrupted"]
@@ -399,6 +425,12 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
               file=sys.stderr)
         return INTERRUPTED
     return 0
+
+
+def _drop_unused(p: dict | None) -> None:
+    """Remove the results folder a refused sweep reserved but never used."""
+    if p and not p["resume"] and os.path.isdir(p["exp_dir"]) and not os.listdir(p["exp_dir"]):
+        os.rmdir(p["exp_dir"])
 
 
 def log_comparison(tracker, run_id: str, summary: dict) -> None:

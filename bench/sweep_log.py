@@ -254,26 +254,29 @@ def summarize(p: dict, results, tracker: Tracker, log: SweepLog, slots: int,
     searched = p["space_obj"].searched
     runs = {r.data.tags.get("irn.trial_id"): r
             for r in tracker.find_runs({"mlflow.parentRunId": p["parent_run_id"]})}
-    statuses = {t.trial_id: t.status for t in log.all_trials}
+    tune_trials = {t.trial_id: t for t in log.all_trials}
     rows, per_image = [], {}
     for result in results:
         m = dict(result.metrics or {})
         trial_id = m.get("trial_id") or os.path.basename(result.path)
-        config = {k: (result.config or {}).get(k) for k in searched}
-        who = trial_identity(p["base"], {**config, REPLICATE: (result.config or {}).get(
-            REPLICATE, 0)}, searched)
+        # an unstarted trial has no result config yet; Tune's trial object has it
+        given = result.config or getattr(tune_trials.get(trial_id), "config", None) or {}
+        config = {k: given.get(k) for k in searched}
+        who = trial_identity(p["base"], {**config, REPLICATE: given.get(REPLICATE, 0)},
+                             searched)
         error = m.get("error")
         if result.error is not None:
             error = one_line(str(result.error).strip().splitlines()[-1])
-        status = "FAILED" if error else ("FINISHED" if statuses.get(trial_id, "TERMINATED")
-                                         == "TERMINATED" and "step" in m else "UNFINISHED")
         run = runs.get(trial_id)
+        status = "FAILED" if error else _status(run, tune_trials.get(trial_id), m,
+                                                who["cfg"].steps)
         per_image[trial_id] = per_image_rows(m)
         row = {"trial_id": trial_id, "status": status, "config": config,
                "group": who["group"], "label": who["label"], "replicate": who["replicate"],
                "seed": who["seed"], "name": who["name"],
                "objective": _num(m.get(metric)), "baseline": _num(m.get(_baseline(metric))),
-               "step": m.get("step"), "node": m.get("node_id"),
+               "step": m.get("step"), "planned_steps": who["cfg"].steps,
+               "node": m.get("node_id"),
                "time_wall_s": _num(m.get("time/wall")),
                "restarts": int(run.data.tags.get("irn.restarts", 0)) if run else 0,
                "mlflow_run_id": run.info.run_id if run else None,
@@ -296,9 +299,8 @@ def summarize(p: dict, results, tracker: Tracker, log: SweepLog, slots: int,
                 "non_training_share": 1 - log.train_s / (wall * slots),
                 "non_trial_share": 1 - (log.train_s + log.eval_s) / (wall * slots)}
     # Interrupted: a trial is unfinished, or trials the searcher would still create are missing.
-    done = sum(r["status"] in ("FINISHED", "FAILED") for r in rows)
-    interrupted = done < p["total_trials"] or any(
-        t.status not in ("TERMINATED", "ERROR") for t in log.all_trials)
+    done = sum(r["status"] != "UNFINISHED" for r in rows)
+    interrupted = done < p["total_trials"] or any(r["status"] == "UNFINISHED" for r in rows)
     comparison = compare_groups([{**r, "per_image": per_image[r["trial_id"]]}
                                  for r in in_grid_order], metric, mode,
                                 p["tune"].get("reference") or p.get("default_reference"))
@@ -311,6 +313,21 @@ def summarize(p: dict, results, tracker: Tracker, log: SweepLog, slots: int,
             "scheduler": p["tune"]["scheduler"], "searched": searched, "trials": rows,
             "failed": [r["trial_id"] for r in rows if r["status"] == "FAILED"],
             "interrupted": interrupted, "overhead": overhead}
+
+
+def _status(run, trial, result: dict, planned: int) -> str:
+    """FINISHED (all planned steps), STOPPED (ended early by the scheduler), or UNFINISHED.
+
+    A trial is done only when the driver saw it complete (SweepLog.on_trial_complete tags its
+    run FINISHED, also in an earlier process before a --resume): on Ctrl-C, Ray marks live
+    trials TERMINATED in memory, so Tune's status alone would call them finished."""
+    if run is not None:
+        completed = run.data.tags.get("irn.status") == "FINISHED"
+    else:
+        completed = trial is not None and trial.status == "TERMINATED" and "step" in result
+    if not completed:
+        return "UNFINISHED"
+    return "FINISHED" if (result.get("step") or 0) >= planned else "STOPPED"
 
 
 def _num(v):
@@ -329,9 +346,15 @@ def summary_table(summary: dict):
     for i, r in enumerate(summary["trials"], 1):
         table.add_row(str(i), r["trial_id"], r["status"],
                       *[_cell(r["config"].get(k)) for k in summary["searched"]],
-                      _fmt(r["objective"]), _fmt(r["baseline"]), str(r["step"] or ""),
+                      _fmt(r["objective"]), _fmt(r["baseline"]), _steps(r),
                       _fmt(r["time_wall_s"], 0), r.get("error", "")[:80])
     return table
+
+
+def _steps(row: dict) -> str:
+    """The last step, and of how many when the trial did not run them all."""
+    step = row["step"] or 0
+    return str(step) if row["status"] == "FINISHED" else f"{step}/{row['planned_steps']}"
 
 
 def _cell(v) -> str:

@@ -18,6 +18,8 @@ Everything goes through one MlflowClient in one process (the sweep driver), neve
 processes writing one SQLite file. Child runs are keyed by trial id, so a resumed sweep or a
 restarted trial finds its run again instead of creating a second one.
 """
+import contextlib
+import fcntl
 import json
 import math
 import os
@@ -76,14 +78,36 @@ def numbers(report: dict) -> dict:
             if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
+@contextlib.contextmanager
+def _store_lock(uri: str):
+    """An exclusive file lock beside a SQLite store while it is first opened: MLflow creates
+    and migrates a new database on first use, and two processes doing that at once fail
+    ("Online migration expected to match one row ... 'alembic_version'")."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    db = os.path.abspath(uri[len("sqlite:///"):])
+    if not os.path.isdir(os.path.dirname(db)):
+        yield  # MLflow reports the missing folder itself
+        return
+    with open(db + ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 class Tracker:
     def __init__(self, tracking_uri: str, experiment: str = DEFAULT_EXPERIMENT):
         self.uri = tracking_uri
         try:
-            self.client = MlflowClient(tracking_uri)
-            exp = self.client.get_experiment_by_name(experiment)
-            self.experiment_id = exp.experiment_id if exp else self.client.create_experiment(
-                experiment, artifact_location=_artifact_root(tracking_uri, experiment))
+            with _store_lock(tracking_uri):
+                self.client = MlflowClient(tracking_uri)
+                exp = self.client.get_experiment_by_name(experiment)
+                self.experiment_id = exp.experiment_id if exp else \
+                    self.client.create_experiment(
+                        experiment, artifact_location=_artifact_root(tracking_uri, experiment))
         except Exception as e:  # noqa: BLE001 - any store failure is one clear line
             raise TrackingError(f"cannot use MLflow tracking URI {tracking_uri}: "
                                 f"{one_line(e, 300)}") from None

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from irn.atomic import atomic_write
+from irn.data.sources import DataError, pil_to_rgb8
 from irn.checkpoint import load_model
 from irn.official import CheckpointError
 
@@ -28,18 +29,29 @@ def read_rgb(path) -> torch.Tensor:
         raise ValueError(f"input image not found: {path}")
     try:
         with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB"))
+            arr = pil_to_rgb8(im, path)
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"cannot read image {path}: {exc}") from None
+    except DataError as exc:
+        raise ValueError(str(exc)) from None
     return torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float() / 255.0
+
+
+def output_format(path) -> str:
+    """PNG or JPEG from the output's extension; ValueError for another one or a missing
+    folder (checked before any work)."""
+    fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}.get(os.path.splitext(path)[1].lower())
+    if fmt is None:
+        raise ValueError(f"output must end in .png, .jpg or .jpeg: {path}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"output folder does not exist: {folder}")
+    return fmt
 
 
 def write_rgb(x: torch.Tensor, path) -> None:
     arr = (x[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
-    ext = os.path.splitext(path)[1].lower()
-    fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}.get(ext)
-    if fmt is None:
-        raise ValueError(f"output must end in .png, .jpg or .jpeg: {path}")
+    fmt = output_format(path)
     with atomic_write(path, "wb") as f:
         Image.fromarray(arr).save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
 
@@ -81,6 +93,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     try:
+        output_format(args.output)
         model = load_model(args.checkpoint, scale=args.scale).eval()
         image = read_rgb(args.input)
         if args.direction == "down":

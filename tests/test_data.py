@@ -220,3 +220,30 @@ def test_read_only_shared_images_need_no_copy_and_no_warning():
         ds[0]
         val_images(images=[img])
     assert ds.source[0] is img or np.shares_memory(ds.source[0], img)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I", "LA", "P", "CMYK", "F"])
+def test_every_pillow_mode_decodes_to_8_bit_rgb_or_is_refused(tmp_path, mode):
+    from PIL import Image
+
+    from irn.data import read_image
+    grey = np.tile(np.arange(0, 256, 4, dtype=np.uint8), (8, 1))  # 8 x 64 ramp
+    if mode in ("I;16", "I"):
+        im = Image.fromarray(grey.astype(np.uint16) * 257).convert(mode)
+    elif mode == "F":
+        im = Image.fromarray(grey.astype(np.float32))
+    elif mode == "P":
+        im = Image.fromarray(grey).convert("P")
+        im.info["transparency"] = 0
+    else:
+        im = Image.fromarray(grey).convert(mode)
+    path = tmp_path / ("x.tif" if mode in ("F", "CMYK", "I") else "x.png")
+    im.save(path, **({"transparency": 0} if mode == "P" else {}))
+    if mode == "F":
+        with pytest.raises(DataError, match="mode F"):
+            read_image(path)
+        return
+    rgb = read_image(path)
+    assert rgb.dtype == np.uint8 and rgb.shape == (8, 64, 3)
+    if mode != "CMYK":  # CMYK -> RGB is Pillow's naive conversion, not the grey ramp
+        assert np.abs(rgb[..., 0].astype(int) - grey).max() <= 1

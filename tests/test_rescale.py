@@ -74,13 +74,19 @@ def test_official_checkpoint_via_cli(photo, ckpt, tmp_path):
     ("wrong_scale", "not x4"),
     ("official_wrong_scale", "not x4"),
     ("missing_ckpt", "checkpoint not found"),
+    ("missing_out_folder", "output folder does not exist"),
+    ("float_image", "mode F"),
 ])
 def test_bad_input_is_one_line_and_exit_2(case, message, photo, ckpt, tmp_path):
     _, ours, official = ckpt
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG garbage")
     out = tmp_path / "out.png"
+    Image.fromarray(np.ones((16, 16), np.float32)).save(tmp_path / "float.tif")
     args = {
+        "missing_out_folder": ["down", str(photo), str(tmp_path / "no" / "out.png"),
+                               "--checkpoint", str(ours)],
+        "float_image": ["down", str(tmp_path / "float.tif"), str(out), "--checkpoint", str(ours)],
         "missing_image": ["down", str(tmp_path / "nope.png"), str(out), "--checkpoint", str(ours)],
         "corrupt_image": ["down", str(corrupt), str(out), "--checkpoint", str(ours)],
         "wrong_scale": ["down", str(photo), str(out), "--checkpoint", str(ours), "--scale", "4"],
@@ -93,3 +99,15 @@ def test_bad_input_is_one_line_and_exit_2(case, message, photo, ckpt, tmp_path):
     assert proc.returncode == 2
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_16_bit_input_is_scaled_not_clipped(tmp_path):
+    from irn.rescale import read_rgb
+    ramp = (np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) * 16)  # 0 .. 65520
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    with Image.open(tmp_path / "deep.png") as im:
+        assert im.mode.startswith("I")  # Pillow opens a 16-bit grey PNG as I;16 or I
+    x = read_rgb(tmp_path / "deep.png")
+    want = torch.from_numpy(np.round(ramp / 257)).float() / 255
+    assert torch.equal(x[0, 0], want) and torch.equal(x[0, 1], x[0, 2])
+    assert (x == 1).float().mean() < 0.01  # convert("RGB") left 99.6% of the pixels at 255

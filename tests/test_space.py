@@ -135,3 +135,22 @@ def test_unreachable_ray_address_fails_fast():
     from bench.sweep import _check_reachable
     with pytest.raises(UsageError, match="cannot reach Ray at 127.0.0.1:1"):
         _check_reachable("127.0.0.1:1")
+
+
+def test_cli_missing_data_names_data_before_ray_starts(capsys, tmp_path, monkeypatch):
+    import ray
+    smoke = os.path.join(ROOT, "search_spaces", "smoke.py")
+    was_up = ray.is_initialized()
+    code, err = _cli(capsys, [smoke, "--data", str(tmp_path / "missing"), "--storage",
+                              str(tmp_path / "runs")])
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("error: data: ") and "missing is not a folder" in err
+    assert "blocks" not in err  # it blamed blocks=1 before
+    assert ray.is_initialized() == was_up  # refused before Ray started
+    assert not list((tmp_path / "runs").rglob("smoke-*"))  # no results folder left behind
+
+
+def test_two_sweeps_in_one_second_get_their_own_folders(tmp_path):
+    from bench.sweep import reserve_sweep_dir
+    a, b = reserve_sweep_dir(str(tmp_path), "losses"), reserve_sweep_dir(str(tmp_path), "losses")
+    assert a != b and os.path.isdir(a) and os.path.isdir(b)

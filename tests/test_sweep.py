@@ -69,6 +69,20 @@ class InterruptAfterFirst(Recorder):
         os.kill(os.getpid(), signal.SIGINT)
 
 
+class InterruptWhenAllReported(Recorder):
+    """Ctrl+C once every trial has reported at least once (mid-training)."""
+
+    def __init__(self, trials: int):
+        super().__init__()
+        self.trials, self.sent = trials, False
+
+    def on_trial_result(self, trial, result, **info):
+        super().on_trial_result(trial, result, **info)
+        if not self.sent and len({t for t, _ in self.results}) == self.trials:
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+
 def test_smoke_space_end_to_end(ray_local, tmp_path):
     space = os.path.join(ROOT, "search_spaces", "smoke.py")
     assert run_sweep(parse_args(sweep_args(tmp_path, space))) == 0
@@ -138,6 +152,26 @@ def test_interrupted_sweep_resumes(ray_local, tmp_path):
     assert len(children) == 2  # exactly one run per trial across the two processes
     for child in children:
         assert steps(client, child) == [2, 4] and child.info.status == "FINISHED"
+
+
+def test_interrupt_after_every_trial_reported_is_not_reported_as_finished(ray_local,
+                                                                          tmp_path, capsys):
+    # Before: exit 0, both trials FINISHED at partial steps, interrupted false, parent FINISHED.
+    space = tiny_space(tmp_path, "'loss_recon': tune.grid_search(['l1', 'l2'])")
+    stop = InterruptWhenAllReported(2)
+    args = sweep_args(tmp_path, space, "--set", "steps=400", "--set", "eval_every=10")
+    assert run_sweep(parse_args(args), callbacks=[stop]) == 130
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["interrupted"] is True
+    assert [t["status"] for t in out["trials"]] == ["UNFINISHED", "UNFINISHED"]
+    assert all(t["step"] < 400 and t["planned_steps"] == 400 for t in out["trials"])
+    assert all(g["finished"] == 0 and "psnr_y" not in g for g in out["groups"])
+    captured = capsys.readouterr()
+    assert "/400" in captured.out and "interrupted: continue with" in captured.err
+    _, (parent,) = runs(tmp_path, "sweep")
+    assert parent.info.status == "KILLED"
+    _, children = runs(tmp_path, "trial")
+    assert {c.data.tags["irn.status"] for c in children} == {"KILLED"}
 
 
 def test_two_node_cluster_with_a_diverging_trial(tmp_path):

@@ -85,3 +85,23 @@ def test_unusable_store_is_one_line(tmp_path):
     with pytest.raises(TrackingError) as err:
         Tracker(f"sqlite:///{tmp_path}/file/x.db", "t")
     assert "\n" not in str(err.value)
+
+
+def _open_store(uri, barrier):
+    barrier.wait()
+    Tracker(uri, "t-concurrent")
+
+
+def test_two_processes_creating_a_new_store_at_once(tmp_path):
+    # Before: one of them failed with "Online migration expected to match one row ...".
+    import multiprocessing as mp
+    ctx = mp.get_context("spawn")
+    uri = f"sqlite:///{tmp_path / 'new.db'}"
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_open_store, args=(uri, barrier)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert MlflowClient(uri).get_experiment_by_name("t-concurrent") is not None

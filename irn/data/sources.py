@@ -42,10 +42,32 @@ def to_rgb(img: np.ndarray) -> np.ndarray:
     return img[:, :, :3]
 
 
+# Integer modes wider than 8 bits (16-bit grey PNGs open as I;16, some as I): scaled to
+# 8 bits (x / 257, rounded: 65535 -> 255), never clipped as Image.convert("RGB") would.
+WIDE_INT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def pil_to_rgb8(im: Image.Image, name="image") -> np.ndarray:
+    """Any Pillow image -> H x W x 3 uint8 RGB, scaling high bit depths (see WIDE_INT_MODES);
+    alpha is dropped; float images (mode F, range unknown) are refused with a DataError."""
+    if im.mode in WIDE_INT_MODES:
+        a = np.asarray(im).astype(np.int64)
+        if a.size and (a.min() < 0 or a.max() > 65535):
+            raise DataError(f"{name}: mode {im.mode} values outside 0..65535; save it as an "
+                            "8- or 16-bit PNG")
+        return to_rgb(np.round(a / 257).astype(np.uint8))
+    if im.mode == "F":
+        raise DataError(f"{name}: 32-bit float image (mode F) has no known range; save it as "
+                        "an 8- or 16-bit PNG")
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")  # the palette's transparency, then dropped with the alpha
+    return to_rgb(np.asarray(im.convert("RGB")))
+
+
 def read_image(path: str | Path) -> np.ndarray:
-    """Decode one file to H x W x 3 uint8 RGB."""
+    """Decode one file to H x W x 3 uint8 RGB (pil_to_rgb8)."""
     with Image.open(path) as im:
-        return to_rgb(np.asarray(im.convert("RGB")))
+        return pil_to_rgb8(im, str(path))
 
 
 def _warn_skipped(folder: Path, bad: list[Path]) -> None:
