@@ -54,6 +54,11 @@ class Space:
     def fixed(self) -> dict:
         return {k: v for k, v in self.space.items() if k not in self.searched}
 
+    def without(self, keys) -> "Space":
+        """The space less some fixed keys (those `--set` overrides)."""
+        return Space(self.path, {k: v for k, v in self.space.items() if k not in set(keys)},
+                     self.tune, self.source)
+
 
 def _is_grid(v) -> bool:
     return isinstance(v, dict) and set(v) == {"grid_search"}

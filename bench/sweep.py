@@ -95,6 +95,7 @@ def plan(args) -> dict:
         exp_dir = latest_sweep(root, stem)
         saved = _read_json(os.path.join(exp_dir, STATE_FILE))
         space = load_space(os.path.join(exp_dir, "space.py"))  # exactly what ran
+        space = space.without(saved.get("overridden", []))
         return {**saved, "space_obj": space, "exp_dir": exp_dir, "resume": True}
     space = load_space(args.space)
     tune_cfg = dict(space.tune)
@@ -103,6 +104,8 @@ def plan(args) -> dict:
     clash = sorted(set(fixed) & set(space.searched))
     if clash:
         raise UsageError(f"--set {clash[0]} conflicts with the space, which searches it")
+    overridden = sorted(set(fixed) & set(space.fixed()))  # --set beats a value the space fixes
+    space = space.without(overridden)
     base = {**BUDGETS[budget], **fixed}
     if args.data is not None:
         base["data"] = args.data
@@ -132,6 +135,7 @@ def plan(args) -> dict:
                          f"{tune_cfg['searcher']} search samples each configuration once)")
     return {"space": space.path, "space_obj": space, "budget": budget, "base": base,
             "default_reference": default_reference(space), "study": stem,
+            "overridden": overridden,
             "tune": tune_cfg, "exp_dir": reserve_sweep_dir(root, stem), "resume": False,
             "experiment": args.experiment,
             "tracking_uri": args.tracking_uri or default_tracking_uri(),
@@ -342,7 +346,8 @@ def save_state(p: dict) -> None:
     os.makedirs(p["exp_dir"], exist_ok=True)
     shutil.copyfile(p["space"], os.path.join(p["exp_dir"], "space.py"))
     keep = ("space", "budget", "base", "tune", "experiment", "tracking_uri", "max_concurrent",
-            "max_failures", "parent_run_id", "total_trials", "default_reference", "study")
+            "max_failures", "parent_run_id", "total_trials", "default_reference", "study",
+            "overridden")
     write_json_atomic(os.path.join(p["exp_dir"], STATE_FILE), {k: p[k] for k in keep})
 
 

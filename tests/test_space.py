@@ -154,3 +154,11 @@ def test_two_sweeps_in_one_second_get_their_own_folders(tmp_path):
     from bench.sweep import reserve_sweep_dir
     a, b = reserve_sweep_dir(str(tmp_path), "losses"), reserve_sweep_dir(str(tmp_path), "losses")
     assert a != b and os.path.isdir(a) and os.path.isdir(b)
+
+
+def test_set_overrides_a_value_the_space_fixes(tmp_path):
+    from bench.sweep import parse_args, plan
+    path = write(tmp_path, "SPACE = {'blocks': 1, 'jpeg_eval': ''}\nTUNE = {'budget': 'smoke'}\n")
+    p = plan(parse_args([path, "--set", "jpeg_eval=50", "--storage", str(tmp_path / "r")]))
+    assert p["base"]["jpeg_eval"] == "50" and "jpeg_eval" not in p["space_obj"].space
+    assert p["overridden"] == ["jpeg_eval"] and p["space_obj"].space == {"blocks": 1}
