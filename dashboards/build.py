@@ -26,8 +26,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dashboards.data import DashboardError, load_crops, load_histories, load_sweep, public_uri
+from dashboards.data import (DashboardError, load_crops, load_histories, load_json_artifact,
+                             load_per_image, load_sweep, public_uri)
 from dashboards.figures import CURVE_KEYS, MAX_GALLERY, MAX_TRACES, Section, build_sections
+from dashboards.groups import group_gains, per_image_gains
 from dashboards.page import render
 
 
@@ -90,7 +92,10 @@ def build_report(experiment: str, tracking_uri: str | None = None, parent: str |
     done = sweep.finished
     hist = load_histories(sweep, done["run_id"][:MAX_TRACES], CURVE_KEYS)
     crops = load_crops(sweep, done["run_id"][:MAX_GALLERY])
-    sections = build_sections(sweep, hist, crops)
+    summary = load_json_artifact(sweep.client, sweep.parent_id, "summary.json") \
+        if sweep.parent_id else None
+    sections = [group_gains(summary), per_image_gains(load_per_image(sweep)),
+                *build_sections(sweep, hist, crops)]
     tags = sweep.parent_tags
     best = done.iloc[0]
     obj = sweep.objective
@@ -106,7 +111,8 @@ def build_report(experiment: str, tracking_uri: str | None = None, parent: str |
         "best": f"{best['trial']}: {obj} = {best.get('m:' + obj, float('nan')):.4g}",
         "tracking URI": public_uri(sweep.tracking_uri),
     }
-    title = f"irn-bench sweep report: {experiment}"
+    study = sweep.parent_name or experiment
+    title = f"{study}: sweep report (experiment {experiment})"
     _write_atomic(out, render(title, meta, sections))
     log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB; "
         f"{sum(s.figure is not None for s in sections)} figures, "

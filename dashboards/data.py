@@ -257,3 +257,27 @@ def load_crops(sweep: Sweep, run_ids) -> dict[str, dict[str, str]]:
             if crops:
                 out[rid] = crops
     return out
+
+
+def load_json_artifact(client: MlflowClient, run_id: str, name: str):
+    """A JSON artifact of a run, or None when the run has none."""
+    import json
+    with tempfile.TemporaryDirectory() as tmp, _no_progress_bars():
+        try:
+            path = client.download_artifacts(run_id, name, tmp)
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        except (MlflowException, OSError, ValueError):
+            return None
+
+
+def load_per_image(sweep: Sweep) -> pd.DataFrame:
+    """label, image, gain_db of the last evaluation of every finished trial."""
+    rows = []
+    for rid in sweep.finished["run_id"]:
+        data = load_json_artifact(sweep.client, rid, "eval/per_image.json") or []
+        label = sweep.client.get_run(rid).data.tags.get("irn.group_label", rid[:8])
+        last = max((r.get("step", 0) for r in data), default=None)
+        rows += [{"label": label, "image": r["image"], "gain_db": r["gain_db"]}
+                 for r in data if r.get("step") == last and "gain_db" in r]
+    return pd.DataFrame(rows, columns=["label", "image", "gain_db"])

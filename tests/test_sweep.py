@@ -3,6 +3,7 @@ the smoke budget and tiny models. Covers the shipped smoke space, a worker kille
 an interrupted and resumed sweep, and a two-node cluster with a diverging trial."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -244,4 +245,12 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
     assert parent.info.run_name == "tiny" and parent.data.metrics["groups"] == 2
     assert "leads" in parent.data.tags["mlflow.note.content"]
     names = [a.path for a in client.list_artifacts(parent.info.run_id)]
-    assert "comparison.md" in names and "summary.json" in names
+    assert {"comparison.md", "summary.json", "report.html"} <= set(names)
+    # the report built from this real store leads with the groups and the per-image gains
+    with open(client.download_artifacts(parent.info.run_id, "report.html", str(tmp_path)),
+              encoding="utf-8") as f:
+        page = f.read()
+    figs = re.findall(r'data-irn-figure="(\w+)"', page)
+    assert figs[:2] == ["groups", "per_image"]
+    assert "no group statistics" not in page and "charbonnier@" not in page
+    assert "astronaut@0,0" in page and out["comparison"]["sentence"] in page
