@@ -6,7 +6,7 @@ import torch
 
 from irn.atomic import atomic_write
 from irn.model import build_model
-from irn.official import CheckpointError, load_official, read_state_dict
+from irn.official import CheckpointError, load_official, load_torch_file, read_state_dict
 
 FORMAT = "irn-bench/1"
 
@@ -27,12 +27,7 @@ def save_model(path, model, arch: dict, extra: dict | None = None) -> None:
 def load_model(path, scale: int | None = None):
     """A model from our format or an official IRN checkpoint. `scale` is required for
     official files and checked against ours."""
-    if not os.path.isfile(path):
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}".splitlines()[0]) from exc
+    obj = load_torch_file(path)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         arch = obj["arch"]
         if scale is not None and arch["scale"] != scale:

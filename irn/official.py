@@ -17,17 +17,37 @@ class CheckpointError(ValueError):
     """A checkpoint that does not fit the model; the message names the first bad key."""
 
 
+def load_torch_file(path):
+    """torch.load(weights_only=True) with one readable line for every failure: a missing
+    file, a pickle holding objects that weights-only loading refuses (it could run code:
+    nothing of it runs), a truncated or corrupt file. torch's own warnings are silenced."""
+    import pickle
+    import warnings
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "not an allowed global" in str(exc):  # torch's refusal, not a broken file
+            raise CheckpointError(f"refused checkpoint {path}: it holds Python objects other "
+                                  "than tensors and plain containers (not loaded, nothing "
+                                  "ran)") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: truncated or not a torch "
+                              "checkpoint (not a pickle)") from None
+    except (EOFError, IndexError, OSError, RuntimeError, ValueError) as exc:
+        reason = re.sub(r"\x1b\[[0-9;]*m", "", str(exc).splitlines()[0] if str(exc) else "")
+        raise CheckpointError(f"cannot read checkpoint {path}: truncated or not a torch "
+                              f"checkpoint ({type(exc).__name__}: {reason[:120]})") from None
+
+
 def read_state_dict(path_or_state_dict):
     """A state dict from a path (read with weights_only=True) or a dict; unwraps
     {'state_dict': ...} / {'params': ...} / {'model': ...} and strips `module.`."""
     sd = path_or_state_dict
     if isinstance(sd, (str, os.PathLike)):
-        if not os.path.isfile(sd):
-            raise CheckpointError(f"checkpoint not found: {sd}")
-        try:
-            sd = torch.load(sd, map_location="cpu", weights_only=True)
-        except Exception as exc:  # corrupt file, pickle with non-tensor objects, ...
-            raise CheckpointError(f"cannot read checkpoint {sd}: {exc}".splitlines()[0]) from exc
+        sd = load_torch_file(sd)
     if not isinstance(sd, dict):
         raise CheckpointError(f"checkpoint is a {type(sd).__name__}, not a state dict")
     for wrapper in ("state_dict", "params", "model"):

@@ -111,3 +111,33 @@ def test_16_bit_input_is_scaled_not_clipped(tmp_path):
     want = torch.from_numpy(np.round(ramp / 257)).float() / 255
     assert torch.equal(x[0, 0], want) and torch.equal(x[0, 1], x[0, 2])
     assert (x == 1).float().mean() < 0.01  # convert("RGB") left 99.6% of the pixels at 255
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("pickle", "holds Python objects other than tensors"),
+    ("truncated", "truncated or not a torch checkpoint"),
+    ("garbage", "truncated or not a torch checkpoint"),
+    ("empty", "truncated or not a torch checkpoint"),
+])
+def test_bad_checkpoints_are_one_clean_line(kind, message, ckpt, photo, tmp_path):
+    _, ours, _ = ckpt
+    bad = tmp_path / "bad.pt"
+    if kind == "pickle":
+        torch.save({"format": "irn-bench/1", "x": _Evil()}, bad)
+    elif kind == "truncated":
+        bad.write_bytes(ours.read_bytes()[:2000])
+    elif kind == "garbage":
+        bad.write_bytes(b"not a checkpoint at all" * 10)
+    else:
+        bad.write_bytes(b"")
+    proc = subprocess.run([sys.executable, "-m", "irn.rescale", "down", str(photo),
+                           str(tmp_path / "o.png"), "--checkpoint", str(bad)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1  # no torch UserWarning before it
+    assert "\x1b[" not in proc.stderr and "this must never run" not in proc.stdout
