@@ -182,11 +182,14 @@ def _sentence(groups, best, metric, mode, seeds_known) -> str:
 
 
 def _fmt(v, spec) -> str:
-    return "-" if v is None else f"{v:{spec.fmt}}"
+    if v is None:
+        return "-"
+    text = f"{v:{spec.fmt}}"
+    return f"{v:.2g}" if v and float(text) == 0 else text  # keep a tiny difference visible
 
 
 def _fmt_interval(ci, spec) -> str:
-    return "[-]" if ci is None else f"[{ci[0]:{spec.fmt}}, {ci[1]:{spec.fmt}}]"
+    return "[-]" if ci is None else f"[{_fmt(ci[0], spec)}, {_fmt(ci[1], spec)}]"
 
 
 def _fmt_ci(stat: dict) -> str:

@@ -20,8 +20,14 @@ def _versus(d: dict | None, fmt: str, self_word: str) -> str:
     if d["delta"] is None:
         return "no common images"
     ci = d["ci95"]
-    interval = f"[{ci[0]:+{fmt}}, {ci[1]:+{fmt}}]" if ci else "[-]"
-    return f"{d['delta']:+{fmt}} {interval} {d['verdict']}"
+    interval = f"[{_signed(ci[0], fmt)}, {_signed(ci[1], fmt)}]" if ci else "[-]"
+    return f"{_signed(d['delta'], fmt)} {interval} {d['verdict']}"
+
+
+def _signed(v: float, fmt: str) -> str:
+    """+0.13; a value that the format would round to 0 keeps two significant digits."""
+    text = f"{v:+{fmt}}"
+    return f"{v:+.2g}" if v and float(text) == 0 else text
 
 
 def rows(summary: dict) -> tuple[list[str], list[list[str]]]:
@@ -70,4 +76,18 @@ def markdown(summary: dict) -> str:
     lines += ["", "Mean [95% CI] over seeds x images (bench/STATISTICS.md); verdicts: a "
               "paired difference whose interval excludes 0 is better/worse, else "
               "indistinguishable."]
+    return "\n".join(lines) + "\n"
+
+
+def metrics_legend(summary: dict) -> str:
+    """The registry's entry for every metric the trials logged: unit, direction, baseline,
+    meaning (MLflow shows names only)."""
+    from irn.evaluate import metric_spec
+    names = sorted({k for t in summary["trials"] for k in t.get("metrics", {})} | {"gain_db"})
+    lines = ["| metric | unit | better | compared with | meaning |", "|---|---|---|---|---|"]
+    for name in names:
+        spec = metric_spec(name)
+        if spec:
+            lines.append(f"| {name} | {spec.unit or '-'} | {'higher' if spec.mode == 'max' else 'lower'}"
+                         f" | {spec.baseline or ''} | {spec.doc} |")
     return "\n".join(lines) + "\n"

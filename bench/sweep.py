@@ -450,6 +450,7 @@ def log_comparison(tracker, run_id: str, summary: dict) -> None:
         metrics["best_gain_db"] = max(g["gain_db"]["mean"] for g in scored)
     tracker.log_metrics(run_id, metrics, 0)
     tracker.set_tags(run_id, {"mlflow.note.content": table})
+    tracker.log_text(run_id, group_table.metrics_legend(summary), "metrics.md")
 
 
 def attach_dashboard(p: dict, summary: dict) -> None:

@@ -33,6 +33,8 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 DEFAULT_EXPERIMENT = "irn-bench"
+# MLflow's UI opens an experiment of this kind on its runs list, not the GenAI overview.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 CROPS = ("gt", "lr", "lr_bicubic", "recon")
 PER_IMAGE = "eval/per_image.json"  # every evaluation's per-image rows (image, seed, step, ...)
 
@@ -108,6 +110,8 @@ class Tracker:
                 self.experiment_id = exp.experiment_id if exp else \
                     self.client.create_experiment(
                         experiment, artifact_location=_artifact_root(tracking_uri, experiment))
+                if not exp or EXPERIMENT_KIND[0] not in exp.tags:
+                    self.client.set_experiment_tag(self.experiment_id, *EXPERIMENT_KIND)
         except Exception as e:  # noqa: BLE001 - any store failure is one clear line
             raise TrackingError(f"cannot use MLflow tracking URI {tracking_uri}: "
                                 f"{one_line(e, 300)}") from None

@@ -245,7 +245,7 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
     assert parent.info.run_name == "tiny" and parent.data.metrics["groups"] == 2
     assert "leads" in parent.data.tags["mlflow.note.content"]
     names = [a.path for a in client.list_artifacts(parent.info.run_id)]
-    assert {"comparison.md", "summary.json", "report.html"} <= set(names)
+    assert {"comparison.md", "metrics.md", "summary.json", "report.html"} <= set(names)
     # the report built from this real store leads with the groups and the per-image gains
     with open(client.download_artifacts(parent.info.run_id, "report.html", str(tmp_path)),
               encoding="utf-8") as f:

@@ -104,4 +104,5 @@ def test_two_processes_creating_a_new_store_at_once(tmp_path):
     for p in procs:
         p.join(120)
     assert [p.exitcode for p in procs] == [0, 0]
-    assert MlflowClient(uri).get_experiment_by_name("t-concurrent") is not None
+    exp = MlflowClient(uri).get_experiment_by_name("t-concurrent")
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"  # opens on runs
