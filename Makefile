@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup sweep test bench gate clean
+.PHONY: setup sweep test bench gate gate-base clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,25 +25,29 @@ test: setup
 	./scripts/system-deps.sh
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q tests --ignore=tests/benchmarks
 
-# The pytest-benchmark suite (one torch thread, see tests/benchmarks/conftest.py), written
-# to .benchmarks/head.json; about 3 minutes on 2 cores.
+# The pytest-benchmark suite (one torch thread, see tests/benchmarks/conftest.py), one run
+# of this tree, written to .benchmarks/head.json; about 2 minutes on 2 cores.
 bench: setup
 	mkdir -p .benchmarks
 	sync  # flush the unit tests' writes first: writeback during the first benchmarks skews them
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider tests/benchmarks --benchmark-only \
 		--benchmark-json=.benchmarks/head.json
 
-# The performance gate against the committed baseline: five runs on this machine kind (2-core
-# AMD EPYC), compared by the min statistic of each benchmark's ratio to the reference workload.
-# Thresholds are about twice the largest run-to-run change measured on an unchanged tree
-# (bench/REGRESS.md, 8 runs): 50% for most (<= 30%), 75% for the 64-pixel forward/reverse
-# (up to 38%), 100% for the millisecond-scale loader batches (up to 57%). On another CPU the committed baseline
-# does not apply: the gate says so and passes (use the same-job recipe in bench/REGRESS.md).
-BASELINE := $(shell ls bench/baselines/cpu-2core-*.json | paste -sd, -)
-gate: bench
-	$(PY) -m bench.regress $(BASELINE) .benchmarks/head.json --fail min:50% \
-		--fail loader_batch=min:100% --fail forward_reverse=min:75% \
-		--skip-other-machine --json .benchmarks/regress.json
+# The performance gate (bench/gate.py, bench/REGRESS.md): checks the base commit out in a
+# temporary worktree and measures base and this tree in this job, on this machine:
+# callgrind instruction counts of the small hot paths, then the wall-time suite interleaved
+# base, head, base, head, base, head, as ratios to the reference workload. BASE: GATE_BASE,
+# else bench/GATE_BASE (written by `make gate-base` at the start of a session), else the
+# newest first-parent ancestor 3 h older than HEAD. BENCH_K=<pytest -k expr> limits it.
+GATE_BASE ?=
+BENCH_K ?=
+gate: setup
+	./scripts/system-deps.sh
+	$(PY) -m bench.gate $(if $(GATE_BASE),--base '$(GATE_BASE)') $(if $(BENCH_K),-k '$(BENCH_K)')
+
+# At the start of a session: record the commit the session starts from as the gate's base.
+gate-base:
+	git rev-parse HEAD > bench/GATE_BASE
 
 clean:
 	rm -rf $(VENV) .benchmarks .pytest_cache

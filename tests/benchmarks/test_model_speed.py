@@ -55,4 +55,4 @@ def test_training_step(benchmark, scale):
     trainer = Trainer(cfg)
     batches = trainer._batches()
     hr, lr = next(batches)
-    benchmark.pedantic(lambda: trainer.train_step(hr, lr), rounds=6, warmup_rounds=1)
+    benchmark.pedantic(lambda: trainer.train_step(hr, lr), rounds=8, warmup_rounds=1)

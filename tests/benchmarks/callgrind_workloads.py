@@ -1,0 +1,72 @@
+"""Small hot paths whose instruction counts the gate compares (valgrind's callgrind).
+
+Wall time cannot resolve a 5% change in a millisecond-scale path on a shared 2-core runner;
+callgrind's instruction count of the same binary and input is the same whatever else the
+machine is doing. bench/gate.py runs this module's WORKLOADS under valgrind once per tree
+(base and head, each importing its own `irn`), through bench/gate_tools/callgrind_driver.py.
+
+WORKLOADS maps a name to `make()`, which builds everything outside the counted region and
+returns (fn, number): the driver calls fn twice to warm up, then counts `number` calls and
+reports instructions per call. Sizes are small: under valgrind a call runs ~50x slower.
+Not collected by pytest (the file name does not start with test_). Renaming a workload
+makes it "missing in base" once; changing its size moves its count like any code change.
+"""
+import numpy as np
+import torch
+
+from irn.config import from_dict
+from irn.couplings import EnhancedCoupling
+from irn.data import train_loader
+from irn.haar import HaarDownsampling
+from irn.subnets import DenseBlock
+from irn.train import Trainer
+
+
+def _photos(n=4, side=96):
+    """Fixed synthetic uint8 images (decoding real photos under valgrind takes minutes)."""
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (side, side + 8 * i, 3), dtype=np.uint8) for i in range(n)]
+
+
+def haar_transform():
+    haar = HaarDownsampling([(3, 64, 64)])
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+
+    def both():
+        (y,), _ = haar([x])
+        return haar([y], rev=True)
+    return both, 20
+
+
+def coupling_block():
+    """One IRN coupling (EnhancedCoupling with three DenseBlocks), forward and reverse, at
+    the x2 model's first stage shape (12 channels after one Haar) on 16x16."""
+    torch.manual_seed(0)
+    block = EnhancedCoupling([(12, 16, 16)], subnet_constructor=lambda i, o: DenseBlock(i, o, 16))
+    x = torch.rand(1, 12, 16, 16)
+
+    @torch.inference_mode()
+    def both():
+        (y,), _ = block([x])
+        return block([y], rev=True)
+    return both, 4
+
+
+def loader_batch_memory():
+    """The in-memory loader's batch assembly: crops, flips, stacking, the batched imresize."""
+    batches = iter(train_loader("embedded", scale=2, patch_size=32, batch_size=4,
+                                loader="memory", images=_photos()))
+    return (lambda: next(batches)), 6
+
+
+def training_step():
+    """One optimiser step (forward, three losses, backward, Adam) of a one-block x2 model."""
+    cfg = from_dict({"scale": 2, "blocks": 1, "gc": 8, "batch_size": 1, "patch_size": 16,
+                     "jpeg_eval": "", "z_train": "gaussian"})
+    trainer = Trainer(cfg, train_images=_photos())
+    hr, lr = next(trainer._batches())
+    return (lambda: trainer.train_step(hr, lr)), 2
+
+
+WORKLOADS = {f.__name__: f for f in (haar_transform, coupling_block, loader_batch_memory,
+                                     training_step)}
