@@ -136,7 +136,7 @@ def plan(args) -> dict:
     return {"space": space.path, "space_obj": space, "budget": budget, "base": base,
             "default_reference": default_reference(space), "study": stem,
             "overridden": overridden,
-            "tune": tune_cfg, "exp_dir": reserve_sweep_dir(root, stem), "resume": False,
+            "tune": tune_cfg, "exp_dir": None, "exp_root": root, "resume": False,
             "experiment": args.experiment,
             "tracking_uri": args.tracking_uri or default_tracking_uri(),
             "max_concurrent": args.max_concurrent, "max_failures": args.max_failures,
@@ -379,6 +379,8 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
         with ray_session(args.address):
             resources = trial_resources(args.cpus_per_trial, args.gpus_per_trial)
             trainable = build_trainable(p, resources, data)
+            if not p["resume"]:  # reserved only once nothing can refuse the sweep any more
+                p["exp_dir"] = reserve_sweep_dir(p["exp_root"], p["study"])
             tracker = Tracker(p["tracking_uri"], p["experiment"])
             p["parent_run_id"] = start_parent(p, tracker)
             if not p["resume"]:
@@ -434,7 +436,8 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
 
 def _drop_unused(p: dict | None) -> None:
     """Remove the results folder a refused sweep reserved but never used."""
-    if p and not p["resume"] and os.path.isdir(p["exp_dir"]) and not os.listdir(p["exp_dir"]):
+    if p and not p["resume"] and p.get("exp_dir") and os.path.isdir(p["exp_dir"]) \
+            and not os.listdir(p["exp_dir"]):
         os.rmdir(p["exp_dir"])
 
 
