@@ -23,7 +23,6 @@ from irn.evaluate import metric_spec
 
 CONFIDENCE = 0.95
 RESAMPLES = 4999
-VERDICTS = ("better", "worse", "indistinguishable")
 GROUP_METRICS = ("psnr_y", "gain_db", "ssim_y")
 
 

@@ -59,8 +59,8 @@ def _head(metric: str) -> str:
 def rich_table(summary: dict):
     from rich.table import Table
     header, body = rows(summary)
-    table = Table(title=f"groups: mean [95% CI] over seeds x images; paired differences "
-                        f"(same image, same replicate)")
+    table = Table(title="groups: mean [95% CI] over seeds x images; paired differences "
+                        "(same image, same replicate)")
     for col in header:
         table.add_column(col, justify="left" if col in ("group", "seeds") else "right")
     for r in body:

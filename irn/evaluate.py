@@ -220,7 +220,7 @@ def evaluate_images(model, val_set, cfg: Config, device="cpu") -> list[dict]:
 
 def mean_metrics(rows: list[dict]) -> dict:
     """The mean of every metric over per-image rows (non-metric keys dropped)."""
-    keys = [k for k in rows[0] if k in METRICS or metric_spec(k) is not None]
+    keys = [k for k in rows[0] if metric_spec(k) is not None]
     return {k: float(np.mean([r[k] for r in rows])) for k in keys}
 
 
