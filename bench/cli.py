@@ -1,20 +1,11 @@
 """Shared command-line plumbing: one-line errors with exit 2, atomic JSON output."""
-import argparse
 import json
 import math
 import os
 import sys
 
 from irn.atomic import atomic_write
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports bad usage as one line and exit 2 (the CLI contract), instead of
-    usage + message."""
-    error_prefix = ""
-
-    def error(self, message):
-        self.exit(2, f"{self.error_prefix}error: {message} (see --help)\n")
+from irn.cli import OneLineParser  # noqa: F401 - the one parser, re-exported for bench.*
 
 
 class UsageError(Exception):
@@ -48,10 +39,15 @@ def write_json_atomic(path, payload) -> None:
 
 def check_json_target(path) -> None:
     """Refuse an unwritable --json target before any work starts."""
+    check_output_target(path, "--json")
+
+
+def check_output_target(path, flag: str) -> None:
+    """Refuse an output file whose folder is missing, or that is a folder, before any work."""
     if path is None:
         return
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise UsageError(f"folder for --json does not exist: {folder}")
+        raise UsageError(f"folder for {flag} does not exist: {folder}")
     if os.path.isdir(path):
-        raise UsageError(f"--json path is a folder: {path}")
+        raise UsageError(f"{flag} path is a folder: {path}")

@@ -23,6 +23,10 @@ from irn.evaluate import metric_spec
 
 CONFIDENCE = 0.95
 RESAMPLES = 4999
+# Below this many images a bootstrap interval undercovers badly (at 2 images it is the range
+# of the two values); the t interval is used instead (scipy.stats.bootstrap's docs: BCa
+# assumes a sample large enough to stand for its population).
+BOOTSTRAP_MIN_IMAGES = 10
 GROUP_METRICS = ("psnr_y", "gain_db", "ssim_y")
 
 
@@ -40,7 +44,7 @@ def _interval(m: np.ndarray) -> list[float] | None:
     n_rep, n_img = m.shape
     if n_rep == 1 or n_img == 1:
         values = m.ravel()
-        if n_rep == 1:  # images alone: scipy's BCa bootstrap
+        if n_rep == 1 and n_img >= BOOTSTRAP_MIN_IMAGES:  # images alone: scipy's BCa
             res = stats.bootstrap((values,), np.mean, vectorized=True, n_resamples=RESAMPLES,
                                   confidence_level=CONFIDENCE, method="BCa", rng=0)
             lo, hi = res.confidence_interval

@@ -244,3 +244,27 @@ def default_reference(space: Space) -> dict | None:
             return None
         ref[key] = default
     return ref or None
+
+
+def sweep_params(space: Space, base: dict) -> dict:
+    """Every config key as the sweep runs it, for the parent run's params: the value every
+    trial shares (defaults < budget < --set < the space's fixed keys), and for a searched key
+    what is searched ("grid: l1, l2" or "uniform 1e-05..0.001")."""
+    from irn.config import Config
+    params = {k: f.default for k, f in Config.__dataclass_fields__.items()}
+    params.update(base)
+    params.update(space.fixed())
+    for key in space.searched:
+        params[key] = _describe_domain(space.space[key])
+    return params
+
+
+def _describe_domain(value) -> str:
+    if _is_grid(value):
+        return "grid: " + ", ".join(map(str, value["grid_search"]))
+    if hasattr(value, "categories"):
+        return "choice: " + ", ".join(map(str, value.categories))
+    if hasattr(value, "lower") and hasattr(value, "upper"):
+        sampler = type(getattr(value, "sampler", None)).__name__.lower().strip("_")
+        return f"{sampler or 'range'} {value.lower:g}..{value.upper:g}"
+    return str(value)

@@ -16,6 +16,7 @@ Exit 0 when the sweep ran (failed trials are listed, not fatal), 2 on bad input 
 """
 import argparse
 import glob
+import logging
 import math
 import os
 import re
@@ -216,7 +217,7 @@ class ray_session:
                 os.cpu_count()  # the CPUs this process may use (taskset, containers)
             ray.init(address="local", num_cpus=cpus,
                      num_gpus=torch.cuda.device_count(), include_dashboard=False,
-                     log_to_driver=False)
+                     log_to_driver=False, logging_level=logging.WARNING)  # our header says it
         self.owned = True
         return self
 
@@ -329,6 +330,7 @@ def build_tuner(p: dict, trainable, hooks):
 
 
 def start_parent(p: dict, tracker: Tracker) -> str:
+    from bench.space import sweep_params
     if p["resume"]:
         tracker.reopen(p["parent_run_id"])
         return p["parent_run_id"]
@@ -337,7 +339,12 @@ def start_parent(p: dict, tracker: Tracker) -> str:
         "irn.role": "sweep", "irn.space": p["space"], "irn.budget": p["budget"],
         **host_tags(), "irn.gpu": cluster_gpu_tag(), "irn.objective": t["metric"],
         "irn.mode": t["mode"], "irn.searcher": t["searcher"], "irn.scheduler": t["scheduler"],
-        "irn.seeds": t["seeds"], "irn.storage": p["exp_dir"]})
+        "irn.seeds": t["seeds"], "irn.storage": p["exp_dir"],
+        "mlflow.note.content": f"Sweep of `{p['study']}` ({p['budget']} budget, "
+                               f"{p['total_trials']} trials, {t['seeds']} seed(s) per "
+                               "configuration): running. The group table replaces this line "
+                               "when it ends."})
+    tracker.log_params(run_id, sweep_params(p["space_obj"], p["base"]))
     tracker.log_file(run_id, p["space"], "space.py")
     return run_id
 
@@ -359,6 +366,9 @@ def ray_environment(local: bool) -> None:
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # so verbose=0 silences Tune's tables
+    # A failed trial task is one line from Progress ("restart ..." / "failed ..."); Tune's own
+    # 30-line traceback stays in the trial's error.txt.
+    os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
     # A checkpoint per report makes Tune snapshot often on tiny budgets; that is expected.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 

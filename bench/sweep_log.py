@@ -90,6 +90,15 @@ def trial_identity(base: dict, trial_config_: dict, searched: list[str]) -> dict
             "replicate": replicate, "seed": cfg.seed, "name": f"{label}|s{cfg.seed}"}
 
 
+def describe_trial(who: dict) -> str:
+    """A child run's description: its group, seed and the main config keys."""
+    cfg = who["cfg"]
+    return (f"Trial {who['name']}: group `{who['label']}`, replicate {who['replicate']} "
+            f"(seed {who['seed']}); scale x{cfg.scale}, {cfg.coupling} coupling, "
+            f"{cfg.steps} steps, loss_recon {cfg.loss_recon}, loss_guide {cfg.loss_guide} "
+            f"(weight {cfg.guide_weight:g}).")
+
+
 class SweepLog(tune.Callback):
     """One MLflow child run per trial: params, every report, crops, final status."""
 
@@ -114,7 +123,8 @@ class SweepLog(tune.Callback):
             st = self.trials[trial.trial_id] = TrialLog(run_id, -1)
             if created:
                 self.tracker.log_params(run_id, who["cfg"].to_dict())
-                self.tracker.set_tags(run_id, {**self.host, "irn.status": "RUNNING"})
+                self.tracker.set_tags(run_id, {**self.host, "irn.status": "RUNNING",
+                                               "mlflow.note.content": describe_trial(who)})
             else:  # a resumed sweep's trial: the same run again, continued
                 st.per_image = self.tracker.load_json(run_id, PER_IMAGE, [])
                 st.last_step = self.tracker.last_step(run_id)
@@ -144,8 +154,8 @@ class SweepLog(tune.Callback):
             n = step - max(st.last_step, 0)
             self.train_s += (result.get("time/data", 0) + result.get("time/compute", 0)) * n
             self.eval_s += result.get("time/eval", 0)
-        values = {k: v for k, v in numbers(result).items() if k not in RAY_KEYS}
-        self.tracker.log_metrics(st.run_id, values, step)
+        values = {k: v for k, v in result.items() if k not in RAY_KEYS}
+        self.tracker.log_report(st.run_id, values, first=st.last_step < 0)
         rows = per_image_rows(result)
         if rows:
             st.per_image += rows

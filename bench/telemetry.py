@@ -114,6 +114,12 @@ class Telemetry:
     def __exit__(self, *exc):
         self.stop()
 
+    def take(self) -> dict:
+        """summary() of the samples since the last take(), then forget them."""
+        out = self.summary()
+        self.samples = self.samples[-1:]  # the last sample opens the next window
+        return out
+
     # -- results ----------------------------------------------------------------------------
     def summary(self) -> dict:
         """Mean and peak of every sampled figure; `samples` and `note` for the record."""
@@ -134,3 +140,25 @@ def max_rss_gb() -> float:
     import resource
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kib * (1 if sys.platform != "darwin" else 1 / 1024) * 1024 / 1e9
+
+
+def system_metrics(summary: dict) -> dict:
+    """A Telemetry summary as MLflow system metrics (the run page's System metrics tab shows
+    `system/*`; names follow mlflow.system_metrics where one exists). CPU is the sampled
+    process's (a trial's) in % of one core; memory its resident set."""
+    names = {"cpu_util_mean": "system/cpu_utilization_percentage",
+             "rss_gb_peak": "system/process_rss_megabytes"}
+    out = {new: summary[old] * (1000 if old.startswith("rss") else 1)
+           for old, new in names.items() if old in summary}
+    for key, value in summary.items():  # gpu{i}_util_mean, gpu{i}_mem_gb_peak, gpu{i}_power_w_mean
+        gpu = key.split("_", 1)[0]
+        if gpu.startswith("gpu") and gpu[3:].isdigit():
+            i, what = gpu[3:], key.split("_", 1)[1]
+            if what == "util_mean":
+                out[f"system/gpu_{i}_utilization_percentage"] = value
+            elif what == "mem_gb_peak":
+                out[f"system/gpu_{i}_memory_usage_megabytes"] = value * 1000
+            elif what == "power_w_mean":
+                out[f"system/gpu_{i}_power_usage_watts"] = value
+    out["system/system_memory_usage_megabytes"] = psutil.virtual_memory().used / 1e6
+    return out

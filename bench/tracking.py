@@ -9,8 +9,14 @@ Run layout (experiment from --experiment, default "irn-bench"):
                       irn.trial_id, irn.group (hash of the config without the seed),
                       irn.group_label, irn.replicate, irn.status (FINISHED/FAILED), irn.error
                       (one line, when failed); params = every config key (seed = the
-                      replicate's seed); metrics = every number of every report at step=report
-                      step, plus time/wall; artifacts crops/{gt,lr,lr_bicubic,recon}.png,
+                      replicate's seed); mlflow.note.content (what the trial is); metrics =
+                      every number of every report at the report's step (report_points: loss/*
+                      every log_every steps, schedule/lr, time/*, evaluation metrics; constants
+                      such as model/params and bicubic_* once), system/* (CPU, RSS, GPU of the
+                      trial process); tag irn.step (last step logged); artifacts
+                      crops/<image>/<kind>.png (PNG, a centre crop of up to 4 untiled
+                      validation images, 128 px at most; kinds gt, lr, lr_bicubic,
+                      bicubic_up, recon: irn.evaluate.visual_crops),
                       eval/per_image.json (every evaluation's per-image rows)
   single run          as a trial, with irn.role=single and no parent.
 
@@ -35,8 +41,9 @@ from mlflow.tracking import MlflowClient
 DEFAULT_EXPERIMENT = "irn-bench"
 # MLflow's UI opens an experiment of this kind on its runs list, not the GenAI overview.
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
-CROPS = ("gt", "lr", "lr_bicubic", "recon")
+CROPS = ("gt", "lr", "lr_bicubic", "bicubic_up", "recon")  # crops/<image>/<kind>.png
 PER_IMAGE = "eval/per_image.json"  # every evaluation's per-image rows (image, seed, step, ...)
+STEP_TAG = "irn.step"  # the last report step logged to a run
 
 
 class TrackingError(RuntimeError):
@@ -176,9 +183,18 @@ class Tracker:
         for i in range(0, len(metrics), 1000):
             self.client.log_batch(run_id, metrics=metrics[i:i + 1000])
 
+    def log_report(self, run_id: str, report: dict, first: bool) -> None:
+        """One training report: its points (report_points) and its step as the tag irn.step."""
+        now = int(time.time() * 1000)
+        metrics = [Metric(k, v if math.isfinite(v) else float("nan"), now, step)
+                   for k, v, step in report_points(report, first)]
+        for i in range(0, len(metrics), 1000):
+            self.client.log_batch(run_id, metrics=metrics[i:i + 1000])
+        self.set_tags(run_id, {STEP_TAG: int(report["step"])})
+
     def last_step(self, run_id: str) -> int:
         """The last report step logged to a run (-1 for none): resumes skip what is there."""
-        return int(self.client.get_run(run_id).data.metrics.get("step", -1))
+        return int(self.client.get_run(run_id).data.tags.get(STEP_TAG, -1))
 
     def log_crops(self, run_id: str, crops: dict) -> None:
         from irn.evaluate import save_crops
@@ -187,13 +203,14 @@ class Tracker:
             self.client.log_artifacts(run_id, d, "crops")
 
     def log_crop_files(self, run_id: str, folder: str) -> bool:
-        """Log crops/<name>.png saved by a trial; False when the folder holds none."""
-        files = [os.path.join(folder, f"{n}.png") for n in CROPS]
-        if not all(os.path.isfile(f) for f in files):
-            return False
-        for f in files:
-            self.client.log_artifact(run_id, f, "crops")
-        return True
+        """Log the crops/<image>/<kind>.png a trial saved (irn.evaluate.save_crops), every
+        image that has all CROPS kinds; False when the folder holds none."""
+        images = sorted(d for d in (os.listdir(folder) if os.path.isdir(folder) else ())
+                        if all(os.path.isfile(os.path.join(folder, d, f"{k}.png"))
+                               for k in CROPS))
+        for image in images:
+            self.client.log_artifacts(run_id, os.path.join(folder, image), f"crops/{image}")
+        return bool(images)
 
     def log_json(self, run_id: str, data, name: str) -> None:
         """`data` as the artifact `name` (a path like eval/per_image.json puts it in a folder)."""
@@ -217,6 +234,26 @@ class Tracker:
             self.client.log_artifact(run_id, path)
 
 
+def report_points(report: dict, first: bool) -> list[tuple[str, float, int]]:
+    """(metric, value, step) to log for one training report. `step` itself is not a metric
+    (every MLflow point carries its step); the dense loss trace (`loss_trace`, a list or its
+    JSON text) replaces the report's interval-mean losses, each point at its own step; the
+    constants (model/params, bicubic baselines: `constant` in the metric registry) only in
+    the `first` report of a run."""
+    from irn.evaluate import metric_spec
+    step = int(report["step"])
+    trace = report.get("loss_trace") or []
+    trace = json.loads(trace) if isinstance(trace, str) else trace
+    points = [(k, v, int(p["step"])) for p in trace for k, v in numbers(p).items() if k != "step"]
+    for k, v in numbers(report).items():
+        spec = metric_spec(k)
+        if k == "step" or (trace and k.startswith("loss/")) or \
+                (spec and spec.constant and not first):
+            continue
+        points.append((k, v, step))
+    return points
+
+
 def _artifact_root(uri: str, experiment: str) -> str | None:
     """Artifacts of a SQLite store go next to the database file (absolute, so trials that
     chdir and later readers agree); a tracking server picks its own."""
@@ -233,7 +270,7 @@ def _str_values(tags: dict) -> dict:
 
 class SingleRun:
     """MLflow logging for one `bench.train` run (irn.role=single): params, per-report
-    metrics with time/wall, crops, and the final status."""
+    metrics with time/wall and system metrics, crops, and the final status."""
 
     def __init__(self, tracking_uri: str, experiment: str, cfg_dict: dict, name: str = "single"):
         self.tracker = Tracker(tracking_uri, experiment)
@@ -241,10 +278,16 @@ class SingleRun:
         self.tracker.log_params(self.run_id, cfg_dict)
         self.start = time.perf_counter()
         self.per_image: list[dict] = []
+        self.first = True
+        from bench.telemetry import Telemetry
+        self.telemetry = Telemetry(interval=1.0, quiet=True).start()
 
     def report(self, report: dict) -> None:
-        values = {**report, "time/wall": time.perf_counter() - self.start}
-        self.tracker.log_metrics(self.run_id, values, report["step"])
+        from bench.telemetry import system_metrics
+        values = {**report, **system_metrics(self.telemetry.take()),
+                  "time/wall": time.perf_counter() - self.start}
+        self.tracker.log_report(self.run_id, values, first=self.first)
+        self.first = False
         if report.get("per_image"):
             self.per_image += report["per_image"]
             self.tracker.log_json(self.run_id, self.per_image, PER_IMAGE)
@@ -253,4 +296,5 @@ class SingleRun:
         self.tracker.log_crops(self.run_id, crops)
 
     def end(self, error: str | None = None, status: str | None = None) -> None:
+        self.telemetry.stop()
         self.tracker.finish(self.run_id, failed=error is not None, error=error, status=status)

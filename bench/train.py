@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bench.cli import UsageError, check_json_target, fail, write_json_atomic
+from bench.cli import (OneLineParser, UsageError, check_json_target, check_output_target,
+                       fail, write_json_atomic)
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set
 from irn.data import DataError
 from irn.objective import NonFiniteLossError
@@ -22,8 +23,8 @@ HEADLINE = ("psnr_y", "gain_db", "ssim_y", "psnr_rgb", "psnr_y_zero", "sr_psnr_y
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m bench.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog="python -m bench.train", description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="a config key (repeatable); see irn/config.py for the keys")
     p.add_argument("--budget", choices=list(BUDGETS), default=None,
@@ -96,6 +97,7 @@ def main(argv=None) -> int:
     console = Console(stderr=True)
     try:
         check_json_target(args.json)
+        check_output_target(args.save, "--save")
         cfg = from_dict(parse_set(args.sets), budget=args.budget)
     except (ConfigError, UsageError) as exc:
         return fail(exc)

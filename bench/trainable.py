@@ -6,7 +6,8 @@ folder, so every path it gets is absolute.
 
 Each report carries a checkpoint holding the exact trainer state (irn.train: resuming
 continues the loss curve exactly), the trial's wall time so far, and the visual crops of the
-current model, so a trial restarted after a failure, or a sweep resumed after an
+current model, and the trial process's CPU, memory (and GPU) figures since the last report as
+MLflow system metrics (bench.telemetry.system_metrics), so a trial restarted after a failure, or a sweep resumed after an
 interruption, continues where it stopped, and a trial stopped early by ASHA still has crops.
 
 A diverging trial (NaN/inf loss) is a result, not a crash: retrying it from its checkpoint
@@ -22,6 +23,7 @@ import torch
 from ray import tune
 
 from bench.replicates import trial_config
+from bench.telemetry import Telemetry, system_metrics
 from irn.evaluate import save_crops, visual_crops
 from irn.objective import NonFiniteLossError
 from irn.train import Trainer, validation_set
@@ -53,6 +55,7 @@ def train_trial(config: dict, *, base: dict, metric: str, threads: int,
     else:
         trainer = Trainer(cfg, train_images=images, val_set=val_set)
     node = _node_id()
+    telemetry = Telemetry(interval=1.0, quiet=True).start()
     try:
         for report in trainer.run():
             wall = wall0 + time.perf_counter() - start
@@ -67,11 +70,15 @@ def train_trial(config: dict, *, base: dict, metric: str, threads: int,
                 # per_image as JSON text: Tune's loggers skip strings (a list would become
                 # a TensorBoard histogram attempt and a CSV column)
                 tune.report({**report, "per_image": json.dumps(report["per_image"]),
+                             "loss_trace": json.dumps(report["loss_trace"]),
+                             **system_metrics(telemetry.take()),
                              "time/wall": wall, "node_id": node},
                             checkpoint=tune.Checkpoint.from_directory(d))
     except NonFiniteLossError as e:
         tune.report({"step": trainer.step, metric: float("nan"), "error": f"diverged: {e}",
                      "time/wall": wall0 + time.perf_counter() - start, "node_id": node})
+    finally:
+        telemetry.stop()
 
 
 def _node_id() -> str:

@@ -3,11 +3,14 @@
     python -m dashboards.build --experiment NAME [--tracking-uri URI] [--parent RUN_ID]
                                --out report.html [--png DIR]
 
-The page shows the sweep table, parallel coordinates, which parameters matter, the objective
-and loss against each parameter, training curves against step and wall time, quality against
-cost with the Pareto front, JPEG robustness, where time goes, and a gallery of LR /
-reconstruction crops. Sections without data are left out with a one-line note. The page embeds
-plotly.js and its images, so it opens with no network.
+The page leads with each group's gain over bicubic (mean, 95% CI, verdict), the interaction
+of two factors, and the gain on each validation image; then parallel coordinates with the
+trial table linked to its selection, which parameters matter, the objective against each
+parameter, the training curves (smoothed dense losses, one panel per loss definition, the
+evaluations as markers), quality against cost (only a cost that differs beyond its noise),
+JPEG robustness, where the sweep's time went, and a gallery of crops of every validation
+image with error maps. Sections without data are left out with a one-line note. The page
+embeds plotly.js and its images, so it opens with no network.
 
 Default --parent: the latest sweep parent run (tag irn.role=sweep) in the experiment; with no
 sweep in the experiment, its other runs (bench.train singles). --png DIR also writes each
@@ -26,11 +29,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from dashboards import costs, figures, gallery, groups, training
 from dashboards.data import (DashboardError, load_crops, load_histories, load_json_artifact,
                              load_per_image, load_sweep, public_uri)
-from dashboards.figures import CURVE_KEYS, MAX_GALLERY, MAX_TRACES, Section, build_sections
-from dashboards.groups import group_gains, per_image_gains
+from dashboards.figures import MAX_TRACES, Section
 from dashboards.page import render
+from irn.atomic import atomic_write
+from irn.cli import OneLineParser
 
 
 def _check_out(out: Path) -> None:
@@ -38,19 +43,6 @@ def _check_out(out: Path) -> None:
         raise DashboardError(f"--out {out} is a folder; give a file path such as report.html")
     if not out.parent.is_dir():
         raise DashboardError(f"folder for --out does not exist: {out.parent}")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write beside `path`, then rename: a reader never sees half a report."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def find_chrome() -> str | None:
@@ -90,12 +82,17 @@ def build_report(experiment: str, tracking_uri: str | None = None, parent: str |
     _check_out(out)
     sweep = load_sweep(experiment, tracking_uri, parent)
     done = sweep.finished
-    hist = load_histories(sweep, done["run_id"][:MAX_TRACES], CURVE_KEYS)
-    crops = load_crops(sweep, done["run_id"][:MAX_GALLERY])
+    hist = load_histories(sweep, done["run_id"][:MAX_TRACES], training.CURVE_KEYS)
+    crops = load_crops(sweep, gallery.pick_runs(sweep))
     summary = load_json_artifact(sweep.client, sweep.parent_id, "summary.json") \
         if sweep.parent_id else None
-    sections = [group_gains(summary), per_image_gains(load_per_image(sweep)),
-                *build_sections(sweep, hist, crops)]
+    per_image = load_per_image(sweep)
+    sections = [groups.group_gains(summary), groups.interaction(summary),
+                groups.per_image_gains(per_image), figures.parallel_coordinates(sweep),
+                figures.sweep_table(sweep), figures.importance(sweep),
+                figures.by_parameter(sweep), training.curves(sweep, hist),
+                costs.quality_vs_cost(summary), figures.jpeg_robustness(sweep, per_image),
+                costs.time_breakdown(summary), gallery.gallery(sweep, crops, summary)]
     tags = sweep.parent_tags
     best = done.iloc[0]
     obj = sweep.objective
@@ -113,7 +110,8 @@ def build_report(experiment: str, tracking_uri: str | None = None, parent: str |
     }
     study = sweep.parent_name or experiment
     title = f"{study}: sweep report (experiment {experiment})"
-    _write_atomic(out, render(title, meta, sections))
+    with atomic_write(out, encoding="utf-8") as f:  # a reader never sees half a report
+        f.write(render(title, meta, sections))
     log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB; "
         f"{sum(s.figure is not None for s in sections)} figures, "
         f"{sum(bool(s.note) for s in sections)} section(s) left out)")
@@ -128,13 +126,12 @@ def attach_to_run(run_id: str, path, tracking_uri: str | None = None) -> None:
     MlflowClient(tracking_uri=tracking_uri).log_artifact(run_id, str(path))
 
 
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):  # argparse prints usage + message; the contract wants one line
-        self.exit(2, f"dashboards.build: error: {message} (see --help)\n")
+class ReportParser(OneLineParser):
+    error_prefix = "dashboards.build: "
 
 
 def main(argv=None) -> int:
-    p = OneLineParser(prog="python -m dashboards.build", description=__doc__.split("\n\n")[0],
+    p = ReportParser(prog="python -m dashboards.build", description=__doc__.split("\n\n")[0],
                       epilog="\n\n".join(__doc__.split("\n\n")[2:]),
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--experiment", required=True, metavar="NAME", help="MLflow experiment name")

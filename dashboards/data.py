@@ -4,7 +4,6 @@ Everything comes from the MLflow client (search_runs, get_metric_history, artifa
 from Ray's files, so any store works: a SQLite file or a tracking server. MLflow hands
 params back as strings; `cast_column` turns them back into numbers / booleans / None.
 """
-import base64
 import contextlib
 import math
 import os
@@ -17,14 +16,17 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient, get_tracking_uri
 
+from irn.config import Config
+
 # Config keys always shown in the sweep table (when logged), even if constant across trials.
 KEY_PARAMS = ("scale", "coupling", "loss_recon", "loss_guide", "lambda_guide", "jpeg_train")
 # Keys that describe a run but are not experimental factors (never "parameters that matter").
-NOT_FACTORS = {"data", "device", "vgg_weights", "workers", "eval_every", "eval_z_draws",
-               "profile", "jpeg_eval", "val_max_size", "val_tile",
+NOT_FACTORS = {"data", "device", "vgg_weights", "workers", "eval_every", "log_every",
+               "eval_z_draws", "profile", "jpeg_eval", "val_max_size", "val_tile",
                "seed"}  # seeds are replicates of one configuration, not a factor
-CROPS = ("gt.png", "lr_bicubic.png", "lr.png", "recon.png")
-MAX_CROP_BYTES = 2_000_000  # a crop bigger than this is skipped, to keep the page light
+# crops/<image>/<kind>.png, as irn.evaluate.visual_crops / bench.tracking write them
+CROPS = ("gt", "lr", "lr_bicubic", "bicubic_up", "recon")
+MAX_CROP_BYTES = 500_000  # a crop bigger than this is skipped, to keep the page light
 
 
 class DashboardError(Exception):
@@ -85,7 +87,14 @@ def connect(tracking_uri: str | None) -> MlflowClient:
         if not path.is_file():
             hint = "" if tracking_uri else " (the default store: pass --tracking-uri)"
             raise DashboardError(f"no MLflow database at {path}{hint}")
-    return MlflowClient(tracking_uri=uri)
+    try:
+        client = MlflowClient(tracking_uri=uri)
+        client.search_experiments(max_results=1)  # an unusable store fails here, in one line
+    except Exception as e:  # noqa: BLE001 - MlflowException, unsupported scheme, connection
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DashboardError(f"cannot use MLflow tracking URI {public_uri(uri)}: "
+                             f"{first[:300]}") from None
+    return client
 
 
 def public_uri(uri: str) -> str:
@@ -151,7 +160,11 @@ def _runs_frame(runs: list) -> tuple[pd.DataFrame, list[str]]:
         failed = run.info.status == "FAILED" or tags.get("irn.status") == "FAILED"
         rows.append({
             "run_id": run.info.run_id,
-            "trial": tags.get("irn.trial_id") or run.info.run_name or run.info.run_id[:8],
+            # the run's name (LABEL|sSEED for a sweep trial), as MLflow's UI shows it
+            "trial": run.info.run_name or tags.get("irn.trial_id") or run.info.run_id[:8],
+            "group": tags.get("irn.group") or run.info.run_id,
+            "group_label": tags.get("irn.group_label") or run.info.run_name
+            or run.info.run_id[:8],
             "status": "FAILED" if failed else run.info.status,
             "error": (tags.get("irn.error") or "failed; no irn.error tag was logged")
             if failed else "",
@@ -162,11 +175,22 @@ def _runs_frame(runs: list) -> tuple[pd.DataFrame, list[str]]:
     frame = pd.DataFrame(rows)
     for key in keys:
         frame[key] = cast_column(frame[key])
-    # lambda_guide=None means scale^2, the official weight (irn.config.Config.guide_weight)
-    if "lambda_guide" in frame and "scale" in frame:
-        filled = frame["lambda_guide"].fillna(frame["scale"] ** 2)
-        frame["lambda_guide"] = cast_column(filled.astype(str))
+    if "lambda_guide" in frame and "scale" in frame:  # None: the effective weight
+        frame["lambda_guide"] = [effective_guide_weight(g, s) for g, s in
+                                 zip(frame["lambda_guide"], frame["scale"])]
     return frame, keys
+
+
+def effective_guide_weight(lambda_guide, scale):
+    """The guide weight a trial trained with: irn.config.Config.guide_weight (None means the
+    official scale^2); a value that does not make a Config is shown as logged."""
+    lambda_guide = cast_value(lambda_guide)  # a column of only "None" stays strings
+    missing = lambda_guide is None
+    try:
+        return Config(scale=int(scale), lambda_guide=None if missing else
+                      float(lambda_guide)).guide_weight
+    except (TypeError, ValueError):
+        return lambda_guide
 
 
 def load_sweep(experiment: str, tracking_uri: str | None = None,
@@ -208,18 +232,10 @@ def load_sweep(experiment: str, tracking_uri: str | None = None,
 
 
 def load_histories(sweep: Sweep, run_ids, keys) -> pd.DataFrame:
-    """Long frame run_id, key, step, value, wall: every logged point of the given metrics.
-    `wall` is the run's own `time/wall` at that step when logged, else the seconds between the
-    point's timestamp and the run's start."""
-    rows = []
-    starts = sweep.runs.set_index("run_id")["start_ms"]
-    for rid in run_ids:
-        walls = {m.step: m.value for m in sweep.client.get_metric_history(rid, "time/wall")}
-        for key in keys:
-            for m in sweep.client.get_metric_history(rid, key):
-                wall = walls.get(m.step, (m.timestamp - starts[rid]) / 1000)
-                rows.append((rid, key, m.step, m.value, wall))
-    return pd.DataFrame(rows, columns=["run_id", "key", "step", "value", "wall"])
+    """Long frame run_id, key, step, value: every logged point of the given metrics."""
+    rows = [(rid, key, m.step, m.value) for rid in run_ids for key in keys
+            for m in sweep.client.get_metric_history(rid, key)]
+    return pd.DataFrame(rows, columns=["run_id", "key", "step", "value"])
 
 
 @contextlib.contextmanager
@@ -237,25 +253,28 @@ def _no_progress_bars():
             os.environ[key] = old
 
 
-def load_crops(sweep: Sweep, run_ids) -> dict[str, dict[str, str]]:
-    """run_id -> {crop file name: PNG data URI} for the crops/ artifacts that exist."""
+def load_crops(sweep: Sweep, run_ids) -> dict[str, dict[str, dict[str, bytes]]]:
+    """run_id -> {image: {kind: PNG bytes}} of the crops/<image>/<kind>.png artifacts, for the
+    images that have every kind in CROPS."""
     out = {}
     with tempfile.TemporaryDirectory() as tmp, _no_progress_bars():
         for rid in run_ids:
             try:
-                names = {Path(f.path).name for f in sweep.client.list_artifacts(rid, "crops")}
+                local = Path(sweep.client.download_artifacts(rid, "crops", f"{tmp}/{rid}"))
             except (MlflowException, OSError):
                 continue
-            crops = {}
-            for name in CROPS:
-                if name not in names:
-                    continue
-                local = Path(sweep.client.download_artifacts(rid, f"crops/{name}", tmp))
-                data = local.read_bytes()
-                if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) <= MAX_CROP_BYTES:
-                    crops[name] = "data:image/png;base64," + base64.b64encode(data).decode()
-            if crops:
-                out[rid] = crops
+            if not local.is_dir():
+                continue
+            images = {}
+            for folder in sorted(p for p in local.iterdir() if p.is_dir()):
+                kinds = {k: (folder / f"{k}.png").read_bytes() for k in CROPS
+                         if (folder / f"{k}.png").is_file()}
+                if len(kinds) == len(CROPS) and all(
+                        d[:8] == b"\x89PNG\r\n\x1a\n" and len(d) <= MAX_CROP_BYTES
+                        for d in kinds.values()):
+                    images[folder.name] = kinds
+            if images:
+                out[rid] = images
     return out
 
 
@@ -272,12 +291,16 @@ def load_json_artifact(client: MlflowClient, run_id: str, name: str):
 
 
 def load_per_image(sweep: Sweep) -> pd.DataFrame:
-    """label, image, gain_db of the last evaluation of every finished trial."""
+    """label, run_id, seed, image and every per-image metric of the last evaluation of each
+    finished trial (its eval/per_image.json)."""
     rows = []
-    for rid in sweep.finished["run_id"]:
+    for rid, label in zip(sweep.finished["run_id"], sweep.finished["group_label"]):
         data = load_json_artifact(sweep.client, rid, "eval/per_image.json") or []
-        label = sweep.client.get_run(rid).data.tags.get("irn.group_label", rid[:8])
         last = max((r.get("step", 0) for r in data), default=None)
-        rows += [{"label": label, "image": r["image"], "gain_db": r["gain_db"]}
-                 for r in data if r.get("step") == last and "gain_db" in r]
-    return pd.DataFrame(rows, columns=["label", "image", "gain_db"])
+        rows += [{**r, "label": label, "run_id": rid} for r in data
+                 if r.get("step") == last and "image" in r]
+    frame = pd.DataFrame(rows)
+    for col in ("label", "run_id", "seed", "image", "gain_db"):
+        if col not in frame:
+            frame[col] = pd.Series(dtype=object)
+    return frame

@@ -1,6 +1,9 @@
 """One function per report section. Each takes the loaded Sweep (and, where needed, metric
-histories or crops) and returns a Section: a Plotly figure, a table or a gallery, or, when the
-sweep has no data for it, only a one-line note saying why the section is left out.
+histories, crops or the sweep's summary.json) and returns a Section: a Plotly figure, a table
+or a gallery, or, when the sweep has no data for it, only a one-line note saying why the
+section is left out. Here: the shared helpers, the trial table, parallel coordinates, which
+parameters matter, the objective against each parameter, and JPEG robustness; training.py,
+costs.py, groups.py and gallery.py hold the others.
 """
 import math
 import re
@@ -11,17 +14,30 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from scipy import stats
 
 from dashboards.data import KEY_PARAMS, NOT_FACTORS, Sweep, metric
 from irn.evaluate import metric_spec
 
-TABLE_METRICS = ("psnr_y", "gain_db", "ssim_y", "psnr_rgb", "lr_psnr_y", "sr_psnr_y", "psnr_y_zero",
-                 "params", "throughput_mps", "time/wall", "data_fraction")
-CURVE_KEYS = ("loss/total", "loss/recon", "loss/guide", "loss/distr", "psnr_y",
-              "lr")  # lr: the metric, the schedule's learning rate at each report
-PROFILE_KEYS = ("time/h2d", "time/forward", "time/reverse", "time/backward", "time/optimizer")
-MAX_TRACES = 12  # curves and JPEG lines: the best N trials; more is unreadable
-MAX_GALLERY = 24
+# Final values shown per trial, when they differ between trials (a constant column is noise).
+TABLE_METRICS = ("psnr_y", "gain_db", "ssim_y", "lr_psnr_y", "sr_psnr_y", "psnr_y_zero",
+                 "model/params", "time/wall")
+MAX_TRACES = 12  # curves and JPEG lines: the best N trials / groups; more is unreadable
+# What defines each training loss term's value (irn.objective: a term is its loss function,
+# times its weight, summed over pixels, averaged over images). The curves divide a term by
+# its weight; terms whose remaining definition differs never share an axis.
+_SHAPE = ("scale", "patch_size")
+LOSS_DEFINITION = {
+    "loss/guide": ("loss_guide", *_SHAPE),
+    "loss/recon": ("loss_recon", *_SHAPE),
+    "loss/recon_clean": ("loss_recon", *_SHAPE),
+    "loss/distr": _SHAPE,
+}
+LOSS_WEIGHT = {"loss/guide": "lambda_guide", "loss/recon": "lambda_recon",
+               "loss/recon_clean": "lambda_recon", "loss/distr": "lambda_distr"}
+LOSS_DEFINITION["loss/total"] = tuple(dict.fromkeys(
+    [k for keys in LOSS_DEFINITION.values() for k in keys] + list(LOSS_WEIGHT.values())
+    + ["jpeg_clean_weight"]))
 PALETTE = px.colors.qualitative.Plotly + px.colors.qualitative.D3 + px.colors.qualitative.Dark24
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=40, b=50),
               font=dict(size=12), legend=dict(font=dict(size=11)))
@@ -33,7 +49,8 @@ class Section:
     title: str
     blurb: str = ""
     figure: go.Figure | None = None
-    table: pd.DataFrame | None = None  # display strings; column "_kind" styles the row
+    table: pd.DataFrame | None = None  # display strings; column "_kind" styles the row,
+    # "_run" (a run id) links the row to the parallel-coordinates selection
     gallery: dict | None = None
     note: str = ""  # non-empty: the section is left out, and this line says why
 
@@ -45,10 +62,8 @@ def fmt(key: str, value) -> str:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         return str(value)
     spec = metric_spec(key)  # the metric registry's display format
-    if spec and spec.per_image:
+    if spec:
         return spec.format(float(value))
-    if key == "params":
-        return f"{int(value):,}"
     if float(value).is_integer() and abs(value) < 1e6:
         return str(int(value))
     return f"{value:.4g}"
@@ -75,9 +90,19 @@ def trial_labels(sweep: Sweep) -> dict[str, str]:
 
 
 def trial_colors(sweep: Sweep) -> dict[str, str]:
-    """One colour per trial, the same in every figure (best trial first)."""
-    ids = list(sweep.finished["run_id"]) + list(sweep.failed["run_id"])
-    return {rid: PALETTE[i % len(PALETTE)] for i, rid in enumerate(ids)}
+    """One colour per group (the trials that differ only by seed), the same in every figure
+    (the best trial's group first)."""
+    runs = pd.concat([sweep.finished, sweep.failed])
+    groups = list(dict.fromkeys(runs["group"]))
+    return {rid: PALETTE[groups.index(g) % len(PALETTE)]
+            for rid, g in zip(runs["run_id"], runs["group"])}
+
+
+def constant_keys(sweep: Sweep) -> dict:
+    """KEY_PARAMS that are the same in every trial: said once in a blurb, not a column."""
+    runs = sweep.runs
+    return {k: runs[k].iloc[0] for k in KEY_PARAMS
+            if k in runs and runs[k].astype(str).nunique(dropna=False) == 1}
 
 
 def category_axis(values: pd.Series) -> bool:
@@ -90,24 +115,19 @@ def log_axis(values: pd.Series) -> bool:
             and v.max() / v.min() >= 20)
 
 
-def pareto(x: np.ndarray, y: np.ndarray, x_better: str, y_better: str) -> np.ndarray:
-    """Mask of the points no other point beats on both axes ('max' or 'min' per axis)."""
-    sx = 1 if x_better == "max" else -1
-    sy = 1 if y_better == "max" else -1
-    keep = np.ones(len(x), bool)
-    for i in range(len(x)):
-        better = (sx * x >= sx * x[i]) & (sy * y >= sy * y[i])
-        strictly = (sx * x > sx * x[i]) | (sy * y > sy * y[i])
-        keep[i] = not (better & strictly).any()
-    return keep
+def log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Tick values 1, 2, 5 x 10^k within [lo, hi] and their labels written out in full
+    (0.5, 5, 50: never the bare mantissas plotly puts on a log axis)."""
+    vals = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+            for m in (1, 2, 5) if lo <= m * 10.0 ** e <= hi]
+    return vals, [f"{v:g}" for v in vals]
 
 
 # --------------------------------------------------------------------------- sections
 def sweep_table(sweep: Sweep) -> Section:
     obj = sweep.objective
-    varying = set(sweep.varying(sweep.runs))
-    config = [k for k in sweep.config_keys if k in varying or k in KEY_PARAMS]
-    names = [obj] + [m for m in TABLE_METRICS if m != obj and has(sweep.runs, m)]
+    constant = constant_keys(sweep)
+    config = [k for k in sweep.varying(sweep.runs) if k != "seed"]  # the name has the seed
     done = sweep.finished.assign(_kind="trial")
     done.insert(0, "rank", range(1, len(done) + 1))
     baselines = []
@@ -115,34 +135,46 @@ def sweep_table(sweep: Sweep) -> Section:
         groups = done.groupby("scale") if "scale" in done else [(None, done)]
         for scale, group in groups:
             baselines.append({"trial": "bicubic baseline", "status": "baseline",
-                              "_kind": "baseline",
+                              "_kind": "baseline", "run_id": "",
                               **({"scale": scale} if scale is not None else {}),
                               metric("psnr_y"): group[metric("bicubic_psnr_y")].mean(),
+                              metric("gain_db"): 0.0,
                               metric("ssim_y"): group.get(metric("bicubic_ssim_y"),
                                                           pd.Series(dtype=float)).mean()})
     rows = pd.concat([done, pd.DataFrame(baselines)], ignore_index=True)
-    if obj in ("psnr_y", "ssim_y"):  # the baseline ranks among the trials it is comparable to
+    if obj in ("psnr_y", "ssim_y", "gain_db"):  # the baseline ranks among the trials
         rows = rows.sort_values(metric(obj), ascending=sweep.mode == "min", kind="stable")
     other = sweep.failed.assign(_kind=np.where(sweep.failed["status"] == "FAILED", "failed",
                                                "unfinished"))
     rows = pd.concat([rows, other], ignore_index=True)
+    candidates = [obj] + [m for m in TABLE_METRICS if m != obj and has(sweep.runs, m)]
+    names = [m for m in candidates if m == obj or done[metric(m)].nunique() > 1]
     table = pd.DataFrame({
         "#": [fmt("rank", v) for v in rows.get("rank", pd.Series([None] * len(rows)))],
-        "trial": rows["trial"], "status": rows["status"],
+        "trial": rows["trial"],
+        **({"status": rows["status"]} if rows["status"].nunique() > 1 else {}),
         **{k: [fmt(k, v) for v in rows[k]] for k in config},
         **{m: [fmt(m, v) for v in rows.get(metric(m), [None] * len(rows))] for m in names},
-        "_kind": rows["_kind"], "_failure": rows["error"].fillna("")})
+        "_kind": rows["_kind"], "_failure": rows["error"].fillna(""),
+        "_run": rows["run_id"].fillna("")})
     # page.py: text columns are left-aligned; a failed row shows its reason across the metrics
     table.attrs["text_columns"] = ["trial", "status",
                                    *[k for k in config if category_axis(sweep.runs[k])]]
     table.attrs["metric_columns"] = names
+    table.attrs["linked"] = "parcoords"
     n_fail = int((rows["_kind"] == "failed").sum())
     n_open = int((rows["_kind"] == "unfinished").sum())
+    same = ", ".join(f"{k}={fmt(k, v)}" for k, v in constant.items())
+    dropped = [m for m in candidates if m not in names]
     blurb = (f"{len(done)} finished trial(s), {n_fail} failed"
              + (f", {n_open} unfinished" if n_open else "") + f"; sorted by {obj} "
-             f"({'higher' if sweep.mode == 'max' else 'lower'} is better), final values. "
-             "Config columns: the keys that vary across trials, plus the key ones.")
-    return Section("table", "Sweep table", blurb, table=table)
+             f"({'higher' if sweep.mode == 'max' else 'lower'} is better), final values of "
+             "single trials (the group means with their intervals are at the top). Columns: "
+             "the keys and metrics that differ between trials"
+             + (f"; the same in every trial: {same}" if same else "")
+             + (f"; {', '.join(dropped)} equal in every trial" if dropped else "")
+             + ". Dragging along a parallel-coordinates axis above filters these rows.")
+    return Section("table", "Trials", blurb, table=table)
 
 
 def parallel_coordinates(sweep: Sweep) -> Section:
@@ -169,15 +201,25 @@ def parallel_coordinates(sweep: Sweep) -> Section:
         else:
             dims.append(dict(label=k, values=col.fillna(col.min())))
     dims.append(dict(label=obj, values=done[metric(obj)]))
+    # room for the first axis' tick labels (drawn to its left) and every axis title
+    first_ticks = max((len(t) for t in dims[0].get("ticktext", [])), default=6)
+    longest_label = max(len(d["label"]) for d in dims)
+    steep = longest_label * 7 > 1300 / len(dims)  # titles wider than the axis spacing
     fig = go.Figure(go.Parcoords(
-        dimensions=dims, labelangle=-20,
+        dimensions=dims, labelangle=-25 if steep else 0, labelside="top",
+        labelfont=dict(size=12), tickfont=dict(size=11),
         line=dict(color=done[metric(obj)], colorscale="Viridis", showscale=True,
                   reversescale=sweep.mode == "min", colorbar=dict(title=dict(text=obj)))))
-    fig.update_layout(**LAYOUT, height=420)
-    fig.update_layout(margin=dict(l=70, r=70, t=70, b=30))
+    fig.update_layout(**LAYOUT, height=460)
+    fig.update_layout(margin=dict(l=max(70, 7 * first_ticks + 20), r=110,
+                                  t=40 + (5 * longest_label if steep else 30), b=30),
+                      # read by the page's script that filters the trial table
+                      meta=dict(run_ids=done["run_id"].tolist(),
+                                values=[np.asarray(d["values"], float).tolist() for d in dims]))
     return Section("parcoords", title,
                    f"One line per finished trial, coloured by {obj}. Categorical keys are shown "
-                   "by name. Drag along an axis to filter.", figure=fig)
+                   "by name. Drag along an axis to select a range: the trial table below shows "
+                   "only the selected trials.", figure=fig)
 
 
 def _strength(x: pd.Series, y: pd.Series) -> tuple[float, str]:
@@ -227,7 +269,9 @@ def by_parameter(sweep: Sweep) -> Section:
     done, obj = sweep.finished, sweep.objective
     title = "Objective and loss against each parameter"
     keys = factors(sweep)[:8]
-    ys = [m for m in (obj, "loss/total") if has(done, m)]
+    # the final total loss only where every trial defines it the same way
+    same_loss = not set(LOSS_DEFINITION["loss/total"]) & set(sweep.varying(done))
+    ys = [m for m in (obj, *(["loss/total"] if same_loss else [])) if has(done, m)]
     if not keys or not ys:
         return Section("by_param", title, note="no config key varies across finished trials")
     labels = trial_labels(sweep)
@@ -249,191 +293,71 @@ def by_parameter(sweep: Sweep) -> Section:
         fig.update_yaxes(title_text=m, row=r, col=1)
     fig.update_layout(**LAYOUT, height=140 + 260 * len(ys))
     return Section("by_param", title,
-                   f"Each point is a finished trial's final value. Rows: {', '.join(ys)}.",
+                   f"Each point is a finished trial's final value (seeds are separate points, "
+                   f"so their spread is the noise). Rows: {', '.join(ys)}"
+                   + ("" if same_loss else "; the total loss is left out: trials define it "
+                      "differently") + ".",
                    figure=fig)
 
 
-def curves(sweep: Sweep, hist: pd.DataFrame) -> Section:
-    title = "Training curves"
-    keys = [k for k in CURVE_KEYS if not hist.empty and (hist["key"] == k).any()]
-    if not keys:
-        return Section("curves", title, note="no loss or PSNR history was logged")
-    shown = list(sweep.finished["run_id"][:MAX_TRACES])
-    labels, colors = trial_labels(sweep), trial_colors(sweep)
-    fig = make_subplots(rows=len(keys), cols=2, horizontal_spacing=0.08, vertical_spacing=0.04,
-                        shared_xaxes="columns")
-    for r, key in enumerate(keys, 1):
-        part = hist[hist["key"] == key]
-        for rid in shown:
-            pts = part[part["run_id"] == rid].sort_values("step")
-            if pts.empty:
-                continue
-            for c, x in enumerate(("step", "wall"), 1):
-                fig.add_trace(go.Scatter(
-                    x=pts[x], y=pts["value"], mode="lines+markers" if len(pts) < 30 else "lines",
-                    name=labels[rid], legendgroup=rid, showlegend=(r == 1 and c == 1),
-                    line=dict(color=colors[rid], width=1.5), marker=dict(size=4),
-                    hovertemplate=f"{labels[rid]}<br>{x}=%{{x:.4g}}<br>{key}=%{{y:.4g}}"
-                                  "<extra></extra>"), row=r, col=c)
-        logy = key.startswith("loss/") and log_axis(part["value"])  # spans >= 20x
-        name = "lr (schedule)" if key == "lr" else key
-        fig.update_yaxes(title_text=name + (" (log)" if logy else ""), row=r, col=1,
-                         type="log" if logy else None)
-        fig.update_yaxes(row=r, col=2, type="log" if logy else None)
-    fig.update_xaxes(title_text="step", row=len(keys), col=1)
-    fig.update_xaxes(title_text="wall time (s since trial start)", row=len(keys), col=2)
-    fig.update_layout(**LAYOUT, height=120 + 210 * len(keys))
-    fig.update_layout(legend=dict(orientation="h", y=-0.04 - 0.25 / len(keys), yanchor="top"))
-    n = len(sweep.finished)
-    cap = f" Showing the {MAX_TRACES} best of {n} finished trials." if n > MAX_TRACES else ""
-    return Section("curves", title,
-                   "Loss terms, PSNR and the learning-rate schedule against step (left) and wall "
-                   "time (right); losses are means over each report interval. Click a legend "
-                   "entry to hide a trial in every panel." + cap, figure=fig)
+def seed_interval(matrix: np.ndarray) -> tuple[float, float | None, float | None]:
+    """(mean, lo, hi) of a seeds x images matrix: the 95% t interval of the per-seed means
+    (over the images when there is one seed; None with a single value). A simpler interval
+    than bench.compare's two-way one, used only where the sweep's summary has none."""
+    m = np.asarray(matrix, float)
+    values = m.mean(axis=1) if m.shape[0] > 1 else m.ravel()
+    if len(values) < 2:
+        return float(m.mean()), None, None
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return float(m.mean()), float(m.mean() - half), float(m.mean() + half)
 
 
-def quality_vs_cost(sweep: Sweep) -> Section:
-    done, obj = sweep.finished, sweep.objective
-    title = "Quality against cost"
-    costs = []
-    if has(done, "params"):
-        costs.append(("params", done[metric("params")], "parameters", "min"))
-    if has(done, "throughput_mps"):
-        costs.append(("throughput", done[metric("throughput_mps")], "throughput (MP/s)", "max"))
-    elif has(done, "time/wall") and {"steps", "batch_size", "patch_size"} <= set(done):
-        mps = done["steps"] * done["batch_size"] * done["patch_size"] ** 2 / 1e6
-        costs.append(("throughput", mps / done[metric("time/wall")],
-                      "training throughput (MP/s, steps·batch·patch² / wall time)", "max"))
-    if not has(done, obj) or not costs:
-        return Section("cost", title, note="no params or throughput metric was logged")
-    labels = trial_labels(sweep)
-    fig = make_subplots(rows=1, cols=len(costs), shared_yaxes=True, horizontal_spacing=0.06)
-    for c, (name, x, axis, better) in enumerate(costs, 1):
-        y = done[metric(obj)]
-        ok = (x.notna() & y.notna()).to_numpy()
-        xs, ys = x.to_numpy()[ok], y.to_numpy()[ok]
-        text = [labels[r] for r in done["run_id"].to_numpy()[ok]]
-        front = pareto(xs, ys, better, sweep.mode)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", text=text, name="trial",
-                                 showlegend=c == 1, legendgroup="trial",
-                                 marker=dict(size=9, color="#636efa", opacity=0.7),
-                                 hovertemplate=f"%{{text}}<br>{name}=%{{x:.4g}}<br>{obj}=%{{y:.3f}}"
-                                               "<extra></extra>"), row=1, col=c)
-        order = np.argsort(xs[front])
-        fig.add_trace(go.Scatter(x=xs[front][order], y=ys[front][order], mode="lines+markers",
-                                 name="Pareto front", legendgroup="front", showlegend=c == 1,
-                                 line=dict(color="#ef553b", shape="hv" if better == "min" else "vh",
-                                           dash="dot"),
-                                 marker=dict(size=13, symbol="star", color="#ef553b"),
-                                 text=[text[i] for i in np.flatnonzero(front)[order]],
-                                 hovertemplate="Pareto: %{text}<extra></extra>"), row=1, col=c)
-        fig.update_xaxes(title_text=axis, type="log" if log_axis(x) else None, row=1, col=c)
-    fig.update_yaxes(title_text=obj, row=1, col=1)
-    fig.update_layout(**LAYOUT, height=420)
-    return Section("cost", title,
-                   f"{obj} against model size and speed; red stars: the Pareto front (no other "
-                   "trial is both cheaper and better).", figure=fig)
-
-
-def jpeg_robustness(sweep: Sweep) -> Section:
-    done = sweep.finished
+def jpeg_robustness(sweep: Sweep, per_image: pd.DataFrame) -> Section:
+    """per_image: the last evaluation's rows of every finished trial (label, seed, image and
+    every per-image metric; dashboards.data.load_per_image)."""
     title = "JPEG robustness"
-    qfs = sorted({int(m.group(1)) for c in done.columns
-                  if (m := re.fullmatch(r"m:jpeg(\d+)_psnr_y", c)) and done[c].notna().any()})
+    qfs = sorted({int(m.group(1)) for c in per_image.columns
+                  if (m := re.fullmatch(r"jpeg(\d+)_psnr_y", c)) and per_image[c].notna().any()})
     if not qfs:
         return Section("jpeg", title, note="no jpeg{QF}_psnr_y metrics were logged")
-    cols = [metric(f"jpeg{q}_psnr_y") for q in qfs]
-    ranked = done.assign(_mean=done[cols].mean(axis=1)).sort_values("_mean", ascending=False)
-    trained = ranked["jpeg_train"].astype(str) != "off" if "jpeg_train" in ranked else \
-        pd.Series(False, index=ranked.index)
-    shown = pd.concat([ranked[trained][:MAX_TRACES - 3], ranked[~trained][:3]])
-    labels, colors = trial_labels(sweep), trial_colors(sweep)
+    cols = [f"jpeg{q}_psnr_y" for q in qfs]
+    off = dict(zip(sweep.finished["group_label"], sweep.finished["jpeg_train"].astype(str)
+                   == "off")) if "jpeg_train" in sweep.finished else {}
+    by_run = trial_colors(sweep)
+    colors = {g: by_run[r] for g, r in zip(sweep.finished["group_label"], sweep.finished["run_id"])}
+    stats_by_group = {}
+    for label, part in per_image.groupby("label", sort=False):
+        cells = part.pivot_table(index="seed", columns="image", values=cols, aggfunc="mean")
+        stats_by_group[label] = [seed_interval(cells[c].dropna(axis=1).to_numpy()) for c in cols]
+    ranked = sorted(stats_by_group, key=lambda g: -np.mean([m for m, _, _ in stats_by_group[g]]))
+    if len(ranked) > MAX_TRACES:  # keep a few untrained groups as the reference
+        untrained = [g for g in ranked if off.get(g)][:3]
+        ranked = [g for g in ranked if g in untrained or not off.get(g)][:MAX_TRACES]
     fig = go.Figure()
-    for row in shown.to_dict("records"):
-        off = str(row.get("jpeg_train", "off")) == "off"
-        rid = row["run_id"]
+    for label in ranked:
+        mean, lo, hi = zip(*stats_by_group[label])
+        bars = None if lo[0] is None else dict(
+            type="data", array=[h - m for m, h in zip(mean, hi)],
+            arrayminus=[m - low for m, low in zip(mean, lo)], thickness=1.5)
         fig.add_trace(go.Scatter(
-            x=qfs, y=[row[c] for c in cols],
-            mode="lines+markers", name=labels[rid] + (" (no JPEG training)" if off else ""),
-            line=dict(color=colors[rid], dash="dash" if off else "solid", width=2)))
-    base = [metric(f"bicubic_jpeg{q}_psnr_y") for q in qfs]
-    if all(c in done for c in base):
-        fig.add_trace(go.Scatter(x=qfs, y=[done[c].mean() for c in base], mode="lines+markers",
-                                 name="bicubic", line=dict(color="black", dash="dot", width=3)))
+            x=qfs, y=mean, error_y=bars, mode="lines+markers",
+            name=label + (" (no JPEG training)" if off.get(label) else ""),
+            line=dict(color=colors.get(label), dash="dash" if off.get(label) else "solid",
+                      width=2)))
+    base = [f"bicubic_jpeg{q}_psnr_y" for q in qfs]
+    if all(c in per_image for c in base):
+        fig.add_trace(go.Scatter(x=qfs, y=[per_image[c].mean() for c in base],
+                                 mode="lines+markers", name="bicubic",
+                                 line=dict(color="black", dash="dot", width=3)))
     fig.update_layout(**LAYOUT, height=440,
                       xaxis=dict(title="JPEG quality of the LR", tickvals=qfs),
                       yaxis=dict(title="PSNR-Y of the reconstruction (dB)"))
-    cap = f" Showing {len(shown)} of {len(done)} trials (best mean JPEG PSNR)." \
-        if len(shown) < len(done) else ""
+    n = len(stats_by_group)
+    cap = f" Showing {len(ranked)} of {n} groups (best mean JPEG PSNR)." if len(ranked) < n else ""
     return Section("jpeg", title,
-                   "PSNR-Y after the LR is JPEG-compressed at each quality, then upscaled. Solid: "
-                   "trials trained with JPEG in the loop; dashed: no JPEG training; dotted black: "
-                   "bicubic down/up through the same JPEG." + cap, figure=fig)
-
-
-def time_breakdown(sweep: Sweep) -> Section:
-    done = sweep.finished
-    title = "Where time goes"
-    parts = [k for k in ("time/data", "time/compute") if has(done, k)]
-    if not parts:
-        return Section("time", title, note="no time/data or time/compute metric was logged")
-    profile = [k for k in PROFILE_KEYS if has(done, k)]
-    labels = trial_labels(sweep)
-    x = [labels[r] for r in done["run_id"]]
-    titles = ["data vs compute"] + (["profiled phases"] if profile else [])
-    fig = make_subplots(rows=len(titles), cols=1, vertical_spacing=0.12, shared_xaxes=True,
-                        subplot_titles=titles)
-    frac = done.get(metric("data_fraction"))
-    share = "<br>data fraction %{customdata:.1%}" if frac is not None else ""
-    for k, color in zip(parts, ("#ef553b", "#636efa")):
-        fig.add_trace(go.Bar(x=x, y=done[metric(k)], name=k, marker_color=color, customdata=frac,
-                             hovertemplate=f"%{{x}}<br>{k}=%{{y:.4g}} s{share}<extra></extra>"),
-                      row=1, col=1)
-    for k, color in zip(profile, px.colors.qualitative.Pastel):
-        fig.add_trace(go.Bar(x=x, y=done[metric(k)], name=k, marker_color=color,
-                             hovertemplate=f"%{{x}}<br>{k}=%{{y:.4g}} s<extra></extra>"),
-                      row=2, col=1)
-    fig.update_layout(**LAYOUT, barmode="stack", height=360 + 280 * bool(profile))
-    fig.update_yaxes(title_text="seconds per step", row=1, col=1)
-    if profile:
-        fig.update_yaxes(title_text="seconds (as logged)", row=2, col=1)
-    fig.update_xaxes(tickangle=-30)
-    return Section("time", title,
-                   "Seconds per training step spent waiting for data (time/data) and computing "
-                   "(time/compute), means over the last report interval, per trial" +
-                   ("; below, the profiled phases." if profile else ".") +
-                   " Trials in objective order.", figure=fig)
-
-
-def gallery(sweep: Sweep, crops: dict) -> Section:
-    title = "What the network does to the LR"
-    done = sweep.finished[sweep.finished["run_id"].isin(crops)][:MAX_GALLERY]
-    if done.empty:
-        return Section("gallery", title, note="no crops/*.png artifacts were logged")
-    by_guide = "lambda_guide" in sweep.varying(done)
-    if by_guide:  # the seeds: how the LR changes as the guide weight decreases
-        done = done.sort_values("lambda_guide", ascending=False, kind="stable")
-    reference = next(crops[r] for r in done["run_id"])
-    items = []
-    for row in done.to_dict("records"):
-        info = [f"{k}={fmt(k, row[k])}" for k in ("lambda_guide", "coupling", "loss_guide")
-                if k in row]
-        scores = [f"{m} {fmt(m, row[metric(m)])}" for m in ("lr_psnr_y", "psnr_y")
-                  if metric(m) in row]
-        items.append(dict(label=str(row["trial"]), info=", ".join(info),
-                          scores=", ".join(scores), crops=crops[row["run_id"]]))
-    more = f" Showing {len(done)} of {len(sweep.finished)} trials." \
-        if len(sweep.finished) > len(done) and len(done) == MAX_GALLERY else ""
-    order = ("ordered by guide weight (strongest first): as lambda_guide falls, the LR is free "
-             "to drift from the bicubic reference and hide detail for the upscaler"
-             if by_guide else f"in {sweep.objective} order")
-    return Section("gallery", title,
-                   f"The network's LR and its reconstruction for each trial, {order}. "
-                   "lr_psnr_y: the LR against the bicubic LR." + more,
-                   gallery=dict(reference=reference, items=items))
-
-
-def build_sections(sweep: Sweep, hist: pd.DataFrame, crops: dict) -> list[Section]:
-    return [sweep_table(sweep), parallel_coordinates(sweep), importance(sweep),
-            by_parameter(sweep), curves(sweep, hist), quality_vs_cost(sweep),
-            jpeg_robustness(sweep), time_breakdown(sweep), gallery(sweep, crops)]
+                   "PSNR-Y after the LR is JPEG-compressed at each quality, then upscaled: each "
+                   "group's mean over its seeds and validation images, error bars the 95% t "
+                   "interval of the per-seed means (over images with one seed; overlapping "
+                   "bars: indistinguishable). Solid: trained with JPEG in the loop; dashed: no "
+                   "JPEG training; dotted black: bicubic down/up through the same JPEG." + cap,
+                   figure=fig)

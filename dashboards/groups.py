@@ -12,6 +12,16 @@ def _ci_bar(stat: dict) -> tuple[float, float]:
     return hi - stat["mean"], stat["mean"] - lo
 
 
+VERDICT_COLORS = {"best": "#2ca02c", "indistinguishable": "#7f7f7f", "worse": "#d62728",
+                  "better": "#1f77b4"}
+
+
+def verdict_of(group: dict) -> str:
+    """"best", or the group's verdict against the best group."""
+    vs = group.get("vs_best") or {}
+    return "best" if vs.get("self") else vs.get("verdict", "indistinguishable")
+
+
 def group_gains(summary: dict | None) -> Section:
     title = "Which group is best, and is it real?"
     groups = [g for g in (summary or {}).get("groups", []) if "gain_db" in g]
@@ -21,9 +31,8 @@ def group_gains(summary: dict | None) -> Section:
     comp = summary["comparison"]
     groups = sorted(groups, key=lambda g: g["gain_db"]["mean"])
     up, down = zip(*[_ci_bar(g["gain_db"]) for g in groups])
-    verdicts = ["best" if g["vs_best"].get("self") else g["vs_best"]["verdict"] for g in groups]
-    colors = {"best": "#2ca02c", "indistinguishable": "#7f7f7f", "worse": "#d62728",
-              "better": "#1f77b4"}
+    verdicts = [verdict_of(g) for g in groups]
+    colors = VERDICT_COLORS
     fig = go.Figure(go.Scatter(
         x=[g["gain_db"]["mean"] for g in groups], y=[g["label"] for g in groups],
         mode="markers", marker=dict(size=12, color=[colors[v] for v in verdicts]),
@@ -64,3 +73,44 @@ def per_image_gains(rows: pd.DataFrame) -> Section:
                    "The gain of each group on each validation image, averaged over its seeds; "
                    "the dotted line is bicubic. Lines that cross mean the ranking depends on "
                    "the image.", figure=fig)
+
+
+def varying_keys(groups: list[dict]) -> list[str]:
+    """The config keys whose value differs between the groups."""
+    keys = list(dict.fromkeys(k for g in groups for k in g.get("config", {})))
+    return [k for k in keys if len({str(g["config"].get(k)) for g in groups}) > 1]
+
+
+def interaction(summary: dict | None) -> Section:
+    """gain_db over a two-factor grid: one cell per group, its mean and 95% CI."""
+    title = "Interaction of the two factors"
+    groups = [g for g in (summary or {}).get("groups", []) if "gain_db" in g]
+    keys = varying_keys(groups)
+    if len(keys) != 2:
+        return Section("interaction", title, note=f"the grid is not two-factor ({len(keys)} "
+                                                  "config key(s) vary between the groups)")
+    a, b = keys
+    rows = list(dict.fromkeys(str(g["config"][a]) for g in groups))
+    cols = list(dict.fromkeys(str(g["config"][b]) for g in groups))
+    z = [[None] * len(cols) for _ in rows]
+    text = [[""] * len(cols) for _ in rows]
+    for g in groups:
+        i, j = rows.index(str(g["config"][a])), cols.index(str(g["config"][b]))
+        stat, ci = g["gain_db"], g["gain_db"].get("ci95")
+        z[i][j] = stat["mean"]
+        text[i][j] = (f"{stat['mean']:.3f}<br>[{ci[0]:.3f}, {ci[1]:.3f}]" if ci
+                      else f"{stat['mean']:.3f}") + f"<br>{verdict_of(g)}"
+    fig = go.Figure(go.Heatmap(
+        z=z, x=cols, y=rows, text=text, texttemplate="%{text}", colorscale="Viridis",
+        colorbar=dict(title=dict(text="gain (dB)")), xgap=2, ygap=2,
+        hovertemplate=f"{a}=%{{y}}, {b}=%{{x}}<br>gain %{{text}}<extra></extra>"))
+    fig.update_layout(**LAYOUT, height=160 + 70 * len(rows),
+                      xaxis=dict(title=b, type="category"),
+                      yaxis=dict(title=a, type="category", automargin=True))
+    return Section("interaction", title,
+                   f"Gain over bicubic (dB) for each combination of {a} (rows) and {b} "
+                   "(columns): each cell is one group's mean over seeds x validation tiles "
+                   "with its 95% CI and its verdict against the best group (cells whose "
+                   "intervals overlap the best's may be indistinguishable from it: see the "
+                   "verdict). Parallel rows or columns mean the factors do not interact.",
+                   figure=fig)

@@ -16,6 +16,39 @@ from dashboards.figures import Section
 CONFIG = {"displaylogo": False, "responsive": True,
           "toImageButtonOptions": {"format": "png", "scale": 2}}
 MARK_RENDERED = "document.getElementById('{plot_id}').setAttribute('data-irn-rendered', '1');"
+# The trial table linked to the parallel-coordinates selection: on every restyle (an axis
+# dragged), the rows whose trial lies outside a constrained range are hidden. The figure's
+# layout.meta holds the run id and the axis values of each line (dashboards.figures).
+LINK_TABLE = """(function link() {
+  if (document.readyState === 'loading') {  // the table comes later in the page
+    document.addEventListener('DOMContentLoaded', link);
+    return;
+  }
+  var gd = document.getElementById('{plot_id}');
+  var table = document.querySelector('table[data-linked="parcoords"]');
+  if (!gd || !table || !gd.layout.meta) { return; }
+  var ids = gd.layout.meta.run_ids, values = gd.layout.meta.values;
+  var count = document.querySelector('[data-linked-count]');
+  function inside(v, range) {
+    var ranges = Array.isArray(range[0]) ? range : [range];
+    return ranges.some(function (r) { return v >= r[0] && v <= r[1]; });
+  }
+  function update() {
+    var dims = gd.data[0].dimensions, keep = {}, n = 0;
+    ids.forEach(function (id, i) {
+      var ok = dims.every(function (d, k) {
+        return !d.constraintrange || inside(values[k][i], d.constraintrange);
+      });
+      if (ok) { keep[id] = true; n += 1; }
+    });
+    table.querySelectorAll('tr[data-run]').forEach(function (tr) {
+      tr.style.display = keep[tr.getAttribute('data-run')] ? '' : 'none';
+    });
+    if (count) { count.textContent = n + ' of ' + ids.length + ' trials in the selection'; }
+  }
+  gd.on('plotly_restyle', update);
+  update();
+})();"""
 ERROR_HOOK = """window.addEventListener('error', function (e) {
   var el = document.documentElement;
   var seen = el.getAttribute('data-irn-errors') || '';
@@ -32,23 +65,27 @@ nav { font-size: .9em; margin: 8px 0; } nav a { margin-right: 14px; }
 p.blurb { color: #555; font-size: .9em; margin: 2px 0 8px; max-width: 1000px; }
 p.omitted { color: #777; font-style: italic; font-size: .9em; margin: 4px 0; }
 .scroll { overflow-x: auto; }
-table.sweep { border-collapse: collapse; font-size: .82em; white-space: nowrap; }
-table.sweep th, table.sweep td { border-bottom: 1px solid #e4e4e4; padding: 3px 8px;
+table.sweep { border-collapse: collapse; font-size: .8em; white-space: nowrap; }
+p.linked { font-size: .85em; color: #555; margin: 2px 0; }
+table.sweep th, table.sweep td { border-bottom: 1px solid #e4e4e4; padding: 3px 5px;
                                  text-align: right; }
 table.sweep th { background: #f4f4f4; position: sticky; top: 0; }
 table.sweep td.text { text-align: left; }
+table.sweep td.name { text-align: left; white-space: normal; overflow-wrap: anywhere;
+                      min-width: 10em; max-width: 16em; }
 table.sweep tr.baseline td { background: #fff7d6; font-style: italic; }
 table.sweep tr.failed td { color: #a33; background: #fdf0f0; }
 table.sweep tr.unfinished td { color: #888; }
-table.sweep td.failure { text-align: left; font-family: ui-monospace, monospace; }
-.gallery { display: flex; flex-wrap: wrap; gap: 14px; }
-.gallery figure { margin: 0; border: 1px solid #e4e4e4; padding: 6px; font-size: .78em;
-                  width: 272px; }
+table.sweep td.failure { text-align: left; font-family: ui-monospace, monospace;
+                         white-space: normal; }
+.gallery figure { margin: 0 0 10px; border: 1px solid #e4e4e4; padding: 6px; font-size: .78em;
+                  display: flex; gap: 12px; align-items: flex-start; }
 .gallery figure.reference { background: #f7f7f7; }
-.gallery .pair { display: flex; gap: 4px; }
-.gallery .pair div { text-align: center; color: #666; }
-.gallery img { width: 132px; height: 132px; image-rendering: pixelated; display: block; }
-.gallery figcaption { margin-top: 4px; } .gallery .scores { color: #555; }
+.gallery figcaption { width: 190px; flex: none; overflow-wrap: anywhere; }
+.gallery .scores { color: #555; }
+.gallery .image { display: flex; gap: 3px; padding-right: 8px; border-right: 1px solid #eee; }
+.gallery .image div { text-align: center; color: #666; width: 128px; font-size: .9em; }
+.gallery img { width: 128px; height: 128px; image-rendering: pixelated; display: block; }
 """
 
 
@@ -57,13 +94,15 @@ def _esc(text) -> str:
 
 
 def figure_html(section: Section) -> str:
+    post = [MARK_RENDERED] + ([LINK_TABLE] if section.key == "parcoords" else [])
     body = pio.to_html(section.figure, full_html=False, include_plotlyjs=False,
-                       div_id=f"fig-{section.key}", config=CONFIG, post_script=MARK_RENDERED)
+                       div_id=f"fig-{section.key}", config=CONFIG, post_script=post)
     return f'<div class="figure" data-irn-figure="{_esc(section.key)}">{body}</div>'
 
 
 def table_html(section: Section) -> str:
-    """The sweep table; a failed trial's reason fills its (empty) metric cells."""
+    """The trial table; a failed trial's reason fills its (empty) metric cells. Rows with a
+    run id carry it as data-run (the parallel-coordinates link)."""
     table = section.table
     cols = [c for c in table.columns if not c.startswith("_")]
     text_cols = set(table.attrs.get("text_columns", ()))
@@ -73,33 +112,45 @@ def table_html(section: Section) -> str:
     for rec in table.to_dict("records"):
         reason = rec.get("_failure", "")
         shown = [c for c in cols if not (reason and c in metric_cols)]
-        cells = "".join(f'<td class="{"text" if c in text_cols else "num"}">{_esc(rec[c])}</td>'
+        cells = "".join(f'<td class="{_cell_class(c, text_cols)}">{_esc(rec[c])}</td>'
                         for c in shown)
         if reason:
             cells += f'<td class="failure" colspan="{len(metric_cols)}">{_esc(reason)}</td>'
-        rows.append(f'<tr class="{_esc(rec["_kind"])}">{cells}</tr>')
-    return (f'<div class="scroll"><table class="sweep"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>')
+        run = rec.get("_run", "") if rec["_kind"] == "trial" else ""
+        link = f' data-run="{_esc(run)}"' if run else ""
+        rows.append(f'<tr class="{_esc(rec["_kind"])}"{link}>{cells}</tr>')
+    linked = table.attrs.get("linked")
+    count = '<p class="linked" data-linked-count></p>' if linked else ""
+    attr = f' data-linked="{_esc(linked)}"' if linked else ""
+    return (f'{count}<div class="scroll"><table class="sweep"{attr}><thead><tr>{head}</tr>'
+            f'</thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
-def _img(crops: dict, name: str, label: str) -> str:
-    if name not in crops:
-        return ""
-    return f'<div><img src="{crops[name]}" alt="{_esc(label)}">{_esc(label)}</div>'
+def _cell_class(column: str, text_cols: set) -> str:
+    """name: the trial column, wrapped (a LABEL|sSEED name can be long); text or num."""
+    return "name" if column == "trial" else "text" if column in text_cols else "num"
+
+
+def _cells(images: list[str], cells: dict) -> str:
+    out = []
+    for image in images:
+        imgs = "".join(f'<div><img src="{uri}" alt="{_esc(label)}">{_esc(label)}</div>'
+                       for label, uri in cells.get(image, []))
+        out.append(f'<div class="image" title="{_esc(image)}">{imgs}</div>')
+    return "".join(out)
 
 
 def gallery_html(section: Section) -> str:
-    ref = section.gallery["reference"]
-    cards = [f'<figure class="reference"><div class="pair">{_img(ref, "gt.png", "HR ground truth")}'
-             f'{_img(ref, "lr_bicubic.png", "bicubic LR")}</div>'
-             "<figcaption>reference (same crop in every trial)</figcaption></figure>"]
-    for item in section.gallery["items"]:
-        crops = item["crops"]
+    g = section.gallery
+    names = ", ".join(g["images"])
+    cards = [f'<figure class="reference"><figcaption><b>reference</b><br>images: '
+             f'{_esc(names)} (left to right)</figcaption>'
+             f'{_cells(g["images"], g["reference"])}</figure>']
+    for item in g["items"]:
         cards.append(
-            f'<figure><div class="pair">{_img(crops, "lr.png", "network LR")}'
-            f'{_img(crops, "recon.png", "reconstruction")}</div>'
-            f'<figcaption><b>{_esc(item["label"])}</b><br>{_esc(item["info"])}'
-            f'<br><span class="scores">{_esc(item["scores"])}</span></figcaption></figure>')
+            f'<figure><figcaption><b>{_esc(item["label"])}</b><br>{_esc(item["trial"])}'
+            f'<br>{_esc(item["info"])}<br><span class="scores">{_esc(item["scores"])}</span>'
+            f'</figcaption>{_cells(g["images"], item["cells"])}</figure>')
     return f'<div class="gallery">{"".join(cards)}</div>'
 
 

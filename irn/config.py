@@ -52,6 +52,7 @@ class Config:
     grad_clip: float = 10.0
     seed: int = 0
     eval_every: int = 5000
+    log_every: int = 100  # training losses are logged as the mean of each log_every steps
     eval_z_draws: int = 1
     val_max_size: int = 0  # 0 = full validation images; >0 centre-crops them (fast CPU eval)
     val_tile: int = 0  # >0: cut validation images into tiles evaluated as separate images
@@ -98,10 +99,11 @@ CHOICES = {
 
 # Budgets: named presets over optimisation keys (see README "Budgets" for why these values).
 BUDGETS = {
-    "smoke": dict(steps=4, batch_size=2, patch_size=32, eval_every=2, val_max_size=64,
-                  val_tile=32, jpeg_eval="50"),
+    "smoke": dict(steps=4, batch_size=2, patch_size=32, eval_every=2, log_every=1,
+                  val_max_size=64, val_tile=32, jpeg_eval="50"),
     "cpu": dict(steps=120, batch_size=4, patch_size=48, lr=5e-4, warmup=10, schedule="cosine",
-                eval_every=60, val_max_size=256, val_tile=64, z_train="zero", z_eval="zero"),
+                eval_every=60, log_every=5, val_max_size=256, val_tile=64, z_train="zero",
+                z_eval="zero"),
     "gpu": dict(steps=20_000, batch_size=16, patch_size=144, lr=2e-4, warmup=500,
                 schedule="cosine", eval_every=2000, val_max_size=0),
     "paper": dict(steps=500_000, batch_size=16, patch_size=144, lr=2e-4, warmup=0,
@@ -193,7 +195,7 @@ def validate(cfg: Config) -> None:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     positive = ("blocks", "gc", "batch_size", "patch_size", "steps", "eval_every",
-                "eval_z_draws")
+                "log_every", "eval_z_draws")
     for key in positive:
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{key} must be >= 1, got {getattr(cfg, key)}")

@@ -102,6 +102,7 @@ class MetricSpec:
     baseline: str | None = None    # the metric a reader compares it with
     compute: Callable | None = None  # ImageViews -> float: a per-image evaluation metric
     when: Callable[[Config], bool] = _always  # evaluated under this config?
+    constant: bool = False  # the same at every evaluation (no model in it): logged once
 
     @property
     def per_image(self) -> bool:
@@ -144,9 +145,9 @@ def _fixed_metrics() -> list[MetricSpec]:
         MetricSpec("lr_psnr_y", "max", dB, "Y-PSNR of the model's LR against the bicubic LR "
                    "(1 px crop)", compute=lambda v: psnr_y(v.lr, v.lr_ref, 1)),
         MetricSpec("bicubic_psnr_y", "max", dB, "Y-PSNR of bicubic down + bicubic up",
-                   compute=lambda v: v.bicubic_psnr),
+                   compute=lambda v: v.bicubic_psnr, constant=True),
         MetricSpec("bicubic_ssim_y", "max", "", "Y-SSIM of bicubic down + bicubic up",
-                   fmt=".4f", compute=lambda v: ssim_y(v.bicubic, v.hr, v.s)),
+                   fmt=".4f", compute=lambda v: ssim_y(v.bicubic, v.hr, v.s), constant=True),
         MetricSpec("sr_psnr_y", "max", dB, "Y-PSNR of super-resolution from a plain bicubic LR",
                    baseline="bicubic_psnr_y",
                    compute=lambda v: float(np.mean([psnr_y(r, v.hr, v.s) for r in v.sr_recs]))),
@@ -163,18 +164,43 @@ def jpeg_metrics(q: int) -> list[MetricSpec]:
                    fmt=".4f", baseline=f"bicubic_jpeg{q}_ssim_y",
                    compute=lambda v: ssim_y(v.jpeg_rec(q), v.hr, v.s)),
         MetricSpec(f"bicubic_jpeg{q}_psnr_y", "max", "dB", f"Y-PSNR of the bicubic LR through "
-                   f"JPEG QF {q}, bicubic up", compute=lambda v: psnr_y(v.bicubic_jpeg(q), v.hr, v.s)),
+                   f"JPEG QF {q}, bicubic up", constant=True,
+                   compute=lambda v: psnr_y(v.bicubic_jpeg(q), v.hr, v.s)),
         MetricSpec(f"bicubic_jpeg{q}_ssim_y", "max", "", f"Y-SSIM of the bicubic LR through "
-                   f"JPEG QF {q}, bicubic up", fmt=".4f",
+                   f"JPEG QF {q}, bicubic up", fmt=".4f", constant=True,
                    compute=lambda v: ssim_y(v.bicubic_jpeg(q), v.hr, v.s)),
     ]
+
+
+def storage_metrics(qualities=()) -> list[MetricSpec]:
+    """Bits per LR pixel of the model's LR and of the bicubic LR, as PNG and as JPEG at each
+    QF (irn.storage; bench.evaluate computes them, training does not)."""
+    from irn.storage import jpeg_bits_per_pixel, png_bits_per_pixel
+    out = []
+    for fmt, q in [("png", None)] + [(f"jpeg{q}", q) for q in qualities]:
+        size = png_bits_per_pixel if q is None else \
+            (lambda x, q=q: jpeg_bits_per_pixel(x, q))
+        what = "PNG" if q is None else f"JPEG QF {q}"
+        out += [MetricSpec(f"lr_{fmt}_bpp", "min", "bpp", f"bits per LR pixel of the model's LR "
+                           f"saved as {what}", baseline=f"bicubic_lr_{fmt}_bpp",
+                           compute=lambda v, size=size: size(v.lr)),
+                MetricSpec(f"bicubic_lr_{fmt}_bpp", "min", "bpp", f"bits per LR pixel of the "
+                           f"bicubic LR saved as {what}", constant=True,
+                           compute=lambda v, size=size: size(v.lr_bicubic))]
+    return out
 
 
 # Training-report metrics (not per image): objectives a sweep may also rank by.
 _REPORT_PREFIXES = {"loss/": ("min", "", "training loss term, mean over the interval", ".4g"),
                     "time/": ("min", "s", "seconds (per step for data/compute)", ".3g")}
-_REPORT_METRICS = [MetricSpec("data_fraction", "min", "", "share of step time spent waiting "
-                              "for data", fmt=".3f")]
+_REPORT_METRICS = [
+    MetricSpec("data_fraction", "min", "", "share of step time spent waiting for data",
+               fmt=".3f"),
+    MetricSpec("schedule/lr", "min", "", "the learning rate the schedule gave the interval's "
+               "last step", fmt=".3g"),
+    MetricSpec("model/params", "min", "", "trainable parameters of the model", fmt=",.0f",
+               constant=True),
+]
 
 METRICS: dict[str, MetricSpec] = {m.name: m for m in _fixed_metrics() + _REPORT_METRICS}
 
@@ -187,6 +213,10 @@ def metric_spec(name: str) -> MetricSpec | None:
     qf = re.fullmatch(r"(?:bicubic_)?jpeg(\d+)_(?:psnr|ssim)_y", name)
     if qf and 1 <= int(qf.group(1)) <= 100:
         return next(m for m in jpeg_metrics(int(qf.group(1))) if m.name == name)
+    stored = re.fullmatch(r"(?:bicubic_)?lr_(?:png|jpeg(\d+))_bpp", name)
+    if stored and (stored.group(1) is None or 1 <= int(stored.group(1)) <= 100):
+        qs = [int(stored.group(1))] if stored.group(1) else []
+        return next(m for m in storage_metrics(qs) if m.name == name)
     for prefix, (mode, unit, doc, fmt) in _REPORT_PREFIXES.items():
         if name.startswith(prefix) and re.fullmatch(r"\w+", name[len(prefix):]):
             return MetricSpec(name, mode, unit, doc, fmt=fmt)
@@ -229,39 +259,71 @@ def evaluate(model, val_set, cfg: Config, device="cpu") -> dict:
     return mean_metrics(evaluate_images(model, val_set, cfg, device))
 
 
-@torch.inference_mode()
-def visual_crops(model, val_set, cfg: Config, size: int = 96, device="cpu") -> dict:
-    """Centre crops of the first validation image (before tiling, see val_images) as uint8
-    H x W x 3: ground truth, the model's LR (nearest-upsampled to HR size for side-by-side
-    viewing), bicubic LR, and the reconstruction. For galleries and MLflow artifacts."""
+CROP_KINDS = ("gt", "lr", "lr_bicubic", "bicubic_up", "recon")
+MAX_CROP_IMAGES = 4  # visual crops of at most this many validation images (artifact size)
+
+
+def crop_names(val_set) -> list[str]:
+    """Names of the untiled validation images: tile names "NAME@r,c" lose their suffix; a
+    name unsafe as a folder becomes imageN."""
     whole = getattr(val_set, "whole", None) or val_set
-    hr, lr_ref = (t.to(device) for t in whole[0])
+    names = list(dict.fromkeys(n.split("@")[0] for n in image_names(val_set)))
+    if len(names) != len(whole):
+        names = [f"image{i}" for i in range(len(whole))]
+    return [n if re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", n) and n.strip(".") else f"image{i}"
+            for i, n in enumerate(names)]
+
+
+@torch.inference_mode()
+def visual_crops(model, val_set, cfg: Config, size: int = 128, device="cpu",
+                 max_images: int = MAX_CROP_IMAGES) -> dict:
+    """{image name: {kind: uint8 H x W x 3}}: a centre crop (`size` px, a multiple of the
+    scale) of each untiled validation image (the first `max_images`), for galleries and
+    MLflow artifacts. Kinds: gt, lr (the model's LR) and lr_bicubic (nearest-upsampled to HR
+    size for side-by-side viewing), bicubic_up (bicubic down + bicubic up: the baseline the
+    gain is measured against) and recon (the model's reconstruction, z as in evaluation).
+    The model runs on the crop plus a margin of context, so its border does not show."""
+    whole = getattr(val_set, "whole", None) or val_set
     s = cfg.scale
-    lr = model.downscale(hr)
-    rec = _upscale_draws(model, lr, cfg, 0, draws=1)[0]
-    h, w = hr.shape[-2:]
-    size = min(size, h, w) // s * s
-    t, l = (h - size) // 2 // s * s, (w - size) // 2 // s * s
+    out = {}
+    for name, (hr, lr_ref) in list(zip(crop_names(val_set), whole))[:max_images]:
+        hr, lr_ref = hr.to(device), lr_ref.to(device)
+        h, w = hr.shape[-2:]
+        side = max(min(size, h, w) // s * s, s)
+        t, l = (h - side) // 2 // s * s, (w - side) // 2 // s * s
+        margin = 8 * s  # context around the crop, in HR pixels (a multiple of the scale)
+        t0, l0 = max(t - margin, 0), max(l - margin, 0)
+        t1, l1 = min(t + side + margin, h - h % s), min(l + side + margin, w - w % s)
+        region = hr[..., t0:t1, l0:l1]
+        region_lr = quantize(lr_ref[..., t0 // s:t1 // s, l0 // s:l1 // s])
+        lr = model.downscale(region)
+        views = {"gt": region, "lr": _nearest(lr, s), "lr_bicubic": _nearest(region_lr, s),
+                 "bicubic_up": imresize(region_lr, s),
+                 "recon": _upscale_draws(model, lr, cfg, 0, draws=1)[0]}
+        top, left = t - t0, l - l0
+        out[name] = {k: _to_u8(v[..., top:top + side, left:left + side])
+                     for k, v in views.items()}
+    return out
 
-    def crop_hr(x):
-        return x[..., t:t + size, l:l + size]
 
-    def crop_lr(x):
-        x = x[..., t // s:(t + size) // s, l // s:(l + size) // s]
-        return torch.nn.functional.interpolate(x, scale_factor=s, mode="nearest")
-
-    def to_u8(x):
-        return (x[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-
-    return {"gt": to_u8(crop_hr(hr)), "lr": to_u8(crop_lr(lr)),
-            "lr_bicubic": to_u8(crop_lr(quantize(lr_ref))), "recon": to_u8(crop_hr(rec))}
+def _nearest(x, s: int):
+    return torch.nn.functional.interpolate(x, scale_factor=s, mode="nearest")
 
 
-def save_crops(crops: dict, folder) -> None:
-    """Write visual_crops' images as folder/<name>.png."""
+def _to_u8(x) -> np.ndarray:
+    return (x[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def save_crops(crops: dict, folder) -> list[str]:
+    """Write visual_crops' images as folder/<image>/<kind>.png (PNG: lossless, so an error
+    map drawn from them is the model's error); returns the paths written."""
     import os
 
     from PIL import Image
-    os.makedirs(folder, exist_ok=True)
-    for name, img in crops.items():
-        Image.fromarray(img).save(os.path.join(folder, f"{name}.png"))
+    paths = []
+    for image, kinds in crops.items():
+        os.makedirs(os.path.join(folder, image), exist_ok=True)
+        for kind, img in kinds.items():
+            paths.append(os.path.join(folder, image, f"{kind}.png"))
+            Image.fromarray(img).save(paths[-1], optimize=True)
+    return paths

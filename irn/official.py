@@ -30,10 +30,14 @@ def load_torch_file(path):
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "not an allowed global" in str(exc):  # torch's refusal, not a broken file
+        # torch's refusals ("... is not an allowed global", "unsupported GLOBAL posix.system
+        # whose module posix is blocked"), not a broken file
+        found = re.search(r"GLOBAL (\S+)|(\S+) was not an allowed global", str(exc))
+        if found:
+            what = f" ({(found.group(1) or found.group(2)).strip('`')})"
             raise CheckpointError(f"refused checkpoint {path}: it holds Python objects other "
-                                  "than tensors and plain containers (not loaded, nothing "
-                                  "ran)") from None
+                                  f"than tensors and plain containers{what}; not loaded, "
+                                  "nothing in it ran") from None
         raise CheckpointError(f"cannot read checkpoint {path}: truncated or not a torch "
                               "checkpoint (not a pickle)") from None
     except (EOFError, IndexError, OSError, RuntimeError, ValueError) as exc:

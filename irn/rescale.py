@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from irn.atomic import atomic_write
+from irn.cli import OneLineParser
 from irn.data.sources import DataError, pil_to_rgb8
 from irn.checkpoint import load_model
 from irn.official import CheckpointError
@@ -80,8 +81,8 @@ def upscale(model, lr: torch.Tensor, z_mode="zero", seed=0) -> torch.Tensor:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m irn.rescale", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog="python -m irn.rescale", description=__doc__,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("direction", choices=["down", "up"])
     p.add_argument("input")
     p.add_argument("output")

@@ -1,8 +1,10 @@
 """The training loop: a plain loop over steps that yields one report per evaluation interval.
 
     trainer = Trainer(cfg)
-    for report in trainer.run():      # report: step, loss/*, time/*, lr, eval metrics and
-        ...                           # per_image (one row per validation image)
+    for report in trainer.run():      # report: step, loss/* (interval means), loss_trace
+        ...                           # (loss/* every log_every steps), time/*, schedule/lr,
+                                      # model/params, eval metrics, per_image (one row per
+                                      # validation image)
     trainer.save(path)                # exact resume: Trainer.restore(path, cfg)
 
 Determinism: the model is initialised from `seed`; batch k depends only on (seed, k) (see
@@ -185,6 +187,7 @@ class Trainer:
         batches = self._batches()
         self.model.train()
         sums, t_data, t_compute, n = {}, 0.0, 0.0, 0
+        window, trace = _LossWindow(), []
         start = time.perf_counter()
         while self.step < until:
             t0 = time.perf_counter()
@@ -198,23 +201,47 @@ class Trainer:
             t_data, t_compute, n = t_data + t1 - t0, t_compute + t2 - t1, n + 1
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v
-            if self.step % cfg.eval_every == 0 or self.step == until:
-                report = {"step": self.step, "lr": cfg.lr * lr_factor(cfg, self.step - 1),
+            window.add(losses)
+            report_now = self.step % cfg.eval_every == 0 or self.step == until
+            if self.step % cfg.log_every == 0 or report_now:
+                trace.append({"step": self.step, **window.flush()})
+            if report_now:
+                report = {"step": self.step,
+                          "schedule/lr": cfg.lr * lr_factor(cfg, self.step - 1),
                           **{f"loss/{k}": v / n for k, v in sums.items()},
+                          "loss_trace": trace,
                           "time/data": t_data / n, "time/compute": t_compute / n,
                           "data_fraction": t_data / (t_data + t_compute),
-                          "time/train_wall": time.perf_counter() - start, "params": self.params}
+                          "time/train_wall": time.perf_counter() - start,
+                          "model/params": self.params}
                 eval_start = time.perf_counter()
                 rows = self.evaluate_images()
                 report.update(mean_metrics(rows))
                 report["time/eval"] = time.perf_counter() - eval_start
                 report["per_image"] = rows
-                sums, t_data, t_compute, n = {}, 0.0, 0.0, 0
+                sums, t_data, t_compute, n, trace = {}, 0.0, 0.0, 0, []
                 yield report
 
     def _to_device(self, x):
         x = x.to(self.device, non_blocking=True)
         return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else x
+
+
+class _LossWindow:
+    """Mean training losses over the steps since the last flush (the dense loss curve)."""
+
+    def __init__(self):
+        self.sums, self.n = {}, 0
+
+    def add(self, losses: dict) -> None:
+        for k, v in losses.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.n += 1
+
+    def flush(self) -> dict:
+        means = {f"loss/{k}": v / self.n for k, v in self.sums.items()}
+        self.sums, self.n = {}, 0
+        return means
 
 
 def _seed_everything(seed: int) -> None:

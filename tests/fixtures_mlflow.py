@@ -1,9 +1,14 @@
-"""A small, realistic MLflow store for the dashboard tests, in the layout bench.sweep writes.
+"""A small, realistic MLflow store for the dashboard tests, in the layout bench.sweep writes
+(bench/tracking.py's docstring): what the producers log, and nothing they do not.
 
-One experiment, one sweep parent run (irn.role=sweep) and child trials (irn.role=trial) whose
-params are every config key as strings, whose metrics have step histories, and whose artifacts
-include the LR / reconstruction crops as PNGs. One trial FAILED with an irn.error line.
-`make_store` can leave out the JPEG, profiling and throughput metrics to exercise the
+One experiment, one sweep parent run (irn.role=sweep, artifact summary.json with the group
+statistics from bench.compare and the overhead figures) and child trials (irn.role=trial,
+named LABEL|sSEED, tags irn.group / irn.group_label / irn.replicate / irn.seed) whose params
+are every config key as strings. Each configuration of TRIALS runs with every seed of SEEDS.
+Metrics as bench.tracking.report_points logs them: loss/* every log_every steps, evaluation
+metrics, time/* and schedule/lr at every report, model/params and bicubic_* once, no `step`.
+Artifacts: eval/per_image.json and crops/<image>/<kind>.png. One trial FAILED with an
+irn.error line. `make_store` can leave out the JPEG, timing and crop data to exercise the
 "section left out" paths, and `add_single_run` adds an irn.role=single run.
 """
 import io
@@ -17,8 +22,14 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
+from bench.compare import compare_groups
+
 EXPERIMENT = "irn-test-sweep"
 QFS = (30, 50, 70, 90)
+SEEDS = (0, 1)
+IMAGES = ("astronaut@0,0", "astronaut@0,32", "chelsea@0,0", "chelsea@0,32")
+CROP_IMAGES = ("astronaut", "chelsea")
+CROP_KINDS = ("gt", "lr", "lr_bicubic", "bicubic_up", "recon")
 
 # The config keys every trial logs (strings, as MLflow stores them); TRIALS override some.
 BASE = dict(scale="2", coupling="enhanced", blocks="2", subnet="dense", gc="8",
@@ -26,24 +37,34 @@ BASE = dict(scale="2", coupling="enhanced", blocks="2", subnet="dense", gc="8",
             lambda_recon="1.0", lambda_guide="None", lambda_distr="1.0", z_train="zero",
             z_eval="zero", temperature="1.0", jpeg_train="off", jpeg_quality="75",
             jpeg_clean_weight="0.0", jpeg_eval="30,50,70,90", lr="0.0005", weight_decay="1e-05",
-            batch_size="4", patch_size="32", steps="8", warmup="0", schedule="cosine",
-            grad_clip="10.0", seed="0", eval_every="4", amp="off", channels_last="False",
-            compile="False", loader="memory", data="embedded", workers="0", profile="True")
+            batch_size="4", patch_size="32", steps="40", warmup="0", schedule="cosine",
+            grad_clip="10.0", seed="0", eval_every="20", log_every="2", amp="off",
+            channels_last="False", compile="False", loader="memory", data="embedded",
+            workers="0", profile="False")
 TRIALS = [
     dict(coupling="enhanced", loss_recon="charbonnier", lambda_guide="None", jpeg_train="off"),
     dict(coupling="enhanced", loss_recon="l1", lambda_guide="1.0", jpeg_train="diff"),
     dict(coupling="affine", loss_recon="charbonnier", lambda_guide="0.25", jpeg_train="off",
          batch_size="2"),
-    dict(coupling="additive", loss_recon="l1", lambda_guide="0.0", jpeg_train="ste"),
+    dict(coupling="additive", loss_recon="l1", lambda_guide="0.0", jpeg_train="ste",
+         loss_guide="l1"),
     dict(coupling="enhanced", loss_recon="charbonnier", lambda_guide="16.0", jpeg_train="ste",
          lr="0.001"),
     dict(coupling="affine", loss_recon="l1", lambda_guide="4.0", jpeg_train="diff",
-         batch_size="2"),
+         batch_size="2", loss_guide="l1"),
 ]
+SEARCHED = ["coupling", "loss_recon", "lambda_guide", "jpeg_train", "lr", "batch_size",
+            "loss_guide"]
 FAILED = dict(coupling="additive", loss_recon="charbonnier", lambda_guide="1.0",
               jpeg_train="off", lr="0.01")
 FAILED_ERROR = "RuntimeError: loss became NaN at step 3 (lr=0.01)"
 PARAMS = {"enhanced": 40_000, "affine": 30_000, "additive": 20_000}
+# seconds per step: additive is clearly cheaper; enhanced and affine differ by noise only
+STEP_S = {"enhanced": 1.0, "affine": 1.0, "additive": 0.5}
+
+
+def label_of(cfg: dict) -> str:
+    return "|".join(cfg[k] for k in SEARCHED)
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -52,68 +73,88 @@ def _png(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _crops(guide: float, seed: int) -> dict[str, bytes]:
-    """GT 32x32 and 16x16 LR crops; a weaker guide weight puts more 'hidden' texture in the LR."""
+def _crops(guide: float, seed: int) -> dict[str, dict[str, bytes]]:
+    """Per image: GT 32x32 and the other kinds; a weaker guide weight puts more 'hidden'
+    texture in the LR; the reconstruction is closer to the GT than bicubic is."""
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:32, 0:32]
-    gt = np.stack([xx * 8, yy * 8, (xx + yy) * 4], -1).astype(float)
-    bicubic = gt.reshape(16, 2, 16, 2, 3).mean((1, 3))
-    hidden = rng.normal(0, 60 / (1 + guide), bicubic.shape)
-    return {"gt.png": _png(gt), "lr_bicubic.png": _png(bicubic),
-            "lr.png": _png(bicubic + hidden), "recon.png": _png(gt + rng.normal(0, 4, gt.shape))}
+    out = {}
+    for j, image in enumerate(CROP_IMAGES):
+        yy, xx = np.mgrid[0:32, 0:32]
+        gt = np.stack([xx * 8, yy * 8, (xx + yy) * 4 + 40 * j], -1).astype(float)
+        lr_bicubic = gt.reshape(16, 2, 16, 2, 3).mean((1, 3)).repeat(2, 0).repeat(2, 1)
+        hidden = rng.normal(0, 60 / (1 + guide), lr_bicubic.shape)
+        out[image] = {"gt": _png(gt), "lr_bicubic": _png(lr_bicubic),
+                      "lr": _png(lr_bicubic + hidden),
+                      "bicubic_up": _png(gt + rng.normal(0, 8, gt.shape)),
+                      "recon": _png(gt + rng.normal(0, 3, gt.shape))}
+    return out
 
 
-def _metrics(i: int, cfg: dict, t0_ms: int, jpeg: bool, profiled: bool, throughput: bool):
-    """Step histories: losses every step, evaluation metrics every eval_every steps."""
-    steps, every = int(cfg["steps"]), int(cfg["eval_every"])
-    quality = 30.0 + i * 0.7 - (0.8 if cfg["coupling"] == "additive" else 0.0)
-    out = []
+def _per_image(c: int, seed: int, cfg: dict, step: int, steps: int, jpeg: bool) -> list[dict]:
+    """Rows as irn.train logs them: image, seed, step and every per-image metric."""
+    rng = np.random.default_rng(100 * c + seed + step)
+    quality = 30.0 + c * 0.7 - (0.8 if cfg["coupling"] == "additive" else 0.0)
+    quality -= 2.0 * (steps - step) / steps
+    rows = []
+    for j, image in enumerate(IMAGES):
+        bicubic = 28.5 + 0.4 * j
+        q = quality + 0.4 * j + rng.normal(0, 0.05)
+        row = {"image": image, "seed": seed, "step": step, "psnr_y": q,
+               "gain_db": q - bicubic, "ssim_y": 0.85 + 0.01 * c, "psnr_rgb": q - 1.5,
+               "lr_psnr_y": 38.0 - c, "bicubic_psnr_y": bicubic, "bicubic_ssim_y": 0.80,
+               "sr_psnr_y": 27.0 + 0.2 * c}
+        robust = 0.0 if cfg["jpeg_train"] == "off" else 2.0
+        for qf in QFS if jpeg else ():
+            drop = (100 - qf) / 10
+            row[f"jpeg{qf}_psnr_y"] = q - drop * (2.0 - robust / 2) - 1.0 + rng.normal(0, 0.05)
+            row[f"jpeg{qf}_ssim_y"] = 0.8 - drop * 0.02
+            row[f"bicubic_jpeg{qf}_psnr_y"] = bicubic - drop * 0.8
+            row[f"bicubic_jpeg{qf}_ssim_y"] = 0.78 - drop * 0.02
+        rows.append(row)
+    return rows
+
+
+def _metrics(c: int, seed: int, cfg: dict, t0_ms: int, jpeg: bool, timing: bool):
+    """(metrics, per-image rows of every evaluation, wall time of the trial)."""
+    steps, every, log_every = int(cfg["steps"]), int(cfg["eval_every"]), int(cfg["log_every"])
+    rng = np.random.default_rng(10 * c + seed)
+    step_s = STEP_S[cfg["coupling"]] * (1 + rng.normal(0, 0.01))
+    guide_scale = 40.0 if cfg["loss_guide"] == "l1" else 0.7
+    out, rows = [], []
 
     def add(key, value, step, wall):
         out.append(Metric(key, float(value), t0_ms + int(wall * 1000), step))
 
-    for step in range(1, steps + 1):
-        wall = step * (0.4 + 0.1 * i)
-        decay = np.exp(-step / 4)
-        add("loss/recon", 0.2 * decay + 0.01 * i, step, wall)
-        add("loss/guide", 0.1 * decay, step, wall)
-        add("loss/distr", 0.05 * decay + 0.001, step, wall)
-        add("loss/total", 0.35 * decay + 0.01 * i + 0.001, step, wall)
+    for step in range(log_every, steps + 1, log_every):
+        wall = step * step_s
+        decay = np.exp(-step / 10) + 0.02 * rng.normal()
+        add("loss/recon", 0.2 * decay + 0.01 * c + 0.02, step, wall)
+        add("loss/guide", guide_scale * (0.3 + decay), step, wall)
+        add("loss/distr", 0.05 * decay + 0.06, step, wall)
+        add("loss/total", 0.25 * decay + 0.01 * c + guide_scale * (0.3 + decay) + 0.1, step, wall)
+    for step in range(every, steps + 1, every):
+        wall = step * step_s + 2.0  # + evaluation
+        first = step == every
+        evaluation = _per_image(c, seed, cfg, step, steps, jpeg)
+        rows += evaluation
         add("time/wall", wall, step, wall)
-        if step % every:
-            continue
-        q = quality - 2.0 * (steps - step) / steps
-        add("lr", float(cfg["lr"]) * 0.5 * (1 + np.cos(np.pi * step / steps)) + 1e-6, step, wall)
-        add("psnr_y", q, step, wall)
-        add("ssim_y", 0.85 + 0.01 * i, step, wall)
-        add("psnr_rgb", q - 1.5, step, wall)
-        add("psnr_y_std", 0.05, step, wall)
-        add("psnr_y_zero", q + 0.1, step, wall)
-        add("lr_psnr_y", 38.0 - i, step, wall)
-        add("bicubic_psnr_y", 28.5, step, wall)
-        add("bicubic_ssim_y", 0.80, step, wall)
-        add("sr_psnr_y", 27.0 + 0.2 * i, step, wall)
-        add("time/data", 0.02 + 0.01 * (i % 3), step, wall)
-        add("time/compute", 0.3 + 0.05 * i, step, wall)
-        add("data_fraction", (0.02 + 0.01 * (i % 3)) / (0.32 + 0.05 * i + 0.01 * (i % 3)),
-            step, wall)
-        add("params", PARAMS[cfg["coupling"]], step, wall)
-        if throughput:
-            add("throughput_mps", 0.05 - 0.004 * i + (0.02 if cfg["coupling"] == "additive"
-                                                     else 0.0), step, wall)
-        if profiled:
-            for key, share in (("forward", 0.3), ("reverse", 0.3), ("backward", 0.3),
-                               ("optimizer", 0.07), ("h2d", 0.03)):
-                add(f"time/{key}", share * (0.3 + 0.05 * i), step, wall)
-        if jpeg:
-            robust = 0.0 if cfg["jpeg_train"] == "off" else 2.0
-            for qf in QFS:
-                drop = (100 - qf) / 10
-                add(f"jpeg{qf}_psnr_y", q - drop * (2.0 - robust / 2) - 1.0, step, wall)
-                add(f"jpeg{qf}_ssim_y", 0.8 - drop * 0.02, step, wall)
-                add(f"bicubic_jpeg{qf}_psnr_y", 28.5 - drop * 0.8, step, wall)
-                add(f"bicubic_jpeg{qf}_ssim_y", 0.78 - drop * 0.02, step, wall)
-    return out
+        add("schedule/lr", float(cfg["lr"]) * 0.5 * (1 + np.cos(np.pi * step / steps)), step,
+            wall)
+        for key in evaluation[0]:
+            if key in ("image", "seed", "step"):
+                continue
+            if key.startswith("bicubic_") and not first:
+                continue  # constants: logged once, at the first report
+            add(key, np.mean([r[key] for r in evaluation]), step, wall)
+        if first:
+            add("model/params", PARAMS[cfg["coupling"]], step, wall)
+        if timing:
+            add("time/data", 0.02 * step_s, step, wall)
+            add("time/compute", 0.98 * step_s, step, wall)
+            add("data_fraction", 0.02, step, wall)
+        add("time/eval", 2.0, step, wall)
+        add("time/train_wall", step * step_s, step, wall)
+    return out, rows, steps * step_s + 2.0 * (steps // every)
 
 
 def _log(client: MlflowClient, run_id: str, *, params=None, tags=None, metrics=()):
@@ -125,46 +166,75 @@ def _log(client: MlflowClient, run_id: str, *, params=None, tags=None, metrics=(
 
 
 def _log_crops(client: MlflowClient, run_id: str, crops: dict, tmp: Path):
-    folder = tmp / f"crops-{run_id}" / "crops"
-    folder.mkdir(parents=True)
-    for name, data in crops.items():
-        (folder / name).write_bytes(data)
-    client.log_artifacts(run_id, str(folder), artifact_path="crops")
-    shutil.rmtree(folder.parent)
+    for image, kinds in crops.items():
+        folder = tmp / f"crops-{run_id}" / image
+        folder.mkdir(parents=True)
+        for kind, data in kinds.items():
+            (folder / f"{kind}.png").write_bytes(data)
+        client.log_artifacts(run_id, str(folder), artifact_path=f"crops/{image}")
+    shutil.rmtree(tmp / f"crops-{run_id}")
 
 
 def add_sweep(uri: str, experiment: str, trials: list[dict], *, start_ms: int, jpeg=True,
-              profiled=True, throughput=True, timing=True, crops=True, failed=None) -> str:
-    """A sweep parent and its trials (configs over BASE); `failed`: one more config that fails.
-    Returns the parent run id."""
+              timing=True, crops=True, failed=None, seeds=SEEDS) -> str:
+    """A sweep parent and its trials (configs over BASE, each with every seed); `failed`:
+    one more config that fails. Returns the parent run id."""
     client = MlflowClient(tracking_uri=uri)
     exp_id = client.get_experiment_by_name(experiment).experiment_id
-    parent = client.create_run(exp_id, start_time=start_ms, run_name="sweep-test", tags={
+    parent = client.create_run(exp_id, start_time=start_ms, run_name="test", tags={
         "irn.role": "sweep", "irn.space": "search_spaces/test.py", "irn.budget": "smoke",
         "irn.git_commit": "abc1234", "irn.host": "testhost", "irn.gpu": "none",
         "irn.objective": "psnr_y", "irn.mode": "max"}).info.run_id
-    configs = [{**BASE, **t} for t in trials] + ([{**BASE, **failed}] if failed else [])
-    for i, cfg in enumerate(configs):
-        is_failed = failed is not None and i == len(trials)
+    configs = [(c, s, {**BASE, **t, "seed": str(s)}) for c, t in enumerate(trials)
+               for s in seeds]
+    if failed:
+        configs.append((len(trials), 0, {**BASE, **failed}))
+    summary_trials, stats_trials = [], []
+    for i, (c, seed, cfg) in enumerate(configs):
+        is_failed = failed is not None and c == len(trials)
         start = start_ms + 60_000 * (i + 1)
-        rid = client.create_run(exp_id, start_time=start, run_name=f"trial_{i:05d}", tags={
+        label = label_of(cfg)
+        rid = client.create_run(exp_id, start_time=start, run_name=f"{label}|s{seed}", tags={
             "mlflow.parentRunId": parent, "irn.role": "trial", "irn.trial_id": f"t{i:05d}",
-            "irn.status": "FAILED" if is_failed else "FINISHED",
+            "irn.group": f"g{c}", "irn.group_label": label, "irn.replicate": str(seed),
+            "irn.seed": str(seed), "irn.status": "FAILED" if is_failed else "FINISHED",
             **({"irn.error": FAILED_ERROR} if is_failed else {})}).info.run_id
+        row = {"trial_id": f"t{i:05d}", "group": f"g{c}", "label": label, "seed": seed,
+               "replicate": seed, "config": {k: cfg[k] for k in SEARCHED},
+               "mlflow_run_id": rid}
         if is_failed:
             _log(client, rid, params=cfg, metrics=[Metric("loss/total", 0.9, start + 500, 1),
                                                    Metric("time/wall", 0.5, start + 500, 1)])
             client.set_terminated(rid, status="FAILED", end_time=start + 1000)
+            summary_trials.append({**row, "status": "FAILED", "error": FAILED_ERROR,
+                                   "time_wall_s": 0.5, "metrics": {}})
             continue
-        metrics = _metrics(i, cfg, start, jpeg, profiled, throughput)
-        if not timing:
-            metrics = [m for m in metrics if m.key not in ("time/data", "time/compute")]
+        metrics, rows, wall = _metrics(c, seed, cfg, start, jpeg, timing)
         _log(client, rid, params=cfg, metrics=metrics)
+        client.log_text(rid, json.dumps(rows), "eval/per_image.json")
         if crops:
             guide = 4.0 if cfg["lambda_guide"] == "None" else float(cfg["lambda_guide"])
             _log_crops(client, rid, _crops(guide, i), Path(uri[len("sqlite:///"):]).parent)
-        client.set_terminated(rid, status="FINISHED", end_time=start + 10_000)
-    client.log_text(parent, json.dumps({"trials": len(configs)}), "summary.json")
+        client.set_terminated(rid, status="FINISHED", end_time=start + int(wall * 1000))
+        last = max(r["step"] for r in rows)
+        summary_trials.append({**row, "status": "FINISHED", "time_wall_s": wall,
+                               "metrics": {m.key: m.value for m in metrics}})
+        stats_trials.append({**row, "status": "FINISHED",
+                             "per_image": [r for r in rows if r["step"] == last]})
+    comparison = compare_groups(stats_trials, "psnr_y", "max") if stats_trials else {
+        "groups": [], "sentence": "no finished trial: nothing to compare"}
+    train_s = sum(t["metrics"].get("time/train_wall", 0) for t in summary_trials)
+    eval_s = sum(2.0 * 2 for t in summary_trials if t["status"] == "FINISHED")
+    wall_s = 1.3 * (train_s + eval_s) / 2 + 30
+    summary = {"space": "search_spaces/test.py", "objective": "psnr_y", "mode": "max",
+               "searched": SEARCHED, "seeds": len(seeds), "trials": summary_trials,
+               "groups": comparison["groups"],
+               "comparison": {k: v for k, v in comparison.items() if k != "groups"},
+               "overhead": {"wall_s": wall_s, "time_to_first_metric_s": 30.0, "slots": 2,
+                            "train_s": train_s, "eval_s": eval_s,
+                            "non_training_share": 1 - train_s / (wall_s * 2),
+                            "non_trial_share": 1 - (train_s + eval_s) / (wall_s * 2)}}
+    client.log_text(parent, json.dumps(summary), "summary.json")
     client.set_terminated(parent, status="FINISHED", end_time=start_ms + 600_000)
     return parent
 
@@ -185,8 +255,8 @@ def new_experiment(uri: str, name: str) -> str:
 
 
 def make_store(root: Path, experiment: str = EXPERIMENT, **options) -> tuple[str, str, str]:
-    """The full sweep (TRIALS plus one FAILED trial, every metric and crop) under root;
-    returns (tracking_uri, experiment name, parent run id)."""
+    """The full sweep (TRIALS x SEEDS plus one FAILED trial, every metric and crop) under
+    root; returns (tracking_uri, experiment name, parent run id)."""
     uri = new_store(root, experiment)
     options.setdefault("failed", FAILED)
     parent = add_sweep(uri, experiment, TRIALS, start_ms=int(time.time() * 1000) - 3_600_000,
@@ -213,7 +283,7 @@ def add_single_run(uri: str, experiment: str, i: int = 0, **config) -> str:
     cfg = {**BASE, **config}
     rid = client.create_run(exp_id, start_time=start, run_name=f"single_{i}",
                             tags={"irn.role": "single"}).info.run_id
-    _log(client, rid, params=cfg, metrics=_metrics(i, cfg, start, False, False, False))
+    _log(client, rid, params=cfg, metrics=_metrics(i, 0, cfg, start, False, True)[0])
     client.set_terminated(rid, status="FINISHED", end_time=start + 5000)
     return rid
 

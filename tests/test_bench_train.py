@@ -58,4 +58,5 @@ def test_corrupt_image_folder_is_reported(tmp_path):
     proc = run(*TINY, "--set", f"data={folder}")
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2
-    assert lines == ["error: no readable images in " + str(folder / "train")]
+    assert lines == [f"error: no readable images in {folder / 'train'} (1 unreadable: "
+                     "broken.png)"]

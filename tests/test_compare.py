@@ -19,6 +19,13 @@ def test_one_replicate_interval_is_scipy_bca_over_images():
     assert got["ci95"] == pytest.approx([t.low, t.high], abs=0.05)
 
 
+def test_few_images_get_the_t_interval_not_a_bootstrap():
+    x = np.array([31.0, 33.5, 32.2])  # 3 images: a bootstrap would be about their range
+    want = stats.ttest_1samp(x, 0).confidence_interval()
+    assert mean_ci(x[None, :])["ci95"] == pytest.approx([want.low, want.high], rel=1e-12)
+    assert mean_ci(x[None, :])["ci95"][1] - mean_ci(x[None, :])["ci95"][0] > np.ptp(x)
+
+
 def test_several_replicates_without_image_effect_is_the_t_interval_over_seeds():
     rng = np.random.default_rng(2)
     seed_means = rng.normal(0.1, 0.2, 3)

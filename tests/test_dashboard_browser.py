@@ -4,7 +4,8 @@ Driven over the Chrome DevTools Protocol with choreographer (kaleido's own brows
 extra package): the network is switched off before the page loads, every request that is not
 file:/data: is recorded, and console errors and uncaught exceptions are collected. Then each
 figure must carry the page's data-irn-rendered marker, an SVG, and as many drawn traces as it
-has data traces; every gallery image must have decoded. A full-page screenshot is saved to
+has data traces; every gallery image must have decoded; constraining a parallel-coordinates
+axis must filter the linked trial table; the table must fit the page width. A full-page screenshot is saved to
 $IRN_ARTIFACTS (default: the test's tmp folder). Needs Debian's `chromium` (.ci/run installs it);
 skipped when no Chrome/Chromium is found. Also exports the figures as PNGs through kaleido.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from dashboards.build import build_report, find_chrome
-from tests.fixtures_mlflow import TRIALS, cached_store
+from tests.fixtures_mlflow import CROP_IMAGES, SEEDS, TRIALS, cached_store
 
 pytestmark = pytest.mark.skipif(find_chrome() is None,
                                 reason="no Chrome/Chromium (Debian: apt-get install chromium)")
@@ -40,7 +41,21 @@ INSPECT = """JSON.stringify({
   images: Array.from(document.images).map(function (i) {
     return {ok: i.complete && i.naturalWidth > 0, src: i.src.slice(0, 22)};
   }),
-  height: document.documentElement.scrollHeight
+  height: document.documentElement.scrollHeight,
+  tableFits: (function () {
+    var t = document.querySelector('table.sweep');
+    return !!t && t.scrollWidth <= t.parentElement.clientWidth;
+  })()
+})"""
+# Select coupling = additive on the first parallel-coordinates axis; then count the table rows.
+FILTER = """Plotly.restyle(document.getElementById('fig-parcoords'),
+  {'dimensions[0].constraintrange': [[-0.2, 0.2]]}).then(function () {
+  var rows = Array.from(document.querySelectorAll('table.sweep tr[data-run]'));
+  return JSON.stringify({
+    shown: rows.filter(function (r) { return r.style.display !== 'none'; })
+               .map(function (r) { return r.cells[1].textContent; }),
+    total: rows.length,
+    count: document.querySelector('[data-linked-count]').textContent});
 })"""
 
 
@@ -70,7 +85,7 @@ async def _inspect(page: Path, screenshot: Path) -> dict:
     async with Browser(headless=True) as browser:
         tab = await browser.create_tab("about:blank")
         await tab.send_command("Emulation.setDeviceMetricsOverride", {
-            "width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+            "width": 1600, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
         for event, callback in (("Runtime.exceptionThrown", on_exception),
                                 ("Runtime.consoleAPICalled", on_console),
                                 ("Log.entryAdded", on_log),
@@ -92,9 +107,13 @@ async def _inspect(page: Path, screenshot: Path) -> dict:
         await asyncio.sleep(0.5)  # let WebGL (parcoords) and the gallery images settle
         reply = await tab.send_command("Runtime.evaluate", {"expression": INSPECT})
         state = json.loads(reply["result"]["result"]["value"])
+        if state["figures"] and any(f["key"] == "parcoords" for f in state["figures"]):
+            reply = await tab.send_command("Runtime.evaluate", {"expression": FILTER,
+                                                                "awaitPromise": True})
+            state["filtered"] = json.loads(reply["result"]["result"]["value"])
         shot = await tab.send_command("Page.captureScreenshot", {
             "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": 1400, "height": state["height"], "scale": 1}})
+            "clip": {"x": 0, "y": 0, "width": 1600, "height": state["height"], "scale": 1}})
         screenshot.write_bytes(base64.b64decode(shot["result"]["data"]))
     return {**state, "console_errors": errors, "requests": requests}
 
@@ -116,23 +135,30 @@ def test_report_renders_offline_without_errors(report, tmp_path):
     assert state["errors"] is None  # the page's own window.onerror record
     assert state["requests"] == []  # nothing but the file itself: plotly.js and images inline
     figures = {f["key"]: f for f in state["figures"]}
-    assert set(figures) == {"parcoords", "importance", "by_param", "curves", "cost", "jpeg",
-                            "time"}
+    assert set(figures) == {"groups", "per_image", "parcoords", "importance", "by_param",
+                            "curves", "cost", "jpeg", "time"}
     for key, fig in figures.items():
         assert fig["rendered"], key
         assert fig["svgs"] >= 1, key
         assert fig["data"] >= 1, key
         if fig["types"] == ["parcoords"]:
-            assert fig["parcoordsAxes"] == 7, key  # 6 varying keys + the objective
+            assert fig["parcoordsAxes"] == 8, key  # 7 searched keys + the objective
             assert fig["parcoordsCanvases"] >= 1, key
         else:
             assert fig["drawn"] == fig["data"], key  # one drawn trace per data trace
             assert fig["points"] > 0, key
-    assert figures["curves"]["data"] >= 2 * 5 * len(TRIALS)  # 5 panels x 2 axes x trials
+    trials = len(TRIALS) * len(SEEDS)
+    assert figures["curves"]["data"] >= 5 * trials  # psnr, gain, recon, distr, lr per trial
     images = state["images"]
-    assert len(images) == 2 + 2 * len(TRIALS)  # GT + bicubic LR, then LR + recon per trial
+    # per image: GT, bicubic LR, bicubic up, its error; then LR, recon, error per group
+    assert len(images) == len(CROP_IMAGES) * (4 + 3 * len(TRIALS))
     assert all(i["ok"] and i["src"].startswith("data:image/png") for i in images)
     assert shot.stat().st_size > 50_000  # a real full-page screenshot, not a blank one
+    assert state["tableFits"]  # no horizontal overflow at 1600 px
+    filtered = state["filtered"]  # the table follows the parallel-coordinates selection
+    assert filtered["total"] == trials and len(filtered["shown"]) == len(SEEDS)
+    assert all(name.startswith("additive|") for name in filtered["shown"])
+    assert filtered["count"] == f"{len(SEEDS)} of {trials} trials in the selection"
 
 
 def test_the_check_catches_errors_and_network_use(tmp_path):

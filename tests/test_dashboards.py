@@ -1,8 +1,9 @@
 """The sweep report (dashboards/) built from real MLflow stores (tests/fixtures_mlflow.py).
 
-`full`: one sweep with six finished trials, one failed, every metric and the crops. `edge`: an
-experiment with two sweeps (the newer one small and bare: no JPEG, timing or crops), one with
-only single runs, and one whose sweep finished nothing.
+`full`: one sweep of six groups x two seeds, one failed trial, every metric the producers log,
+the crops and summary.json. `edge`: an experiment with two sweeps (the newer one small and
+bare: one seed, no JPEG, timing or crops), one with only single runs, and one whose sweep
+finished nothing.
 """
 import re
 import subprocess
@@ -16,11 +17,16 @@ import pytest
 from mlflow.tracking import MlflowClient
 from plotly.offline import get_plotlyjs
 
-from dashboards import build, figures
-from dashboards.data import (DashboardError, Sweep, cast_column, cast_value, load_sweep,
-                             metric, public_uri)
-from tests.fixtures_mlflow import (FAILED_ERROR, QFS, TRIALS, add_empty_sweep, add_single_run,
-                                   add_sweep, cached_store, new_experiment, new_store)
+from dashboards import build, costs, figures, gallery, groups, training
+from dashboards.data import (DashboardError, Sweep, cast_column, cast_value,
+                             effective_guide_weight, load_crops, load_histories,
+                             load_json_artifact, load_per_image, load_sweep, metric, public_uri)
+from irn.config import Config
+from tests.fixtures_mlflow import (CROP_IMAGES, FAILED_ERROR, QFS, SEEDS, TRIALS,
+                                   add_empty_sweep, add_single_run, add_sweep, cached_store,
+                                   new_experiment, new_store)
+
+N = len(TRIALS) * len(SEEDS)  # finished trials of the full sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,8 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def full(tmp_path_factory):
     uri, experiment, parent = cached_store(tmp_path_factory)
-    return dict(uri=uri, experiment=experiment, parent=parent,
-                sweep=load_sweep(experiment, uri))
+    sweep = load_sweep(experiment, uri)
+    return dict(uri=uri, experiment=experiment, parent=parent, sweep=sweep,
+                summary=load_json_artifact(sweep.client, parent, "summary.json"),
+                per_image=load_per_image(sweep))
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +46,7 @@ def edge(tmp_path_factory):
     now = int(time.time() * 1000)
     old = add_sweep(uri, "plain", TRIALS[:3], start_ms=now - 7_200_000)
     new = add_sweep(uri, "plain", TRIALS[:2], start_ms=now - 3_600_000, jpeg=False,
-                    profiled=False, throughput=False, timing=False, crops=False)
+                    timing=False, crops=False, seeds=(0,))
     new_experiment(uri, "singles")
     singles = [add_single_run(uri, "singles", i, lr=lr) for i, lr in enumerate(("1e-4", "1e-3"))]
     empty = add_empty_sweep(uri, "empty")
@@ -70,25 +78,47 @@ def test_public_uri_hides_credentials():
 def test_load_sweep_casts_params_and_sorts_by_objective(full):
     sweep = full["sweep"]
     assert sweep.parent_id == full["parent"] and (sweep.objective, sweep.mode) == ("psnr_y", "max")
-    assert len(sweep.runs) == len(TRIALS) + 1
+    assert len(sweep.runs) == N + 1
     done = sweep.finished
-    assert len(done) == len(TRIALS)
+    assert len(done) == N and done["group"].nunique() == len(TRIALS)
     assert done[metric("psnr_y")].is_monotonic_decreasing
     assert done["scale"].dtype.kind == "i" and done["lr"].dtype.kind == "f"
-    assert done["channels_last"].tolist() == [False] * len(TRIALS)
+    assert done["channels_last"].tolist() == [False] * N
+    # trials are named by their run name (LABEL|sSEED), not by Tune's trial id
+    assert all(t.endswith(("|s0", "|s1")) for t in done["trial"])
     # lambda_guide "None" is the official weight scale^2 (= 4 at scale 2)
-    assert sorted(done["lambda_guide"]) == [0.0, 0.25, 1.0, 4.0, 4.0, 16.0]
+    assert sorted(done["lambda_guide"].unique()) == [0.0, 0.25, 1.0, 4.0, 16.0]
     failed = sweep.failed
     assert failed["status"].tolist() == ["FAILED"] and failed["error"].tolist() == [FAILED_ERROR]
     assert set(sweep.varying()) == {"coupling", "loss_recon", "lambda_guide", "jpeg_train", "lr",
-                                    "batch_size"}
+                                    "batch_size", "loss_guide", "seed"}
+    # the new metric names; step is no metric; constants logged once
+    assert {"schedule/lr", "model/params"} <= {c[2:] for c in sweep.metric_cols()}
+    assert not {"m:lr", "m:params", "m:step"} & set(sweep.runs.columns)
+
+
+def test_lambda_guide_none_is_the_effective_weight_everywhere(full):
+    # one source: irn.config.Config.guide_weight (scale^2 when None)
+    assert effective_guide_weight(None, 4) == Config(scale=4).guide_weight == 16.0
+    assert effective_guide_weight(float("nan"), 2) == 4.0
+    # a sweep that never sets it: the whole column is the string "None" (cast_column keeps it)
+    assert cast_column(pd.Series(["None", "None"])).tolist() == ["None", "None"]
+    assert effective_guide_weight("None", 2) == 4.0
+    assert effective_guide_weight(0.25, 8) == 0.25
+    sweep = full["sweep"]
+    assert not sweep.runs["lambda_guide"].isna().any()
+    table = figures.sweep_table(sweep).table
+    assert "None" not in set(table["lambda_guide"]) and "4" in set(table["lambda_guide"])
+    crops = load_crops(sweep, gallery.pick_runs(sweep))
+    info = " ".join(i["info"] for i in gallery.gallery(sweep, crops).gallery["items"])
+    assert "lambda_guide=None" not in info and "lambda_guide=4" in info
 
 
 def test_default_parent_is_the_latest_sweep(edge):
     latest = load_sweep("plain", edge["uri"])
     assert latest.parent_id == edge["new"] and len(latest.finished) == 2
     older = load_sweep("plain", edge["uri"], parent=edge["old"])
-    assert older.parent_id == edge["old"] and len(older.finished) == 3
+    assert older.parent_id == edge["old"] and len(older.finished) == 3 * len(SEEDS)
 
 
 def test_experiment_without_sweep_shows_its_single_runs(edge):
@@ -99,28 +129,37 @@ def test_experiment_without_sweep_shows_its_single_runs(edge):
 
 
 # --------------------------------------------------------------------------- figures
-def test_sweep_table_has_baseline_failure_and_only_informative_columns(full):
+def test_sweep_table_has_baseline_failure_and_no_constant_columns(full):
     section = figures.sweep_table(full["sweep"])
     table = section.table
     kinds = table["_kind"].tolist()
-    # every trial beats bicubic (28.5 dB) in the fixture: the baseline row ranks after them
-    assert kinds == ["trial"] * len(TRIALS) + ["baseline", "failed"]
-    assert table["psnr_y"].iloc[0] == "33.50" and table["psnr_y"].iloc[len(TRIALS)] == "28.50"
+    # every trial beats bicubic in the fixture: the baseline row ranks after them
+    assert kinds == ["trial"] * N + ["baseline", "failed"]
+    assert table["psnr_y"].iloc[N] == "29.10" and table["gain_db"].iloc[N] == "0.00"
     assert table["_failure"].iloc[-1] == FAILED_ERROR
-    cols = set(table.columns)
+    cols = [c for c in table.columns if not c.startswith("_")]
     assert {"coupling", "loss_recon", "lambda_guide", "jpeg_train", "lr", "batch_size",
-            "scale", "loss_guide"} <= cols  # varying keys plus the key ones
-    assert not {"blocks", "gc", "seed", "patch_size"} & cols  # constant, not key ones
-    assert {"psnr_y", "ssim_y", "lr_psnr_y", "params", "throughput_mps"} <= cols
+            "loss_guide", "psnr_y", "gain_db", "lr_psnr_y", "model/params", "time/wall"} <= set(cols)
+    trials = table[table["_kind"] == "trial"]
+    for c in cols[3:]:  # every column after #, trial and status tells trials apart
+        assert trials[c].nunique() > 1, c
+    assert not {"scale", "blocks", "seed", "lr_schedule", "step"} & set(cols)
+    assert "the same in every trial: scale=2" in section.blurb
+    assert set(trials["_run"]) == set(full["sweep"].finished["run_id"])  # linked rows
 
 
-def test_parallel_coordinates_show_categories_by_name(full):
+def test_parallel_coordinates_show_categories_and_link_the_table(full):
     fig = figures.parallel_coordinates(full["sweep"]).figure
     dims = {d.label: d for d in fig.data[0].dimensions}
     assert list(dims)[-1] == "psnr_y"
     assert set(dims["coupling"].ticktext) == {"enhanced", "affine", "additive"}
     assert set(dims["jpeg_train"].ticktext) == {"off", "diff", "ste"}
     assert fig.data[0].line.colorbar.title.text == "psnr_y"
+    first = fig.data[0].dimensions[0]
+    assert fig.layout.margin.l >= 7 * max(len(t) for t in first.ticktext)  # labels not clipped
+    meta = fig.layout.meta
+    assert len(meta["run_ids"]) == N and len(meta["values"]) == len(dims)
+    assert all(len(v) == N for v in meta["values"])
 
 
 def test_strength_measures():
@@ -135,41 +174,160 @@ def test_strength_measures():
 
 def test_importance_ranks_every_factor(full):
     fig = figures.importance(full["sweep"]).figure
-    assert set(fig.data[0].y) == set(full["sweep"].varying())
+    assert set(fig.data[0].y) == set(figures.factors(full["sweep"]))
+    assert "seed" not in fig.data[0].y  # seeds are replicates, not a factor
     assert all(0 <= v <= 1 for v in fig.data[0].x)
 
 
-def test_pareto_front():
-    x = np.array([1.0, 2.0, 3.0, 2.0])
-    y = np.array([10.0, 12.0, 11.0, 9.0])
-    assert pareto(x, y).tolist() == [True, True, False, False]
+def summary_of(groups_, walls, params=None):
+    """A summary.json with the given groups (label -> (gain mean, ci)) and wall times."""
+    return {"groups": [{"label": g, "config": {}, "gain_db": {"mean": m, "ci95": ci},
+                        "vs_best": {"self": i == 0, "verdict": "indistinguishable"}}
+                       for i, (g, (m, ci)) in enumerate(groups_.items())],
+            "trials": [{"label": g, "status": "FINISHED", "time_wall_s": w,
+                        "metrics": {"model/params": (params or {}).get(g, 1000)}}
+                       for g, ws in walls.items() for w in ws]}
 
 
-def pareto(x, y):  # fewer parameters and higher PSNR are better
-    return figures.pareto(x, y, "min", "max")
+def test_quality_vs_cost_shows_only_costs_beyond_their_noise(full):
+    section = costs.quality_vs_cost(full["summary"])
+    fig = section.figure
+    # the fixture's couplings differ in size, and additive is twice as fast (beyond noise)
+    assert {t.xaxis for t in fig.data} == {"x", "x2"}
+    assert all(t.error_y.array is not None for t in fig.data)
+    walls = [t for t in fig.data if t.xaxis == "x2"]
+    assert all(t.error_x.array is not None for t in walls)  # the wall time's CI over seeds
+    assert not any("Pareto" in str(t.name) for t in fig.data)
+    # wall times within noise and one parameter count: no cost comparison at all
+    gains = {"a": (1.0, [0.8, 1.2]), "b": (0.9, [0.7, 1.1])}
+    flat = costs.quality_vs_cost(summary_of(gains, {"a": [263, 283], "b": [270, 276]}))
+    assert flat.figure is None and "indistinguishable" in flat.note
+    assert "1,000 parameters" in flat.note
+    one = costs.quality_vs_cost(summary_of(gains, {"a": [263], "b": [283]}))
+    assert one.figure is None and "noise is unknown" in one.note
+    sized = costs.quality_vs_cost(summary_of(gains, {"a": [263], "b": [283]},
+                                             params={"a": 10, "b": 20}))
+    assert sized.figure is not None and {t.xaxis for t in sized.figure.data} == {"x"}
 
 
-def test_quality_vs_cost_marks_the_pareto_front(full):
-    fig = figures.quality_vs_cost(full["sweep"]).figure
-    fronts = [t for t in fig.data if t.name == "Pareto front"]
-    assert len(fronts) == 2  # parameters and throughput panels
-    # fixture: additive has 20k params at 31.3 dB, the best affine 30k at 33.5 dB
-    assert list(fronts[0].x) == [20_000, 30_000] and list(fronts[0].y) == [31.3, 33.5]
-
-
-def test_jpeg_section_draws_bicubic_and_untrained_curves(full):
-    fig = figures.jpeg_robustness(full["sweep"]).figure
-    names = [t.name for t in fig.data]
-    assert "bicubic" in names
+def test_jpeg_section_draws_groups_with_intervals_bicubic_and_untrained(full):
+    section = figures.jpeg_robustness(full["sweep"], full["per_image"])
+    names = [t.name for t in section.figure.data]
+    assert "bicubic" in names and len(names) == len(TRIALS) + 1
     assert sum("(no JPEG training)" in n for n in names) == 2
-    assert all(list(t.x) == list(QFS) for t in fig.data)
+    assert all(list(t.x) == list(QFS) for t in section.figure.data)
+    assert all(t.error_y.array is not None for t in section.figure.data if t.name != "bicubic")
+    assert "Showing" not in section.blurb
+
+
+def test_jpeg_section_shows_every_group_when_none_trained_with_jpeg(full):
+    """The "3 of 4 trials" defect: four groups, none trained with JPEG, all four drawn."""
+    sweep, _ = synthetic_sweep(4)
+    sweep.runs["jpeg_train"] = "off"
+    rows = pd.DataFrame([{"label": f"g{i}", "seed": s, "image": f"im{j}",
+                          **{f"jpeg{q}_psnr_y": 20 + i + q / 10 + j + s for q in QFS}}
+                         for i in range(4) for s in (0, 1) for j in range(3)])
+    section = figures.jpeg_robustness(sweep, rows)
+    assert len(section.figure.data) == 4 and "Showing" not in section.blurb
+
+
+def test_curves_never_mix_loss_definitions_and_label_log_axes(full):
+    sweep = full["sweep"]
+    hist = load_histories(sweep, sweep.finished["run_id"], training.CURVE_KEYS)
+    guide = hist[hist["key"] == "loss/guide"]
+    assert guide.groupby("run_id").size().min() == 20  # dense: every log_every = 2 steps
+    fig = training.curves(sweep, hist).figure
+    titles = [a.text for a in fig.layout.annotations]
+    guide_panels = [t for t in titles if t.startswith("loss/guide")]
+    assert sorted(guide_panels) == ["loss/guide / lambda_guide · loss_guide=l1",
+                                    "loss/guide / lambda_guide · loss_guide=l2"]
+    assert not any(t.startswith("loss/total") for t in titles)  # defined differently
+    loss_guide = sweep.runs.set_index("trial")["loss_guide"]
+    by_axis = {}
+    for t in fig.data:
+        by_axis.setdefault(t.yaxis, set()).add(loss_guide[t.name])
+    guide_axes = ["y" if i == 0 else f"y{i + 1}" for i, a in enumerate(titles)
+                  if a.startswith("loss/guide")]
+    assert all(len(by_axis[a]) == 1 for a in guide_axes)  # l1 and l2 never on one axis
+    for axis in fig.layout:  # a log axis carries its labels written out, all distinct
+        if axis.startswith("yaxis") and fig.layout[axis].type == "log":
+            labels = list(fig.layout[axis].ticktext)
+            assert len(labels) == len(set(labels)) >= 2
+    evals = [t for t in fig.data if t.yaxis == "y"]  # the first panel: psnr_y at evaluations
+    assert titles[0].startswith("psnr_y") and all("markers" in t.mode for t in evals)
+    assert "exponential moving average" in training.curves(sweep, hist).blurb
+
+
+def test_log_ticks_and_ema():
+    values, labels = figures.log_ticks(0.4, 60)
+    assert labels == ["0.5", "1", "2", "5", "10", "20", "50"]
+    assert values == [0.5, 1, 2, 5, 10, 20, 50]
+    assert training.ema([2.0, 2.0, 2.0]).tolist() == pytest.approx([2.0, 2.0, 2.0])
+    noisy = np.array([1.0, 3.0] * 10)
+    assert training.ema(noisy)[5:].std() < noisy.std() / 2
+
+
+def test_time_section_splits_the_sweeps_wall_time(full):
+    fig = costs.time_breakdown(full["summary"]).figure
+    o = full["summary"]["overhead"]
+    slots = [t for t in fig.data if t.y == ("slots",)]
+    assert [t.name for t in slots] == ["training: waiting for data", "training: compute",
+                                       "evaluation", "start-up, scheduling, logging, idle slots"]
+    assert sum(t.x[0] for t in slots) == pytest.approx(o["wall_s"] * o["slots"])
+    assert slots[2].x[0] == pytest.approx(o["eval_s"])
+    walls = [t for t in fig.data if t.y == ("wall",)]
+    assert walls[0].x[0] == pytest.approx(o["time_to_first_metric_s"])
+    assert costs.time_breakdown({"groups": []}).note
+
+
+def test_interaction_heatmap_for_two_factor_grids(full):
+    assert "not two-factor" in groups.interaction(full["summary"]).note
+    grid = {"groups": [
+        {"label": f"{a}|{b}", "config": {"loss_recon": a, "loss_guide": b},
+         "gain_db": {"mean": m, "ci95": [m - 0.1, m + 0.1]},
+         "vs_best": {"self": m == 1.3, "verdict": "worse"}}
+        for (a, b), m in {("l1", "l2"): 1.0, ("l1", "l1"): 1.1, ("charbonnier", "l2"): 1.2,
+                          ("charbonnier", "l1"): 1.3}.items()]}
+    heat = groups.interaction(grid).figure.data[0]
+    assert list(heat.y) == ["l1", "charbonnier"] and list(heat.x) == ["l2", "l1"]
+    assert heat.z[1][1] == 1.3 and "[1.200, 1.400]" in heat.text[1][1]
+    assert "best" in heat.text[1][1] and "worse" in heat.text[0][0]
+
+
+def test_gallery_shows_every_image_bicubic_and_amplified_errors(full):
+    sweep = full["sweep"]
+    crops = load_crops(sweep, gallery.pick_runs(sweep))
+    assert len(crops) == len(TRIALS)  # one trial per group
+    section = gallery.gallery(sweep, crops, full["summary"])
+    g = section.gallery
+    assert g["images"] == list(CROP_IMAGES)
+    assert [label for label, _ in g["reference"]["chelsea"]][:3] == [
+        "ground truth", "bicubic LR", "bicubic down/up"]
+    for item in g["items"]:
+        assert set(item["cells"]) == set(CROP_IMAGES)
+        assert [label.split(" ")[0] for label, _ in item["cells"]["astronaut"]] == [
+            "network", "reconstruction", "error"]
+        for key in ("coupling", "loss_recon", "lambda_guide", "jpeg_train", "lr", "batch_size",
+                    "loss_guide"):  # every searched key
+            assert f"{key}=" in item["info"]
+        assert "gain " in item["scores"] and "[" in item["scores"]
+    assert f"times {gallery.AMPLIFY}" in section.blurb
+    import io
+    from PIL import Image
+    a = np.full((4, 4, 3), 100, np.uint8)
+    png = [io.BytesIO() for _ in range(2)]
+    Image.fromarray(a).save(png[0], format="PNG")
+    Image.fromarray(a + 2).save(png[1], format="PNG")
+    err = np.asarray(Image.open(io.BytesIO(gallery.error_map(png[1].getvalue(),
+                                                             png[0].getvalue()))))
+    assert (err == 2 * gallery.AMPLIFY).all()
 
 
 def test_bare_sweep_leaves_sections_out_with_a_note(edge, tmp_path):
     out = build.build_report("plain", tracking_uri=edge["uri"], out=tmp_path / "r.html",
                              log=lambda line: None)
     page = without_plotlyjs(out.read_text())
-    for key in ("jpeg", "time", "gallery", "importance"):
+    for key in ("jpeg", "gallery", "importance", "cost", "interaction"):
         assert f'data-irn-figure="{key}"' not in page
         section = re.search(rf'<section id="{key}">.*?</section>', page).group(0)
         assert section.count('class="omitted"') == 1 and "Left out: " in section
@@ -197,14 +355,16 @@ def test_cli_builds_a_self_contained_page(full, tmp_path, capsys):
     assert "plotly.js v" not in page
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched from a network
     assert "cdn.plot.ly" not in page
-    # GT + bicubic LR once, then LR + reconstruction per trial, as data URIs
-    assert page.count('src="data:image/png;base64,') == 2 + 2 * len(TRIALS)
+    # per image: 4 reference crops, then LR + reconstruction + error map per group
+    images = len(CROP_IMAGES) * (4 + 3 * len(TRIALS))
+    assert page.count('src="data:image/png;base64,') == images
     figs = re.findall(r'data-irn-figure="(\w+)"', page)
-    assert figs == ["parcoords", "importance", "by_param", "curves", "cost", "jpeg", "time"]
-    # the hand-made store has no sweep statistics: only the two group sections are left out
-    # (a real sweep's report is checked in tests/test_sweep.py)
-    assert page.count("no group statistics") == 1 and page.count("eval/per_image.json") == 1
+    assert figs == ["groups", "per_image", "parcoords", "importance", "by_param", "curves",
+                    "cost", "jpeg", "time"]
+    assert page.count('class="omitted"') == 1  # the interaction: not a two-factor grid
+    assert page.count("data-run=") == N and 'data-linked="parcoords"' in page
     assert FAILED_ERROR in page and "bicubic baseline" in page
+    assert re.search(r"<title>test: sweep report", page)
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temp file left
 
 
@@ -308,27 +468,29 @@ def synthetic_sweep(n: int) -> tuple[Sweep, pd.DataFrame]:
     rng = np.random.default_rng(0)
     runs = pd.DataFrame({
         "run_id": [f"r{i}" for i in range(n)], "trial": [f"t{i}" for i in range(n)],
+        "group": [f"g{i}" for i in range(n)], "group_label": [f"g{i}" for i in range(n)],
         "status": "FINISHED", "error": "", "start_ms": 0,
         "coupling": rng.choice(["enhanced", "affine"], n), "lr": rng.choice([1e-4, 1e-3], n),
         "jpeg_train": ["off" if i % 4 == 0 else "diff" for i in range(n)],
-        metric("loss/total"): rng.uniform(0.1, 1, n), metric("params"): rng.integers(1e4, 1e5, n),
-        **{metric(f"jpeg{q}_psnr_y"): rng.uniform(20, 30, n) for q in QFS}})
+        metric("loss/total"): rng.uniform(0.1, 1, n)})
     sweep = Sweep(client=None, experiment="big", tracking_uri="", parent_id="p", parent_name="p",
                   parent_tags={}, objective="loss/total", mode="min", runs=runs,
                   config_keys=["coupling", "lr", "jpeg_train"])
-    hist = pd.DataFrame([(f"r{i}", "loss/total", s, 1 / s, s * 0.1)
+    hist = pd.DataFrame([(f"r{i}", "loss/total", s, 1 / s)
                          for i in range(n) for s in range(1, 6)],
-                        columns=["run_id", "key", "step", "value", "wall"])
+                        columns=["run_id", "key", "step", "value"])
     return sweep, hist
 
 
 def test_large_sweep_caps_the_line_plots():
     sweep, hist = synthetic_sweep(30)
     assert sweep.finished[metric("loss/total")].is_monotonic_increasing  # min: lowest first
-    curves = figures.curves(sweep, hist)
-    assert len(curves.figure.data) == 2 * figures.MAX_TRACES
+    curves = training.curves(sweep, hist)
+    assert len(curves.figure.data) == figures.MAX_TRACES
     assert f"the {figures.MAX_TRACES} best of 30" in curves.blurb
-    jpeg = figures.jpeg_robustness(sweep).figure
+    rows = pd.DataFrame([{"label": f"g{i}", "seed": 0, "image": f"im{j}",
+                          **{f"jpeg{q}_psnr_y": 20 + i + j for q in QFS}}
+                         for i in range(30) for j in range(2)])
+    jpeg = figures.jpeg_robustness(sweep, rows).figure
     assert len(jpeg.data) == figures.MAX_TRACES  # no bicubic metrics in this sweep
-    front = [t for t in figures.quality_vs_cost(sweep).figure.data if t.name == "Pareto front"][0]
-    assert list(front.y) == sorted(front.y, reverse=True)  # more params buy a lower loss
+    assert sum("(no JPEG training)" in t.name for t in jpeg.data) == 3

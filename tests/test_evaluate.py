@@ -1,4 +1,5 @@
 """Evaluation: the published convention, baselines and JPEG rows, on real photos."""
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -50,12 +51,17 @@ def test_gaussian_draws_report_spread_and_zero(val_set):
     assert evaluate(model, val_set, cfg) == got  # draws are seeded: reproducible
 
 
-def test_visual_crops_are_uint8_images(val_set):
-    crops = visual_crops(build_model(scale=2, blocks=1, gc=8).eval(), val_set,
-                         from_dict({"z_eval": "zero"}), size=32)
-    assert set(crops) == {"gt", "lr", "lr_bicubic", "recon"}
-    for img in crops.values():
-        assert img.dtype.name == "uint8" and img.shape == (32, 32, 3)
+def test_visual_crops_cover_every_image_with_the_bicubic_baseline(val_set):
+    cfg = from_dict({"z_eval": "zero"})
+    crops = visual_crops(build_model(scale=2, blocks=1, gc=8).eval(), val_set, cfg, size=32)
+    assert len(crops) == min(len(getattr(val_set, "whole", val_set)), 4)
+    for kinds in crops.values():
+        assert set(kinds) == {"gt", "lr", "lr_bicubic", "bicubic_up", "recon"}
+        for img in kinds.values():
+            assert img.dtype.name == "uint8" and img.shape == (32, 32, 3)
+        # the baseline is a real bicubic down/up: close to the ground truth, not equal to it
+        err = np.abs(kinds["bicubic_up"].astype(int) - kinds["gt"].astype(int)).mean()
+        assert 0 < err < 40
 
 
 def test_registry_describes_every_metric_an_evaluation_computes(val_set):

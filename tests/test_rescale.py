@@ -1,4 +1,5 @@
 """`python -m irn.rescale` on a real photo: valid files, sizes, padding, clear errors."""
+import os
 import subprocess
 import sys
 
@@ -118,8 +119,19 @@ class _Evil:
         return (print, ("this must never run",))
 
 
+class _Shell:
+    """Unpickling it runs a shell command (torch blocks the whole os module)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
 @pytest.mark.parametrize("kind, message", [
     ("pickle", "holds Python objects other than tensors"),
+    ("shell", "holds Python objects other than tensors and plain containers (posix.system)"),
     ("truncated", "truncated or not a torch checkpoint"),
     ("garbage", "truncated or not a torch checkpoint"),
     ("empty", "truncated or not a torch checkpoint"),
@@ -129,6 +141,8 @@ def test_bad_checkpoints_are_one_clean_line(kind, message, ckpt, photo, tmp_path
     bad = tmp_path / "bad.pt"
     if kind == "pickle":
         torch.save({"format": "irn-bench/1", "x": _Evil()}, bad)
+    elif kind == "shell":
+        torch.save({"model": _Shell(tmp_path / "ran")}, bad)
     elif kind == "truncated":
         bad.write_bytes(ours.read_bytes()[:2000])
     elif kind == "garbage":
@@ -141,3 +155,4 @@ def test_bad_checkpoints_are_one_clean_line(kind, message, ckpt, photo, tmp_path
     assert proc.returncode == 2 and message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1  # no torch UserWarning before it
     assert "\x1b[" not in proc.stderr and "this must never run" not in proc.stdout
+    assert not (tmp_path / "ran").exists()

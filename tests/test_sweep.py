@@ -2,6 +2,7 @@
 the smoke budget and tiny models. Covers the shipped smoke space, a worker killed mid-trial,
 an interrupted and resumed sweep, and a two-node cluster with a diverging trial."""
 import json
+import logging
 import os
 import re
 import signal
@@ -17,7 +18,8 @@ from irn.config import keys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = "from ray import tune\nSPACE = {{'blocks': 1, 'gc': 8, {axes}}}\n" \
        "TUNE = {{'budget': 'smoke'{tune}}}\n"
-CROPS = ["crops/gt.png", "crops/lr.png", "crops/lr_bicubic.png", "crops/recon.png"]
+CROPS = ["crops/chelsea/bicubic_up.png", "crops/chelsea/gt.png", "crops/chelsea/lr.png",
+         "crops/chelsea/lr_bicubic.png", "crops/chelsea/recon.png"]  # and astronaut/
 
 
 def tiny_space(tmp_path, axes: str, tune_extra: str = "", name="tiny.py") -> str:
@@ -111,18 +113,34 @@ def test_smoke_space_end_to_end(ray_local, tmp_path):
         assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert child.info.status == "FINISHED" and child.data.tags["irn.status"] == "FINISHED"
         assert set(child.data.params) == set(keys()) and child.data.params["blocks"] == "1"
-        assert steps(client, child) == [2, 4] and steps(client, child, "psnr_y") == [2, 4]
+        assert steps(client, child) == [1, 2, 3, 4] and steps(client, child, "psnr_y") == [2, 4]
         assert {"loss/guide", "loss/recon", "loss/distr", "time/data", "time/compute",
-                "data_fraction", "params", "time/wall", "bicubic_psnr_y"} <= set(
+                "data_fraction", "model/params", "time/wall", "bicubic_psnr_y"} <= set(
             child.data.metrics)
         assert "training_iteration" not in child.data.metrics
-        assert sorted(a.path for a in client.list_artifacts(child.info.run_id, "crops")) == CROPS
+        assert [a.path for a in client.list_artifacts(child.info.run_id, "crops")] == [
+            "crops/astronaut", "crops/chelsea"]  # every validation image
+        assert sorted(a.path for a in client.list_artifacts(child.info.run_id,
+                                                             "crops/chelsea")) == CROPS
 
 
-def test_killed_worker_resumes_from_checkpoint(ray_local, tmp_path):
+def test_killed_worker_resumes_from_checkpoint(ray_local, tmp_path, capfd):
     space = tiny_space(tmp_path, "'seed': 1")
     killer = KillWorkerOnce()
-    assert run_sweep(parse_args(sweep_args(tmp_path, space)), callbacks=[killer]) == 0
+    tune_log = logging.getLogger("ray.tune")  # Tune prints trial failures through it
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    tune_log.addHandler(handler)
+    try:
+        assert run_sweep(parse_args(sweep_args(tmp_path, space)), callbacks=[killer]) == 0
+    finally:
+        tune_log.removeHandler(handler)
+    err = capfd.readouterr().err
+    # the driver's terminal: one line naming the trial and the restart, no traceback
+    assert not [r.getMessage() for r in records if r.exc_info]
+    assert "Traceback" not in err and "ActorDiedError" not in err, err[-2000:]
+    assert re.search(r"restart \w+ from its checkpoint", err), err[-2000:]
     # resumed from the step-2 checkpoint: step 2 is not trained (nor reported) again
     assert [s for _, s in killer.results] == [2, 4]
     out = json.loads((tmp_path / "out.json").read_text())
@@ -130,7 +148,8 @@ def test_killed_worker_resumes_from_checkpoint(ray_local, tmp_path):
     assert trial["status"] == "FINISHED" and trial["restarts"] == 1
     client, children = runs(tmp_path, "trial")
     assert len(children) == 1 and children[0].data.tags["irn.restarts"] == "1"
-    assert steps(client, children[0]) == [2, 4]
+    assert steps(client, children[0]) == [1, 2, 3, 4]  # no loss point twice
+    assert steps(client, children[0], "psnr_y") == [2, 4]
     assert children[0].info.status == "FINISHED"
 
 
@@ -152,7 +171,7 @@ def test_interrupted_sweep_resumes(ray_local, tmp_path):
     _, children = runs(tmp_path, "trial")
     assert len(children) == 2  # exactly one run per trial across the two processes
     for child in children:
-        assert steps(client, child) == [2, 4] and child.info.status == "FINISHED"
+        assert steps(client, child) == [1, 2, 3, 4] and child.info.status == "FINISHED"
 
 
 def test_interrupt_after_every_trial_reported_is_not_reported_as_finished(ray_local,
@@ -241,8 +260,20 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
             rows = json.load(f)
         assert {r["step"] for r in rows} == {2, 4} and len(rows) == 16  # both evaluations
         assert {r["seed"] for r in rows} == {int(child.data.tags["irn.seed"])}
+        # metric layout: dense losses, constants once, no step/lr/params, system metrics
+        history = client.get_metric_history(child.info.run_id, "loss/total")
+        assert [m.step for m in history] == [1, 2, 3, 4]  # smoke: log_every=1
+        assert len(client.get_metric_history(child.info.run_id, "bicubic_psnr_y")) == 1
+        metrics = child.data.metrics
+        assert not {"step", "lr", "params"} & set(metrics)
+        assert {"schedule/lr", "model/params", "system/cpu_utilization_percentage",
+                "system/process_rss_megabytes"} <= set(metrics)
+        assert child.data.tags["irn.step"] == "4"
+        assert child.info.run_name.split("|")[0] in child.data.tags["mlflow.note.content"]
     _, (parent,) = runs(tmp_path, "sweep")
     assert parent.info.run_name == "tiny" and parent.data.metrics["groups"] == 2
+    assert parent.data.params["loss_recon"] == "grid: l1, charbonnier"
+    assert parent.data.params["steps"] == "4" and parent.data.params["blocks"] == "1"
     assert "leads" in parent.data.tags["mlflow.note.content"]
     names = [a.path for a in client.list_artifacts(parent.info.run_id)]
     assert {"comparison.md", "metrics.md", "summary.json", "report.html"} <= set(names)
@@ -254,3 +285,13 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
     assert figs[:2] == ["groups", "per_image"]
     assert "no group statistics" not in page and "charbonnier@" not in page
     assert "astronaut@0,0" in page and out["comparison"]["sentence"] in page
+    # the rest of the report, from what this sweep wrote (issue 13, items 4-11)
+    assert {"parcoords", "curves", "jpeg", "time"} <= set(figs)
+    assert "not two-factor (1 config key(s)" in page  # one searched key: no heatmap
+    assert 'data-linked="parcoords"' in page and page.count("data-run=") == 4
+    assert "lambda_guide=4" in page and "lambda_guide=None" not in page  # scale 2: 2^2
+    # gallery: both validation images, per group LR + reconstruction + error map
+    from plotly.offline import get_plotlyjs
+    body = page.replace(get_plotlyjs(), "")  # (plotly.js has a data URI of its own)
+    assert body.count('src="data:image/png;base64,') == 2 * (4 + 3 * 2)
+    assert "start-up to the first metric" in page  # the time section, from summary.json

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from bench.tracking import SingleRun, Tracker, TrackingError, default_tracking_uri
+from bench.tracking import (CROPS, SingleRun, Tracker, TrackingError, default_tracking_uri,
+                            report_points)
 from irn.config import from_dict, keys
 
 
@@ -37,10 +38,11 @@ def test_params_metrics_crops_and_failure(uri):
     tracker.log_params(run, from_dict({}, budget="smoke").to_dict())
     tracker.log_params(run, {"blocks": 99})  # a second call (resume) is a no-op
     for step, loss in ((2, 3.0), (4, 2.0)):
-        tracker.log_metrics(run, {"step": step, "loss/total": loss, "psnr_y": 20.0 + step,
-                                  "time/wall": 1.5 * step, "note": "text", "flag": True}, step)
-    crops = {n: np.full((8, 8, 3), i * 40, np.uint8)
-             for i, n in enumerate(("gt", "lr", "lr_bicubic", "recon"))}
+        tracker.log_report(run, {"step": step, "loss/total": loss, "psnr_y": 20.0 + step,
+                                 "time/wall": 1.5 * step, "note": "text", "flag": True},
+                           first=step == 2)
+    crops = {"astronaut": {n: np.full((8, 8, 3), i * 40, np.uint8)
+                           for i, n in enumerate(CROPS)}}
     tracker.log_crops(run, crops)
     tracker.finish(run, failed=True, error="diverged: non-finite loss\nat step 3")
     client = MlflowClient(uri)
@@ -50,10 +52,27 @@ def test_params_metrics_crops_and_failure(uri):
         (2, 3.0), (4, 2.0)]
     assert "note" not in data.data.metrics and "flag" not in data.data.metrics
     assert tracker.last_step(run) == 4
-    assert sorted(a.path for a in client.list_artifacts(run, "crops")) == [
-        "crops/gt.png", "crops/lr.png", "crops/lr_bicubic.png", "crops/recon.png"]
+    assert [a.path for a in client.list_artifacts(run, "crops")] == ["crops/astronaut"]
+    assert sorted(a.path for a in client.list_artifacts(run, "crops/astronaut")) == sorted(
+        f"crops/astronaut/{k}.png" for k in CROPS)
     assert data.info.status == "FAILED" and data.data.tags["irn.status"] == "FAILED"
     assert data.data.tags["irn.error"] == "diverged: non-finite loss at step 3"
+
+
+def test_report_points_dense_losses_constants_once_no_step():
+    report = {"step": 10, "loss/total": 9.0, "psnr_y": 30.0, "bicubic_psnr_y": 29.0,
+              "model/params": 1234, "schedule/lr": 1e-4, "per_image": "[]",
+              "loss_trace": '[{"step": 5, "loss/total": 2.0}, {"step": 10, "loss/total": 1.0}]'}
+    first = report_points(report, first=True)
+    assert ("loss/total", 2.0, 5) in first and ("loss/total", 1.0, 10) in first
+    assert ("loss/total", 9.0, 10) not in first  # the interval mean gives way to the trace
+    assert not any(name == "step" for name, _, _ in first)
+    assert {("bicubic_psnr_y", 29.0, 10), ("model/params", 1234.0, 10)} <= set(first)
+    later = {name for name, _, _ in report_points(report, first=False)}
+    assert "bicubic_psnr_y" not in later and "model/params" not in later
+    assert {"psnr_y", "schedule/lr", "loss/total"} <= later
+    # without a trace (an old or diverged report) the report's own losses are logged
+    assert ("loss/total", 9.0, 10) in report_points({"step": 10, "loss/total": 9.0}, True)
 
 
 def test_single_run(uri):
@@ -62,6 +81,8 @@ def test_single_run(uri):
     run.report({"step": 2, "loss/total": 1.0, "psnr_y": 30.0})
     run.end()
     data = MlflowClient(uri).get_run(run.run_id)
+    assert data.data.metrics["system/process_rss_megabytes"] > 10  # a Python process with torch
+    assert 0 <= data.data.metrics["system/cpu_utilization_percentage"]
     assert data.data.tags["irn.role"] == "single" and "mlflow.parentRunId" not in data.data.tags
     assert data.info.status == "FINISHED" and data.data.tags["irn.status"] == "FINISHED"
     assert {"time/wall", "psnr_y", "loss/total"} <= set(data.data.metrics)
@@ -77,7 +98,15 @@ def test_bench_train_logs_a_single_run(uri, capsys):
     assert run.data.tags["irn.role"] == "single" and run.info.status == "FINISHED"
     assert set(run.data.params) == set(keys()) and run.data.params["gc"] == "8"
     assert [m.step for m in client.get_metric_history(run.info.run_id, "psnr_y")] == [2, 4]
-    assert len(client.list_artifacts(run.info.run_id, "crops")) == 4
+    # smoke: log_every=1, so a loss point per step; constants once; no `step` metric
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss/total")] == [
+        1, 2, 3, 4]
+    assert len(client.get_metric_history(run.info.run_id, "bicubic_psnr_y")) == 1
+    assert len(client.get_metric_history(run.info.run_id, "model/params")) == 1
+    assert "step" not in run.data.metrics and "lr" not in run.data.metrics
+    assert run.data.metrics["schedule/lr"] > 0
+    assert [a.path for a in client.list_artifacts(run.info.run_id, "crops")] == [
+        "crops/astronaut", "crops/chelsea"]  # a folder of crops per validation image
 
 
 def test_unusable_store_is_one_line(tmp_path):

@@ -73,15 +73,22 @@ def test_resume_gives_the_same_loss_curve(extra, tmp_path, val_set):
 
 
 def test_run_reports_every_interval_with_metrics(val_set):
-    cfg = from_dict({**TINY, "jpeg_eval": "50"})
+    cfg = from_dict({**TINY, "jpeg_eval": "50", "log_every": 2})
     reports = list(Trainer(cfg, val_set=val_set).run())
     assert [r["step"] for r in reports] == [3, 6]
     for key in ("loss/total", "loss/guide", "loss/recon", "loss/distr", "time/data",
                 "time/compute", "data_fraction", "psnr_y", "ssim_y", "psnr_rgb",
                 "bicubic_psnr_y", "lr_psnr_y", "sr_psnr_y", "jpeg50_psnr_y",
-                "bicubic_jpeg50_psnr_y", "params"):
+                "bicubic_jpeg50_psnr_y", "model/params", "schedule/lr"):
         assert key in reports[-1] and math.isfinite(reports[-1][key]), key
     assert 0 <= reports[-1]["data_fraction"] <= 1
+    # the dense loss trace: every log_every steps and at each report, window means that
+    # add up to the interval mean
+    traces = [r["loss_trace"] for r in reports]
+    assert [[p["step"] for p in t] for t in traces] == [[2, 3], [4, 6]]
+    first = traces[0]
+    assert (2 * first[0]["loss/total"] + first[1]["loss/total"]) / 3 == pytest.approx(
+        reports[0]["loss/total"], rel=1e-9)
 
 
 def test_nan_loss_names_step_and_term(val_set):

@@ -105,7 +105,8 @@ def test_sweep_survives_losing_a_node(two_nodes):
         ["ip", "netns", "exec", NS["head"], sys.executable, "-m", "bench.sweep",
          str(tmp / "space.py"), "--address", f"{HEAD}:6379", "--tracking-uri", uri,
          "--experiment", "two-nodes", "--storage", str(tmp / "runs"), "--json",
-         str(tmp / "out.json"), "--set", "steps=300", "--set", "eval_every=20"],
+         str(tmp / "out.json"), "--set", "steps=300", "--set", "eval_every=20",
+         "--set", "log_every=20"],
         env=ENV, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -149,7 +150,8 @@ def _wait_for_both_trials(uri: str, timeout: float = 240) -> tuple[dict, dict]:
         except Exception:  # noqa: BLE001 - the store is still being created
             continue
         started = {r.data.tags["irn.trial_id"]: r.data.tags.get("irn.node") for r in runs
-                   if r.data.metrics.get("step", 0) >= 40 and r.data.tags.get("irn.node")}
+                   if int(r.data.tags.get("irn.step", 0)) >= 40 and r.data.tags.get("irn.node")}
         if len(started) == 2:
-            return started, {r.data.tags["irn.trial_id"]: r.data.metrics["step"] for r in runs}
+            return started, {r.data.tags["irn.trial_id"]: int(r.data.tags["irn.step"])
+                             for r in runs}
     raise AssertionError("the two trials did not both report in time")

@@ -70,11 +70,18 @@ def read_image(path: str | Path) -> np.ndarray:
         return pil_to_rgb8(im, str(path))
 
 
-def _warn_skipped(folder: Path, bad: list[Path]) -> None:
+def _readable(folder: Path, paths: list[Path], results: list) -> list[tuple[Path, object]]:
+    """(path, result) of the files that decoded (result not None). Some unreadable: a
+    warning naming them; all unreadable: a DataError naming them (one line, no warning)."""
+    bad = [p for p, r in zip(paths, results) if r is None]
+    names = ", ".join(p.name for p in bad[:3]) + (", ..." if len(bad) > 3 else "")
+    good = [(p, r) for p, r in zip(paths, results) if r is not None]
+    if not good:
+        raise DataError(f"no readable images in {folder} ({len(bad)} unreadable: {names})")
     if bad:
-        names = ", ".join(p.name for p in bad[:3]) + (", ..." if len(bad) > 3 else "")
         warnings.warn(f"skipped {len(bad)} unreadable image file(s) in {folder}: {names}",
                       DataWarning, stacklevel=3)
+    return good
 
 
 def _list_images(folder: Path) -> list[Path]:
@@ -178,11 +185,8 @@ def load_named_images(data: str | Path = "embedded", split: str = "train",
     # Pillow releases the GIL while decoding, so threads decode large folders in parallel.
     with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
         images = list(pool.map(decode, paths))
-    _warn_skipped(folder, [p for p, im in zip(paths, images) if im is None])
-    good = [(p.stem, im) for p, im in zip(paths, images) if im is not None]
-    if not good:
-        raise DataError(f"no readable images in {folder}")
-    return [n for n, _ in good], [im for _, im in good]
+    good = _readable(folder, paths, images)
+    return [p.stem for p, _ in good], [im for _, im in good]
 
 
 def cache_dir() -> Path:
@@ -214,8 +218,5 @@ def image_files(data: str | Path = "embedded", split: str = "train",
         if not paths:
             raise DataError(f"no PNG/JPEG images in {folder}")
     sizes = [_header_size(p) for p in paths]
-    _warn_skipped(folder, [p for p, s in zip(paths, sizes) if s is None])
-    good = [(p, s) for p, s in zip(paths, sizes) if s is not None]
-    if not good:
-        raise DataError(f"no readable images in {folder}")
+    good = _readable(folder, paths, sizes)
     return [p for p, _ in good], [s for _, s in good]

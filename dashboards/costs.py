@@ -1,0 +1,161 @@
+"""What the sweep cost, from its summary.json (bench.sweep_log.summarize): quality against
+cost per group, shown only for a cost that differs between groups beyond its noise, and where
+the sweep's wall time went."""
+import itertools
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+from scipy import stats
+
+from dashboards.figures import LAYOUT, PALETTE, Section, seed_interval
+from dashboards.groups import VERDICT_COLORS, verdict_of
+
+
+def _welch_interval(a: list[float], b: list[float]) -> tuple[float, float] | None:
+    """95% Welch t interval of mean(a) - mean(b); None with fewer than 2 values a side."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    d = float(np.mean(a) - np.mean(b))
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return d, d
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = stats.t.ppf(0.975, df) * se
+    return d - half, d + half
+
+
+def wall_times(summary: dict) -> dict[str, list[float]]:
+    """Group label -> the wall times (s) of its finished trials, one per seed."""
+    out = {}
+    for t in summary.get("trials", []):
+        if t.get("status") == "FINISHED" and t.get("time_wall_s") is not None:
+            out.setdefault(t["label"], []).append(float(t["time_wall_s"]))
+    return out
+
+
+def cost_differs(walls: dict[str, list[float]]) -> tuple[bool, str]:
+    """(whether some pair of groups differs in wall time beyond the noise, why not if not)."""
+    if min((len(v) for v in walls.values()), default=0) < 2:
+        return False, "one seed per group, so the wall-time noise is unknown"
+    for a, b in itertools.combinations(walls, 2):
+        ci = _welch_interval(walls[a], walls[b])
+        if ci and (ci[0] > 0 or ci[1] < 0):
+            return True, ""
+    every = [w for v in walls.values() for w in v]
+    return False, (f"every group's wall time ({min(every):.0f}-{max(every):.0f} s per trial) "
+                   "is indistinguishable from every other's (each 95% interval of a "
+                   "difference includes 0)")
+
+
+def quality_vs_cost(summary: dict | None) -> Section:
+    title = "Quality against cost"
+    groups = [g for g in (summary or {}).get("groups", []) if "gain_db" in g]
+    if len(groups) < 2:
+        return Section("cost", title, note="needs the group statistics of two or more groups "
+                                           "(the sweep's summary.json)")
+    walls = wall_times(summary)
+    params = {}
+    for t in summary.get("trials", []):
+        if t.get("status") == "FINISHED" and "model/params" in t.get("metrics", {}):
+            params.setdefault(t["label"], t["metrics"]["model/params"])
+    groups = [g for g in groups if g["label"] in walls]
+    costs, why_not = [], []
+    if len(set(params.values())) > 1:
+        costs.append(("model/params", "parameters (exact)",
+                      {g: (params.get(g), None, None) for g in params}))
+    elif params:
+        why_not.append(f"every group has {int(next(iter(params.values()))):,} parameters")
+    differs, reason = cost_differs({g["label"]: walls[g["label"]] for g in groups})
+    if differs:
+        costs.append(("time_wall_s", "wall time per trial (s), mean and 95% CI over seeds",
+                      {g: seed_interval(np.array(v)[:, None]) for g, v in walls.items()}))
+    else:
+        why_not.append(reason)
+    if not costs:
+        return Section("cost", title, note="no cost differs between groups beyond its noise: "
+                                           + "; ".join(why_not))
+    fig = make_subplots(rows=1, cols=len(costs), shared_yaxes=True, horizontal_spacing=0.06)
+    groups = sorted(groups, key=lambda g: -g["gain_db"]["mean"])  # colours as elsewhere
+    for i, g in enumerate(groups):
+        gain, ci = g["gain_db"]["mean"], g["gain_db"].get("ci95") or [g["gain_db"]["mean"]] * 2
+        for c, (name, axis, by_group) in enumerate(costs, 1):
+            m, lo, hi = by_group.get(g["label"], (None, None, None))
+            if m is None:
+                continue
+            fig.add_trace(go.Scatter(
+                x=[m], y=[gain], mode="markers", name=g["label"], legendgroup=g["label"],
+                showlegend=c == 1, marker=dict(size=11, color=PALETTE[i % len(PALETTE)],
+                                               line=dict(width=2, color=VERDICT_COLORS[
+                                                   verdict_of(g)])),
+                error_x=None if lo is None else dict(type="data", array=[hi - m],
+                                                     arrayminus=[m - lo]),
+                error_y=dict(type="data", array=[ci[1] - gain], arrayminus=[gain - ci[0]]),
+                text=[verdict_of(g)],
+                hovertemplate=f"{g['label']} (%{{text}})<br>{name} %{{x:.4g}}<br>"
+                              "gain %{y:.3f} dB<extra></extra>"), row=1, col=c)
+    for c, (_, axis, _) in enumerate(costs, 1):
+        fig.update_xaxes(title_text=axis, row=1, col=c)
+    fig.update_yaxes(title_text="gain over bicubic (dB), mean and 95% CI", row=1, col=1)
+    fig.update_layout(**LAYOUT, height=460)
+    shown_names = " and ".join(n for n, _, _ in costs).replace("time_wall_s", "wall time")
+    return Section("cost", title,
+                   f"Each group's gain over bicubic against {shown_names}; only a cost that "
+                   "differs between groups beyond its noise is drawn (the wall time when some "
+                   "pair's 95% Welch interval of the difference excludes 0)"
+                   + (f"; left out: {'; '.join(why_not)}" if why_not else "")
+                   + ". Marker outline: green best, grey indistinguishable from it, red worse; "
+                   "no Pareto front is drawn: read the intervals.", figure=fig)
+
+
+def time_breakdown(summary: dict | None) -> Section:
+    title = "Where the sweep's time went"
+    o = (summary or {}).get("overhead") or {}
+    if not o.get("wall_s") or not o.get("slots"):
+        return Section("time", title, note="the sweep's summary.json has no overhead figures")
+    wall, slots = float(o["wall_s"]), int(o["slots"])
+    total = wall * slots
+    train, evaluation = float(o.get("train_s", 0.0)), float(o.get("eval_s", 0.0))
+    if "data_s" in o and "compute_s" in o:
+        data, compute, how = float(o["data_s"]), float(o["compute_s"]), "measured"
+    else:  # split the training time by the trials' data fraction (their last interval)
+        fractions = [t["metrics"]["data_fraction"] for t in summary.get("trials", [])
+                     if "data_fraction" in t.get("metrics", {})]
+        share = float(np.mean(fractions)) if fractions else 0.0
+        data, compute, how = train * share, train * (1 - share), "split by the data fraction"
+    other = max(total - train - evaluation, 0.0)
+    first = o.get("time_to_first_metric_s")
+    parts = [("training: waiting for data", data, "#ef553b"),
+             ("training: compute", compute, "#636efa"),
+             ("evaluation", evaluation, "#00cc96"),
+             ("start-up, scheduling, logging, idle slots", other, "#c8c8c8")]
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.35,
+                        subplot_titles=[f"wall time: {wall:.0f} s",
+                                        f"slot time: {wall:.0f} s x {slots} slot(s) = "
+                                        f"{total:.0f} slot-seconds"])
+    if first is not None and math.isfinite(first):
+        for name, value, color in (("start-up to the first metric", first, "#ffa15a"),
+                                   ("the rest of the sweep", max(wall - first, 0), "#e5e5e5")):
+            fig.add_trace(go.Bar(y=["wall"], x=[value], name=name, orientation="h",
+                                 marker_color=color, text=[f"{name}: {value:.0f} s"],
+                                 textposition="inside", showlegend=False,
+                                 hovertemplate=f"{name}: %{{x:.1f}} s<extra></extra>"),
+                          row=1, col=1)
+    for name, value, color in parts:
+        fig.add_trace(go.Bar(
+            y=["slots"], x=[value], name=name, orientation="h", marker_color=color,
+            text=[f"{value:.0f} s ({value / total:.0%})"], textposition="inside",
+            hovertemplate=f"{name}: %{{x:.1f}} slot-s<extra></extra>"), row=2, col=1)
+    fig.update_layout(**{**LAYOUT, "legend": dict(orientation="h", y=-0.35, yanchor="top")},
+                      barmode="stack", height=320)
+    fig.update_xaxes(title_text="seconds", row=1, col=1)
+    fig.update_xaxes(title_text="slot-seconds", row=2, col=1)
+    return Section("time", title,
+                   f"The sweep ran {wall:.0f} s on {slots} trial slot(s). Top: the wall time "
+                   "before the first metric arrived (process, Ray and trial start-up plus the "
+                   "first training interval). Bottom: how the slot-seconds were spent: "
+                   f"training steps (waiting for data and compute, {how}), evaluation, and "
+                   "the rest (start-up, scheduling, MLflow logging, slots left idle).",
+                   figure=fig)

@@ -1,0 +1,217 @@
+"""`python -m bench.evaluate`: its tables equal irn.evaluate on the same images, published
+rows print with their source, bad input is one line and exit 2 with nothing written."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from bench.evaluate import main
+from irn.checkpoint import save_model
+from irn.config import from_dict
+from irn.data import val_images
+from irn.data.rendered import rendered_images
+from irn.evaluate import evaluate_images, mean_metrics
+from irn.model import build_model
+from irn.official import to_official
+from irn.rescale import downscale
+from irn.storage import png_bits_per_pixel
+
+
+def _photo(rng, h, w):
+    ramp = np.linspace(0, 180, w)[None, :, None] + np.linspace(0, 60, h)[:, None, None]
+    return (ramp + rng.random((h, w, 3)) * 60).clip(0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """Set5-named folder of small PNGs; one size x2 does not divide (mod-crop / pad)."""
+    d = tmp_path_factory.mktemp("bench") / "Set5"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate([(32, 40), (36, 36), (33, 42)]):
+        Image.fromarray(_photo(rng, h, w)).save(d / f"img{i}.png")
+    return d
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    """A random-weight x2 model as an official-layout .pth and in our format."""
+    torch.manual_seed(0)
+    model = build_model(scale=2, blocks=2, gc=8)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 0.01)
+    d = tmp_path_factory.mktemp("ckpt")
+    torch.save(to_official(model), d / "IRN_x2.pth")
+    save_model(d / "ours.pt", model, {"scale": 2, "blocks": 2, "gc": 8})
+    return model.eval(), d / "IRN_x2.pth", d / "ours.pt"
+
+
+def _run(args, capsys):
+    rc = main([str(a) for a in args])
+    return rc, capsys.readouterr()
+
+
+def test_table_equals_irn_evaluate_and_prints_published_rows(folder, model_files, tmp_path,
+                                                             capsys):
+    model, official, _ = model_files
+    out, per_image = tmp_path / "eval.json", tmp_path / "rows.csv"
+    rc, cap = _run(["--checkpoint", official, "--scale", 2, "--data", f"Set5={folder}",
+                    "--z", "gaussian", "--z-draws", 2, "--jpeg", "50", "--json", out,
+                    "--csv", per_image], capsys)
+    assert rc == 0, cap.err
+    result = json.loads(out.read_text())
+    ds = result["datasets"]["Set5"]
+    cfg = from_dict({"scale": 2, "z_eval": "gaussian", "eval_z_draws": 2, "jpeg_eval": "50"})
+    expected = mean_metrics(evaluate_images(model, val_images(folder, 2, val=folder), cfg))
+    assert ds["n_images"] == 3
+    for name, value in expected.items():
+        assert ds["metrics"][name]["mean"] == pytest.approx(value, abs=1e-9), name
+        assert ds["metrics"][name]["n"] == 3
+    assert ds["metrics"]["psnr_y"]["ci95"][0] <= expected["psnr_y"] <= \
+        ds["metrics"]["psnr_y"]["ci95"][1]
+    assert ds["z_draws"]["draws"] == 2 and ds["z_draws"]["sd"] is not None
+    assert {"lr_png_bpp", "bicubic_lr_png_bpp", "lr_jpeg50_bpp"} <= set(ds["metrics"])
+    # published rows: IRN and bicubic x2 on Set5, each with its source, on stdout too
+    methods = {(r["method"], r["metric"]) for r in ds["published"]}
+    assert ("IRN", "psnr_y") in methods and ("Bicubic & Bicubic", "bicubic_psnr_y") in methods
+    irn_row = next(r for r in ds["published"] if r["method"] == "IRN" and r["metric"] == "psnr_y")
+    assert irn_row["published"] == 43.99
+    assert irn_row["delta"] == pytest.approx(ds["metrics"]["psnr_y"]["mean"] - 43.99)
+    text = " ".join(cap.out.split())
+    assert "43.99" in text and "ECCV 2020" in text and "Table" in text
+    assert "3 images" in text
+    with open(per_image, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["image"] for r in rows] == ["img0", "img1", "img2"]
+
+
+def test_pad_fit_evaluates_every_pixel_as_irn_rescale_does(folder, model_files, tmp_path,
+                                                           capsys):
+    from bench.eval_run import EvalModel
+    model, _, ours = model_files
+    hr = torch.from_numpy(np.array(Image.open(folder / "img2.png"))).permute(2, 0, 1)[None]
+    hr = hr.float() / 255  # 33 x 42: x2 does not divide it
+    fitted = EvalModel(model).for_size(33, 42)
+    assert torch.equal(fitted.downscale(hr), downscale(model, hr))
+    assert fitted.upscale(fitted.downscale(hr), mode="zero").shape[-2:] == (33, 42)
+    out = tmp_path / "pad.json"
+    rc, cap = _run(["--checkpoint", ours, "--data", f"mine={folder}", "--fit", "pad",
+                    "--jpeg", "", "--json", out], capsys)
+    assert rc == 0, cap.err
+    ds = json.loads(out.read_text())["datasets"]["mine"]
+    assert ds["n_images"] == 3 and ds["published"] == []  # no published set is called "mine"
+
+
+def test_tiles_match_the_whole_frame(folder, model_files):
+    from bench.eval_data import image_pairs, load_dataset
+    from bench.eval_run import evaluate_pairs
+    from irn.tiling import exact_overlap
+    model, _, _ = model_files
+    names, images = load_dataset("x", str(folder))
+    pairs = image_pairs(images, names, 2, "modcrop")
+    cfg = from_dict({"scale": 2, "z_eval": "zero", "jpeg_eval": ""})
+    whole = evaluate_pairs(model, pairs, cfg, [])
+    tiled = evaluate_pairs(model, pairs, cfg, [], tile=16, overlap=exact_overlap(model))
+    for a, b in zip(whole, tiled):
+        assert b["psnr_y"] == pytest.approx(a["psnr_y"], abs=1e-4)
+
+
+def test_text_set_is_deterministic_and_evaluates(model_files, tmp_path, capsys):
+    names, first = rendered_images()
+    _, again = rendered_images()
+    assert names == ["text_page", "line_art", "screenshot"]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert all(im.dtype == np.uint8 and im.shape == (192, 256, 3) for im in first)
+    _, _, ours = model_files
+    out = tmp_path / "text.json"
+    rc, cap = _run(["--checkpoint", ours, "--data", "text", "--jpeg", "", "--json", out],
+                   capsys)
+    assert rc == 0, cap.err
+    assert json.loads(out.read_text())["datasets"]["text"]["n_images"] == 3
+
+
+def test_png_bits_per_pixel_is_the_file_size():
+    import io
+    img = _photo(np.random.default_rng(1), 16, 24)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    assert png_bits_per_pixel(x) == 8 * buf.tell() / (16 * 24)
+
+
+def test_sweep_best_trial_and_mlflow_run(folder, model_files, tmp_path, capsys):
+    """A bench.sweep results folder (TRIAL/checkpoint_*/trainer.pt + result.json), and the
+    evaluation logged to a real MLflow store."""
+    import mlflow
+    model, _, _ = model_files
+    sweep = tmp_path / "sweep"
+    for trial, gain in (("t_low", 0.1), ("t_high", 0.9)):
+        (sweep / trial / "checkpoint_000001").mkdir(parents=True)
+        save_model(sweep / trial / "checkpoint_000001" / "trainer.pt", model,
+                   {"scale": 2, "blocks": 2, "gc": 8})
+        (sweep / trial / "result.json").write_text(json.dumps({"gain_db": gain}) + "\n")
+    rc, cap = _run(["--sweep", sweep, "--data", f"Set5={folder}"], capsys)
+    assert rc == 2 and "--best" in cap.err
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = tmp_path / "sweep.json"
+    rc, cap = _run(["--sweep", sweep, "--best", "--data", f"Set5={folder}", "--jpeg", "",
+                    "--json", out, "--tracking-uri", uri, "--experiment", "ev"], capsys)
+    assert rc == 0, cap.err
+    assert json.loads(out.read_text())["source"]["trial"] == "t_high"
+    runs = mlflow.MlflowClient(uri).search_runs(
+        [mlflow.MlflowClient(uri).get_experiment_by_name("ev").experiment_id])
+    assert len(runs) == 1 and runs[0].data.tags["irn.role"] == "evaluation"
+    assert runs[0].data.tags["irn.source_trial"] == "t_high"
+    assert "Set5/psnr_y" in runs[0].data.metrics
+    names = {a.path for a in mlflow.MlflowClient(uri).list_artifacts(runs[0].info.run_id)}
+    assert {"per_image.csv", "table.txt", "summary.json"} <= names
+    # --run: a sweep's trial run, found through its parent's results folder (irn.storage)
+    from bench.tracking import Tracker
+    tracker = Tracker(uri, "ev")
+    parent = tracker.create_run("sweep", {"irn.role": "sweep", "irn.storage": str(sweep)})
+    child, _ = tracker.trial_run(parent, "t_low")
+    single = tracker.create_run("single", {"irn.role": "single"})
+    out = tmp_path / "run.json"
+    rc, cap = _run(["--run", child, "--tracking-uri", uri, "--data", f"Set5={folder}",
+                    "--jpeg", "", "--json", out], capsys)
+    assert rc == 0, cap.err
+    assert json.loads(out.read_text())["source"]["trial"] == "t_low"
+    rc, cap = _run(["--run", single, "--tracking-uri", uri, "--data", f"Set5={folder}"], capsys)
+    assert rc == 2 and "not a sweep trial" in cap.err
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "does not exist"),
+    ("empty", "no PNG/JPEG"),
+    ("corrupt", "unreadable"),
+    ("unknown", "unknown dataset"),
+    ("tiny", "too small for x2"),
+    ("scale", "not x4"),
+    ("ours_scale", "not x4"),
+])
+def test_bad_input_is_one_line_exit_2_nothing_written(case, message, folder, model_files,
+                                                      tmp_path, capsys):
+    _, official, ours = model_files
+    (tmp_path / "empty").mkdir()
+    bad = tmp_path / "corrupt"
+    bad.mkdir()
+    Image.fromarray(_photo(np.random.default_rng(2), 16, 16)).save(bad / "good.png")
+    (bad / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (tmp_path / "tiny").mkdir()
+    Image.fromarray(_photo(np.random.default_rng(3), 4, 8)).save(tmp_path / "tiny" / "t.png")
+    data = {"missing": f"Set5={tmp_path / 'nope'}", "empty": f"Set5={tmp_path / 'empty'}",
+            "corrupt": f"Set5={bad}", "unknown": "Set5",
+            "tiny": f"Set5={tmp_path / 'tiny'}"}.get(case, f"Set5={folder}")
+    ckpt = ["--checkpoint", ours, "--scale", "4"] if case == "ours_scale" else \
+        ["--checkpoint", official, "--scale", "4" if case == "scale" else "2"]
+    out = tmp_path / "out.json"
+    rc, cap = _run(ckpt + ["--data", data, "--json", out, "--csv", tmp_path / "r.csv"], capsys)
+    assert rc == 2
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], cap.err
+    assert not out.exists() and not (tmp_path / "r.csv").exists()
