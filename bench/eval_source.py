@@ -82,11 +82,23 @@ def run_checkpoint(run_id: str, tracking_uri: str) -> tuple[str, dict]:
     return path, {"trial": trial, "run_id": run_id}
 
 
+def _trained_by(path: str) -> dict:
+    """{"run_id"} of the MLflow run that trained a `bench.train --save` checkpoint, if any."""
+    from irn.official import load_torch_file
+    try:
+        obj = load_torch_file(path)
+    except Exception:  # noqa: BLE001 - load_model reports a bad file in its own words
+        return {}
+    run_id = obj.get("mlflow_run_id") if isinstance(obj, dict) else None
+    return {"run_id": run_id} if run_id else {}
+
+
 def resolve_model(args):
     """(model, description dict) from --checkpoint / --sweep / --run."""
     info = {}
     if args.checkpoint:
         path = args.checkpoint
+        info = _trained_by(path)
     elif args.sweep:
         path, info = sweep_checkpoint(args.sweep, args.best)
     else:

@@ -30,7 +30,7 @@ from bench.telemetry import Telemetry
 from irn.atomic import atomic_path, atomic_write
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set
 from irn.data import DataError
-from irn.objective import NonFiniteLossError, check_finite
+from irn.objective import NonFiniteLossError
 from irn.train import sync
 
 PHASES = ("data", "h2d", "forward", "reverse", "backward", "optimizer")
@@ -72,41 +72,28 @@ class StepClock:
 
 
 def timed_step(trainer, batches, clock: StepClock, trace: bool = False) -> dict:
-    """One real training step (the same work as Trainer.train_step) split into PHASES.
+    """One real training step, Trainer.train_step itself, split into PHASES: the batch and
+    its copy to the device are timed here, the rest through train_step's phase hook.
 
-    Returns {phase: s, "step": wall s}. The finiteness check runs after the clock stops:
-    a NaN still raises NonFiniteLossError, one step later than train_step would."""
-    obj, device = trainer.objective, trainer.device
-    label = torch.profiler.record_function if trace else contextlib.nullcontext
-    sync(device)
+    Returns {phase: s, "step": wall s}. A NaN raises NonFiniteLossError as in training."""
+    label = torch.profiler.record_function if trace else (lambda name: contextlib.nullcontext())
+
+    @contextlib.contextmanager
+    def phase(name):
+        with label(name):
+            yield
+        clock.mark(name)
+
+    sync(trainer.device)
     wall = time.perf_counter()
     clock.start()
-    with label("data"):
+    with phase("data"):
         hr, lr_ref = next(batches)
-    clock.mark("data")
-    with label("h2d"):
+    with phase("h2d"):
         hr, lr_ref = trainer._to_device(hr), trainer._to_device(lr_ref)
-    clock.mark("h2d")
-    trainer.begin_step()
-    with trainer._autocast():
-        with label("forward"):
-            lr, z, terms = obj.forward_terms(trainer.net, hr, lr_ref)
-        clock.mark("forward")
-        with label("reverse"):
-            terms.update(obj.reverse_terms(trainer.net, lr, z.shape, hr, trainer.z_gen,
-                                           trainer.jpeg_gen))
-            total = sum(terms.values())
-        clock.mark("reverse")
-    with label("backward"):
-        trainer.scaler.scale(total).backward()
-    clock.mark("backward")
-    with label("optimizer"):
-        trainer.apply_gradients()
-    clock.mark("optimizer")
-    sync(device)
-    wall = time.perf_counter() - wall
-    check_finite(trainer.step - 1, total, terms)
-    return {**clock.seconds(), "step": wall}
+    trainer.train_step(hr, lr_ref, phase=phase)
+    sync(trainer.device)
+    return {**clock.seconds(), "step": time.perf_counter() - wall}
 
 
 def summarise(steps: list[dict]) -> dict:
@@ -167,11 +154,17 @@ def trace(trainer, steps: int, out_dir: str, top: int = 25) -> dict:
     with profile(activities=activities, record_shapes=False) as prof:
         for _ in range(steps):
             timed_step(trainer, batches, clock, trace=True)
+    return export_profile(prof, out_dir, trainer.device.type, top)
+
+
+def export_profile(prof, out_dir: str, device_type: str, top: int = 25) -> dict:
+    """A finished torch.profiler run as out_dir/trace.json (Chrome trace), top_ops.txt and
+    top_ops.json (operators by self time); {"trace": path, "top_ops": the first 10}."""
     os.makedirs(out_dir, exist_ok=True)
     trace_path = os.path.join(out_dir, "trace.json")
     with atomic_path(trace_path, suffix=".json") as tmp:
         prof.export_chrome_trace(tmp)
-    sort = "self_device_time_total" if trainer.device.type == "cuda" else "self_cpu_time_total"
+    sort = "self_device_time_total" if device_type == "cuda" else "self_cpu_time_total"
     averages = prof.key_averages()
     _write_atomic(os.path.join(out_dir, "top_ops.txt"),
                   averages.table(sort_by=sort, row_limit=top) + "\n")

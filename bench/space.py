@@ -25,7 +25,8 @@ from irn.evaluate import metric_spec
 SEARCHERS = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")
 TUNE_DEFAULTS = {"metric": "psnr_y", "mode": None, "searcher": None, "scheduler": "fifo",
-                 "num_samples": 1, "budget": "cpu", "seeds": 1, "reference": None}
+                 "num_samples": 1, "budget": "cpu", "seeds": 1, "reference": None,
+                 "profile": False}
 PERCEPTUAL = ("lpips", "dists")
 MAX_COMBINATIONS = 4096  # cross-check every discrete combination up to this many
 
@@ -125,6 +126,8 @@ def _check_tune(path: str, given: dict, space: dict) -> dict:
         n = out[key]
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise SpaceError(f"{path}: TUNE {key} must be an integer >= 1; got {n!r}")
+    if not isinstance(out["profile"], bool):
+        raise SpaceError(f"{path}: TUNE profile must be True or False; got {out['profile']!r}")
     _check_reference(path, out["reference"], space)
     return out
 

@@ -3,7 +3,7 @@
     python -m bench.sweep SPACE.py [--budget smoke|cpu|gpu|paper] [--data embedded|PATH]
         [--set KEY=VALUE ...] [--address ADDR] [--tracking-uri URI] [--experiment NAME]
         [--storage DIR] [--num-samples N] [--max-concurrent N] [--cpus-per-trial N]
-        [--gpus-per-trial F] [--max-failures N] [--resume] [--json OUT]
+        [--gpus-per-trial F] [--max-failures N] [--profile] [--resume] [--json OUT]
 
 The space file is loaded and validated before anything starts (bench/space.py). Without
 --address a local Ray on 127.0.0.1 with this machine's CPUs/GPUs is started and stopped at the
@@ -70,6 +70,9 @@ def parse_args(argv=None):
                    help="GPUs per trial, fractions allowed (default: 1 if the cluster has GPUs)")
     p.add_argument("--max-failures", metavar="N", type=int, default=2,
                    help="restarts of a crashed trial from its checkpoint (default 2)")
+    p.add_argument("--profile", action="store_true",
+                   help="a torch.profiler trace of a few steps per trial, logged to its MLflow "
+                   "run as profile/trace.json with the top operators (default: TUNE profile)")
     p.add_argument("--resume", action="store_true", help="continue the latest interrupted sweep "
                    "of this space under --storage/--experiment, with the settings it started with")
     p.add_argument("--json", metavar="OUT", help="write the final table as JSON (atomically)")
@@ -110,6 +113,8 @@ def plan(args) -> dict:
     base = {**BUDGETS[budget], **fixed}
     if args.data is not None:
         base["data"] = args.data
+    if args.profile or tune_cfg["profile"]:
+        base["profile"] = True
     for key in ("data", "vgg_weights"):  # trials chdir: paths must be absolute
         if base.get(key) and base[key] != "embedded":
             base[key] = os.path.abspath(base[key])

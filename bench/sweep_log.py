@@ -15,6 +15,7 @@ from ray.tune.result import AUTO_RESULT_KEYS
 from bench.compare import compare_groups
 from bench.replicates import REPLICATE, group_id, group_label, trial_config
 from bench.tracking import PER_IMAGE, Tracker, host_tags, numbers, one_line
+from bench.trial_profile import PROFILE_DIR
 from irn.evaluate import metric_spec
 
 # Ray's own result entries: not logged as metrics (node_id becomes the irn.node tag).
@@ -170,6 +171,7 @@ class SweepLog(tune.Callback):
         if not error and trial.checkpoint is not None:
             with trial.checkpoint.as_directory() as d:
                 self.tracker.log_crop_files(st.run_id, os.path.join(d, "crops"))
+                self.tracker.log_profile(st.run_id, os.path.join(d, PROFILE_DIR))
         self.tracker.finish(st.run_id, failed=bool(error), error=error)
         st.ended = True
 

@@ -13,7 +13,8 @@ Run layout (experiment from --experiment, default "irn-bench"):
                       every number of every report at the report's step (report_points: loss/*
                       every log_every steps, schedule/lr, time/*, evaluation metrics; constants
                       such as model/params and bicubic_* once), system/* (CPU, RSS, GPU of the
-                      trial process); tag irn.step (last step logged); artifacts
+                      trial process); tag irn.step (last step logged), irn.top_op (profiled
+                      trials); artifacts profile/{trace.json,top_ops.*} (profiled trials),
                       crops/<image>/<kind>.png (PNG, a centre crop of up to 4 untiled
                       validation images, 128 px at most; kinds gt, lr, lr_bicubic,
                       bicubic_up, recon: irn.evaluate.visual_crops),
@@ -211,6 +212,21 @@ class Tracker:
         for image in images:
             self.client.log_artifacts(run_id, os.path.join(folder, image), f"crops/{image}")
         return bool(images)
+
+    def log_profile(self, run_id: str, folder: str) -> bool:
+        """Log a profiled trial's profile/{trace.json,top_ops.txt,top_ops.json} and tag the
+        top operator (irn.top_op: name and share of self time); False when there is none."""
+        files = [os.path.join(folder, f) for f in ("trace.json", "top_ops.txt", "top_ops.json")]
+        if not all(os.path.isfile(f) for f in files):
+            return False
+        for f in files:
+            self.client.log_artifact(run_id, f, "profile")
+        with open(files[2], encoding="utf-8") as f:
+            ops = json.load(f)
+        if ops:
+            self.set_tags(run_id, {"irn.top_op": f"{ops[0]['name']} "
+                                                 f"{100 * ops[0]['share']:.0f}% of self time"})
+        return True
 
     def log_json(self, run_id: str, data, name: str) -> None:
         """`data` as the artifact `name` (a path like eval/per_image.json puts it in a folder)."""

@@ -133,7 +133,8 @@ def main(argv=None) -> int:
           f"(train {final['time/train_wall']:.0f} s), {trainer.params:,} parameters")
     if args.save:
         from irn.checkpoint import save_model
-        save_model(args.save, trainer.model, cfg.arch(), {"config": cfg.to_dict()})
+        trained_by = {"mlflow_run_id": tracking.run_id} if tracking else {}  # bench.evaluate
+        save_model(args.save, trainer.model, cfg.arch(), {"config": cfg.to_dict(), **trained_by})
     if args.json:
         write_json_atomic(args.json, {"config": cfg.to_dict(), "final": final,
                                       "reports": reports,

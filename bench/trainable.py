@@ -6,7 +6,8 @@ folder, so every path it gets is absolute.
 
 Each report carries a checkpoint holding the exact trainer state (irn.train: resuming
 continues the loss curve exactly), the trial's wall time so far, and the visual crops of the
-current model, and the trial process's CPU, memory (and GPU) figures since the last report as
+current model, the trial's torch.profiler trace when it was profiled (bench/trial_profile.py),
+and the trial process's CPU, memory (and GPU) figures since the last report as
 MLflow system metrics (bench.telemetry.system_metrics), so a trial restarted after a failure, or a sweep resumed after an
 interruption, continues where it stopped, and a trial stopped early by ASHA still has crops.
 
@@ -24,6 +25,7 @@ from ray import tune
 
 from bench.replicates import trial_config
 from bench.telemetry import Telemetry, system_metrics
+from bench.trial_profile import PROFILE_DIR, TrialProfiler, copy_profile
 from irn.evaluate import save_crops, visual_crops
 from irn.objective import NonFiniteLossError
 from irn.train import Trainer, validation_set
@@ -45,6 +47,7 @@ def train_trial(config: dict, *, base: dict, metric: str, threads: int,
     val_set = validation_set(cfg, images=images, names=names)
     images = train_images if cfg.loader == "memory" else None
     wall0 = 0.0
+    profile_dir = os.path.join(os.getcwd(), PROFILE_DIR)  # trials run in their own folder
     checkpoint = tune.get_checkpoint()
     if checkpoint:
         with checkpoint.as_directory() as d:
@@ -52,12 +55,15 @@ def train_trial(config: dict, *, base: dict, metric: str, threads: int,
                                       val_set=val_set)
             with open(os.path.join(d, WALL), encoding="utf-8") as f:
                 wall0 = json.load(f)["wall"]
+            copy_profile(os.path.join(d, PROFILE_DIR), profile_dir)
     else:
         trainer = Trainer(cfg, train_images=images, val_set=val_set)
     node = _node_id()
     telemetry = Telemetry(interval=1.0, quiet=True).start()
+    profiler = TrialProfiler(profile_dir, trainer.device, cfg.steps) if cfg.profile \
+        else None
     try:
-        for report in trainer.run():
+        for report in trainer.run(on_step=profiler.step if profiler else None):
             wall = wall0 + time.perf_counter() - start
             with tempfile.TemporaryDirectory() as d:
                 trainer.save(os.path.join(d, STATE))
@@ -67,6 +73,7 @@ def train_trial(config: dict, *, base: dict, metric: str, threads: int,
                 save_crops(visual_crops(trainer.model, val_set, cfg, device=trainer.device),
                            os.path.join(d, CROPS_DIR))
                 trainer.model.train()
+                copy_profile(profile_dir, os.path.join(d, PROFILE_DIR))
                 # per_image as JSON text: Tune's loggers skip strings (a list would become
                 # a TensorBoard histogram attempt and a CSV column)
                 tune.report({**report, "per_image": json.dumps(report["per_image"]),
@@ -79,6 +86,8 @@ def train_trial(config: dict, *, base: dict, metric: str, threads: int,
                      "time/wall": wall0 + time.perf_counter() - start, "node_id": node})
     finally:
         telemetry.stop()
+        if profiler:
+            profiler.stop()
 
 
 def _node_id() -> str:

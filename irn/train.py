@@ -136,31 +136,35 @@ class Trainer:
                                  cfg.workers, cfg.seed, images=self.train_images,
                                  start_batch=self.step))
 
-    def begin_step(self) -> None:
-        """This step's learning rate; clear the gradients."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.cfg.lr * lr_factor(self.cfg, self.step)
-        self.optimizer.zero_grad(set_to_none=True)
+    def train_step(self, hr, lr_ref, phase=None):
+        """One optimiser step; returns {term: float}. Raises NonFiniteLossError.
 
-    def apply_gradients(self) -> None:
-        """After backward: clip, optimiser step, re-apply model constraints, count the step.
-        (bench.profile times the same pieces separately, so they live here once.)"""
-        self.scaler.unscale_(self.optimizer)
-        if self.cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.model.constrain()
-        self.step += 1
-
-    def train_step(self, hr, lr_ref):
-        """One optimiser step; returns {term: float}. Raises NonFiniteLossError."""
-        self.begin_step()
+        `phase(name)`, when given, is a context manager around each part of the step in turn
+        (forward, reverse, backward, optimizer): bench.profile passes its clock and profiler
+        labels, so the step it times is exactly this one."""
+        phase = phase or _no_phase
+        obj = self.objective
         with self._autocast():
-            total, terms = self.objective(self.net, hr, lr_ref, self.z_gen, self.jpeg_gen)
-        check_finite(self.step, total, terms)
-        self.scaler.scale(total).backward()
-        self.apply_gradients()
+            with phase("forward"):
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.cfg.lr * lr_factor(self.cfg, self.step)
+                self.optimizer.zero_grad(set_to_none=True)
+                lr, z, terms = obj.forward_terms(self.net, hr, lr_ref)
+            with phase("reverse"):
+                terms.update(obj.reverse_terms(self.net, lr, z.shape, hr, self.z_gen,
+                                               self.jpeg_gen))
+                total = sum(terms.values())
+        with phase("backward"):
+            check_finite(self.step, total, terms)
+            self.scaler.scale(total).backward()
+        with phase("optimizer"):
+            self.scaler.unscale_(self.optimizer)
+            if self.cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.model.constrain()  # re-applies model constraints (i-ResNet's Lipschitz bound)
+            self.step += 1
         return {"total": total.item(), **{k: v.item() for k, v in terms.items()}}
 
     def evaluate_images(self) -> list[dict]:
@@ -179,9 +183,10 @@ class Trainer:
         """The mean metrics over the validation set."""
         return mean_metrics(self.evaluate_images())
 
-    def run(self, until: int | None = None):
+    def run(self, until: int | None = None, on_step=None):
         """Train to `until` (default cfg.steps), yielding a report every eval_every steps
-        and at the end: mean losses over the interval, timings, and evaluation metrics."""
+        and at the end: mean losses over the interval, timings, and evaluation metrics.
+        `on_step()`, when given, is called after every step (a profiler's step counter)."""
         cfg, device = self.cfg, self.device
         until = cfg.steps if until is None else min(until, cfg.steps)
         batches = self._batches()
@@ -198,6 +203,8 @@ class Trainer:
             losses = self.train_step(hr, lr_ref)
             sync(device)
             t2 = time.perf_counter()
+            if on_step:
+                on_step()
             t_data, t_compute, n = t_data + t1 - t0, t_compute + t2 - t1, n + 1
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + v
@@ -225,6 +232,10 @@ class Trainer:
     def _to_device(self, x):
         x = x.to(self.device, non_blocking=True)
         return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else x
+
+
+def _no_phase(name: str):
+    return contextlib.nullcontext()
 
 
 class _LossWindow:

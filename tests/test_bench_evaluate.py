@@ -215,3 +215,19 @@ def test_bad_input_is_one_line_exit_2_nothing_written(case, message, folder, mod
     lines = cap.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], cap.err
     assert not out.exists() and not (tmp_path / "r.csv").exists()
+
+
+def test_checkpoint_links_the_evaluation_to_the_run_that_trained_it(folder, tmp_path, capsys):
+    import mlflow
+    from bench.train import main as train
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    ckpt = tmp_path / "trained.pt"
+    assert train(["--budget", "smoke", "--set", "blocks=1", "--set", "gc=8", "--tracking-uri",
+                  uri, "--experiment", "tr", "--save", str(ckpt)]) == 0
+    client = mlflow.MlflowClient(uri)
+    (trained,) = client.search_runs([client.get_experiment_by_name("tr").experiment_id])
+    rc, cap = _run(["--checkpoint", ckpt, "--data", f"Set5={folder}", "--jpeg", "",
+                    "--tracking-uri", uri, "--experiment", "ev2"], capsys)
+    assert rc == 0, cap.err
+    (evaluation,) = client.search_runs([client.get_experiment_by_name("ev2").experiment_id])
+    assert evaluation.data.tags["irn.source_run"] == trained.info.run_id

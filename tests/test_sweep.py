@@ -232,7 +232,7 @@ def test_unmeetable_resources_are_refused(ray_local, tmp_path, capsys):
 def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path):
     space = tiny_space(tmp_path, "'loss_recon': tune.grid_search(['l1', 'charbonnier'])",
                        ", 'reference': {'loss_recon': 'charbonnier'}")
-    assert run_sweep(parse_args(sweep_args(tmp_path, space, "--seeds", "2"))) == 0
+    assert run_sweep(parse_args(sweep_args(tmp_path, space, "--seeds", "2", "--profile"))) == 0
     out = json.loads((tmp_path / "out.json").read_text())
     assert len(out["trials"]) == 4 and out["seeds"] == 2
     assert sorted(t["seed"] for t in out["trials"]) == [0, 0, 1, 1]
@@ -269,6 +269,10 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
         assert {"schedule/lr", "model/params", "system/cpu_utilization_percentage",
                 "system/process_rss_megabytes"} <= set(metrics)
         assert child.data.tags["irn.step"] == "4"
+        # --profile: every trial's torch.profiler trace and top operators
+        assert sorted(a.path for a in client.list_artifacts(child.info.run_id, "profile")) == [
+            "profile/top_ops.json", "profile/top_ops.txt", "profile/trace.json"]
+        assert "% of self time" in child.data.tags["irn.top_op"]
         assert child.info.run_name.split("|")[0] in child.data.tags["mlflow.note.content"]
     _, (parent,) = runs(tmp_path, "sweep")
     assert parent.info.run_name == "tiny" and parent.data.metrics["groups"] == 2
