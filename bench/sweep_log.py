@@ -162,7 +162,8 @@ class SweepLog(tune.Callback):
             st.per_image += rows
             self.tracker.log_json(st.run_id, st.per_image, PER_IMAGE)
         if result.get("node_id"):
-            self.tracker.set_tags(st.run_id, {"irn.node": result["node_id"]})
+            self.tracker.set_tags(st.run_id, {"irn.node": result["node_id"],
+                                              "irn.precision": result.get("precision", "")})
         st.last_step = step
 
     def on_trial_complete(self, trial, **info):

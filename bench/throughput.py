@@ -31,6 +31,7 @@ import torch.nn as nn
 
 from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic
 from bench.telemetry import Telemetry, max_rss_gb
+from irn.precision import native_low_precision
 from irn.subnets import DENSE_PATHS, dense_path
 from irn.train import sync
 
@@ -42,15 +43,9 @@ PEAK_TFLOPS = {"H200": {"fp32": 494.7, "bf16": 989.4, "fp16": 989.4},
 
 
 def fast_low_precision(dtype: str) -> bool:
-    """Whether this CPU runs bf16/fp16 convolutions natively (AVX512-BF16 / AVX512-FP16 /
-    AMX). Without, oneDNN falls back to a reference kernel: measured about 500x slower than
-    fp32 on an AVX2 EPYC, so such runs are refused."""
-    try:
-        check = {"bf16": torch.ops.mkldnn._is_mkldnn_bf16_supported,
-                 "fp16": torch.ops.mkldnn._is_mkldnn_fp16_supported}[dtype]
-        return bool(check())
-    except Exception:  # private API moved: do not block the run
-        return True
+    """Whether this CPU runs bf16/fp16 convolutions natively (irn.precision); without, runs
+    are refused (oneDNN's reference kernels: about 500x slower than fp32)."""
+    return native_low_precision(dtype, torch.device("cpu"))
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -221,6 +216,11 @@ def _measure(args) -> dict:
         model = build_model(scale=args.scale)
     model = model.to(device).eval()
     image = photo(width, height)
+    dtype_reason = "as asked"
+    if args.dtype == "auto":
+        from bench.auto_dtype import auto_dtype
+        dtype, dtype_reason = auto_dtype(model, image.to(device))
+        args = argparse.Namespace(**{**vars(args), "dtype": dtype})
     runner = Rescaler(model, args, device)
     flops = conv_flops(model, lambda x: model.upscale(model.downscale(x), mode="zero"),
                        height, width)
@@ -251,7 +251,7 @@ def _measure(args) -> dict:
     result = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "threads": torch.get_num_threads(), "scale": args.scale, "size": f"{width}x{height}",
-        "megapixels": mp, "impl": args.impl, "dtype": args.dtype,
+        "megapixels": mp, "impl": args.impl, "dtype": args.dtype, "dtype_reason": dtype_reason,
         "channels_last": args.channels_last, "compile": args.compile, "dense": args.dense,
         "grad_mode": "no_grad" if args.impl == "official" else args.grad_mode,
         "tile": args.tile, "overlap": args.overlap,
@@ -310,7 +310,7 @@ def render(r: dict) -> list[str]:
            f"{r['max_rss_gb']:.2f} GB)")
     tiles = f", tiles {r['tile']}+{r['overlap']}" if r["tile"] else ""
     lines = [f"x{r['scale']} {r['size']} ({r['megapixels']:.2f} MP) on {r['device']} "
-             f"({r['threads']} threads), {r['impl']}, {r['dtype']}"
+             f"({r['threads']} threads), {r['impl']}, {r['dtype']} [{r['dtype_reason']}]"
              f"{', channels-last' if r['channels_last'] else ''}"
              f"{', compiled' if r['compile'] else ''}, {r['grad_mode']}"
              f", dense {r['dense']}{tiles}"]
@@ -345,7 +345,9 @@ def parse_args(argv):
     p.add_argument("--tile", type=int, default=0, help="tile core in HR pixels (0: full frame)")
     p.add_argument("--overlap", type=int, default=None,
                    help="context on each side in HR pixels (default 64 with --tile)")
-    p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
+    p.add_argument("--dtype", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="auto (default): bf16 where native and its accuracy holds, else fp32 "
+                        "(bench/auto_dtype.py)")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile downscale/upscale")
     p.add_argument("--grad-mode", choices=("inference", "no_grad"), default="inference")
@@ -383,6 +385,8 @@ def check_args(args) -> None:
             raise UsageError(str(exc)) from None
     elif args.overlap or args.compare_full:
         raise UsageError("--overlap and --compare-full need --tile")
+    if args.impl == "official" and args.dtype == "auto":
+        args.dtype = "fp32"  # the official network runs as the official code does
     if args.impl == "official" and (args.tile or args.dtype != "fp32" or args.channels_last
                                     or args.grad_mode != "inference"):
         raise UsageError("--impl official runs as the official code does: fp32, no_grad, "
@@ -392,7 +396,7 @@ def check_args(args) -> None:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda but no CUDA device is available")
     on_cpu = args.device == "cpu" or not torch.cuda.is_available()
-    if on_cpu and args.dtype != "fp32" and not fast_low_precision(args.dtype):
+    if on_cpu and args.dtype in ("bf16", "fp16") and not fast_low_precision(args.dtype):
         raise UsageError(f"--dtype {args.dtype}: this CPU has no native {args.dtype} "
                          "convolutions (needs AVX512-BF16/FP16 or AMX); they would run about "
                          "500x slower than fp32")

@@ -13,8 +13,9 @@ Run layout (experiment from --experiment, default "irn-bench"):
                       every number of every report at the report's step (report_points: loss/*
                       every log_every steps, schedule/lr, time/*, evaluation metrics; constants
                       such as model/params and bicubic_* once), system/* (CPU, RSS, GPU of the
-                      trial process); tag irn.step (last step logged), irn.top_op (profiled
-                      trials); artifacts profile/{trace.json,top_ops.*} (profiled trials),
+                      trial process); tags irn.step (last step logged), irn.precision
+                      (fp32/bf16/fp16 as run), irn.top_op (profiled trials); artifacts
+                      profile/{trace.json,top_ops.*} (profiled trials),
                       crops/<image>/<kind>.png (PNG, a centre crop of up to 4 untiled
                       validation images, 128 px at most; kinds gt, lr, lr_bicubic,
                       bicubic_up, recon: irn.evaluate.visual_crops),
@@ -303,6 +304,8 @@ class SingleRun:
         values = {**report, **system_metrics(self.telemetry.take()),
                   "time/wall": time.perf_counter() - self.start}
         self.tracker.log_report(self.run_id, values, first=self.first)
+        if self.first and report.get("precision"):
+            self.tracker.set_tags(self.run_id, {"irn.precision": report["precision"]})
         self.first = False
         if report.get("per_image"):
             self.per_image += report["per_image"]

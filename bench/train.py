@@ -78,6 +78,7 @@ def run(cfg, console, on_report=None):
     from irn.train import Trainer  # heavy import after argument checks
     train, val = load_data(cfg)
     trainer = Trainer(cfg, train_images=train, val_set=val)
+    console.print(f"precision: {trainer.precision} ({trainer.amp_reason})")
     reports = []
     with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/"
                   "{task.total} steps"), TextColumn("{task.fields[status]}"),

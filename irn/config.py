@@ -92,7 +92,7 @@ CHOICES = {
     "z_eval": ("gaussian", "zero"),
     "jpeg_train": ("off", "diff", "ste"),
     "schedule": ("multistep", "cosine", "constant"),
-    "amp": ("off", "bf16", "fp16"),
+    "amp": ("off", "bf16", "fp16", "auto"),  # auto: bf16 where native (irn.precision)
     "device": ("auto", "cpu", "cuda"),
     "loader": ("memory", "disk"),
 }

@@ -25,6 +25,7 @@ from irn.data import train_loader, val_images
 from irn.evaluate import evaluate_images, mean_metrics
 from irn.model import build_model, count_parameters
 from irn.objective import Objective, check_finite
+from irn.precision import resolve_amp
 
 
 def pick_device(name: str) -> torch.device:
@@ -76,7 +77,8 @@ class Trainer:
             lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
         self.z_gen = torch.Generator(self.device).manual_seed(cfg.seed + 1)
         self.jpeg_gen = torch.Generator().manual_seed(cfg.seed + 2)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16"
+        self.amp, self.amp_reason = resolve_amp(cfg.amp, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16"
                                            and self.device.type == "cuda")
         self.step = 0
         self.train_images = train_images
@@ -124,10 +126,15 @@ class Trainer:
         return trainer
 
     # -- the loop ----------------------------------------------------------------------------
+    @property
+    def precision(self) -> str:
+        """The arithmetic the steps run in: "fp32", "bf16" or "fp16"."""
+        return "fp32" if self.amp == "off" else self.amp
+
     def _autocast(self):
-        if self.cfg.amp == "off":
+        if self.amp == "off":
             return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.cfg.amp == "bf16" else torch.float16
+        dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
     def _batches(self):
@@ -220,7 +227,7 @@ class Trainer:
                           "time/data": t_data / n, "time/compute": t_compute / n,
                           "data_fraction": t_data / (t_data + t_compute),
                           "time/train_wall": time.perf_counter() - start,
-                          "model/params": self.params}
+                          "model/params": self.params, "precision": self.precision}
                 eval_start = time.perf_counter()
                 rows = self.evaluate_images()
                 report.update(mean_metrics(rows))

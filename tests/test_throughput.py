@@ -171,3 +171,26 @@ def test_cli_bad_input_exits_2_with_one_line(argv, message, capsys):
 def test_bf16_is_refused_on_a_cpu_without_native_bf16(capsys):
     code, _, err = run(["--scale", "4", "--size", "64x64", "--dtype", "bf16"], capsys)
     assert code == 2 and "500x slower" in err
+
+
+def test_auto_dtype_is_the_default_and_says_which_path_ran(capsys, tmp_path):
+    from irn.precision import native_low_precision
+    out = tmp_path / "r.json"
+    code, printed, _ = run(["--scale", "2", "--size", "32x32", "--repeats", "1", "--warmup",
+                            "0", "--json", str(out)], capsys)
+    assert code == 0
+    result = json.loads(out.read_text())
+    native = native_low_precision("bf16", torch.device("cpu"))
+    assert result["dtype"] in (("bf16", "fp32") if native else ("fp32",))
+    assert result["dtype_reason"].startswith("auto:") and result["dtype_reason"] in printed
+
+
+def test_auto_dtype_measures_bf16_before_choosing_it():
+    from bench.auto_dtype import ACCURACY_DB, auto_dtype
+    torch.manual_seed(0)
+    model = build_model(scale=2, blocks=1, gc=8).eval()
+    image = throughput.photo(32, 32)
+    assert auto_dtype(model, image, native=False)[0] == "fp32"
+    dtype, why = auto_dtype(model, image, native=True)  # the check itself runs (slow on AVX2)
+    cost = float(why.split("cost ")[1].split(" dB")[0])
+    assert dtype == ("bf16" if abs(cost) <= ACCURACY_DB else "fp32") and "32-px check" in why
