@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dashboards import costs, figures, gallery, groups, training
+from dashboards import costs, figures, gallery, groups, stamp, training
 from dashboards.data import (DashboardError, load_crops, load_histories, load_json_artifact,
                              load_per_image, load_sweep, public_uri)
 from dashboards.figures import MAX_TRACES, Section
@@ -87,7 +87,9 @@ def build_report(experiment: str, tracking_uri: str | None = None, parent: str |
     summary = load_json_artifact(sweep.client, sweep.parent_id, "summary.json") \
         if sweep.parent_id else None
     per_image = load_per_image(sweep)
+    stamped = stamp.stamp_gains(summary, per_image)  # only in sweeps that vary `stamp`
     sections = [groups.group_gains(summary), groups.interaction(summary),
+                *([] if stamped.note else [stamped]),
                 groups.per_image_gains(per_image), figures.parallel_coordinates(sweep),
                 figures.sweep_table(sweep), figures.importance(sweep),
                 figures.by_parameter(sweep), training.curves(sweep, hist),

@@ -41,6 +41,9 @@ class Config:
     jpeg_quality: str = "75"  # an int 1..100 or a range "50-90" drawn per batch
     jpeg_clean_weight: float = 0.0  # >0: also reconstruct the clean LR, with this weight
     jpeg_eval: str = "30,50,70,80,90"  # QFs evaluated with real libjpeg; "" = none
+    # the rescaling stamp (irn/stamp.py): LR pixels free of the guide loss
+    stamp: str = "none"  # none | border | corners
+    stamp_width: int = 1
     # optimisation
     lr: float = 2e-4
     weight_decay: float = 1e-5
@@ -95,6 +98,7 @@ CHOICES = {
     "amp": ("off", "bf16", "fp16", "auto"),  # auto: bf16 where native (irn.precision)
     "device": ("auto", "cpu", "cuda"),
     "loader": ("memory", "disk"),
+    "stamp": ("none", "border", "corners"),  # irn.stamp.STAMPS
 }
 
 # Budgets: named presets over optimisation keys (see README "Budgets" for why these values).
@@ -195,7 +199,7 @@ def validate(cfg: Config) -> None:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     positive = ("blocks", "gc", "batch_size", "patch_size", "steps", "eval_every",
-                "log_every", "eval_z_draws")
+                "log_every", "eval_z_draws", "stamp_width")
     for key in positive:
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{key} must be >= 1, got {getattr(cfg, key)}")

@@ -22,8 +22,9 @@ import torch
 from irn.config import Config
 from irn.imresize import imresize
 from irn.jpeg import jpeg_real
-from irn.metrics import psnr_rgb, psnr_y, ssim_y
+from irn.metrics import psnr_rgb, psnr_y, psnr_y_masked, ssim_y
 from irn.quantization import quantize
+from irn.stamp import stamp_bits_per_hr_pixel, stamp_mask
 
 
 def jpeg_qualities(cfg: Config) -> list[int]:
@@ -120,6 +121,22 @@ class MetricSpec:
         return f"{self.doc} [{self.unit}]" if self.unit else self.doc
 
 
+def _stamped(cfg: Config) -> bool:
+    return cfg.stamp != "none"
+
+
+def _lr_psnr_stamp(v, inside: bool) -> float:
+    """The LR against the bicubic LR on the stamp's pixels (inside) or on the rest, where
+    the rest also leaves out the 1-px border lr_psnr_y crops."""
+    h, w = v.lr.shape[-2:]
+    mask = stamp_mask(h, w, v.cfg.stamp, v.cfg.stamp_width, v.lr.device)
+    if inside:
+        return psnr_y_masked(v.lr, v.lr_ref, mask)
+    keep = ~mask
+    keep[..., :1, :] = keep[..., -1:, :] = keep[..., :, :1] = keep[..., :, -1:] = False
+    return psnr_y_masked(v.lr, v.lr_ref, keep)
+
+
 def _gaussian(cfg: Config) -> bool:
     return cfg.z_eval == "gaussian"
 
@@ -144,6 +161,17 @@ def _fixed_metrics() -> list[MetricSpec]:
                    compute=lambda v: psnr_y(v.model.upscale(v.lr, mode="zero"), v.hr, v.s)),
         MetricSpec("lr_psnr_y", "max", dB, "Y-PSNR of the model's LR against the bicubic LR "
                    "(1 px crop)", compute=lambda v: psnr_y(v.lr, v.lr_ref, 1)),
+        MetricSpec("lr_psnr_y_unstamped", "max", dB, "lr_psnr_y without the stamp's pixels "
+                   "(irn/stamp.py)", compute=lambda v: _lr_psnr_stamp(v, inside=False),
+                   when=_stamped),
+        MetricSpec("lr_psnr_y_stamp", "max", dB, "Y-PSNR of the LR's stamp pixels alone "
+                   "against the bicubic LR's", compute=lambda v: _lr_psnr_stamp(v, inside=True),
+                   when=_stamped),
+        MetricSpec("stamp_bpp", "max", "bpp", "the stamp's information bound: stamped LR "
+                   "pixels x 3 channels x 8 bits per HR pixel",
+                   compute=lambda v: stamp_bits_per_hr_pixel(
+                       v.lr.shape[-2], v.lr.shape[-1], v.s, v.cfg.stamp, v.cfg.stamp_width),
+                   when=_stamped, constant=True),
         MetricSpec("bicubic_psnr_y", "max", dB, "Y-PSNR of bicubic down + bicubic up",
                    compute=lambda v: v.bicubic_psnr, constant=True),
         MetricSpec("bicubic_ssim_y", "max", "", "Y-SSIM of bicubic down + bicubic up",

@@ -78,6 +78,14 @@ def psnr_y(a: torch.Tensor, b: torch.Tensor, crop: int) -> float:
     return _psnr_per_image(_y255(x), _y255(y)).mean().item()
 
 
+def psnr_y_masked(a: torch.Tensor, b: torch.Tensor, keep: torch.Tensor) -> float:
+    """psnr_y over the pixels where `keep` (1 x 1 x H x W bool) is True; batch mean."""
+    x, y = _levels(a, b, 0)
+    err = (_y255(x) - _y255(y)) ** 2 * keep
+    mse = err.flatten(1).sum(dim=1) / keep.flatten(1).sum(dim=1).clamp(min=1)
+    return (10 * torch.log10(255.0**2 / mse)).mean().item()
+
+
 def psnr_rgb(a: torch.Tensor, b: torch.Tensor, crop: int) -> float:
     """PSNR (dB) over all three RGB channels, peak 255, after uint8 rounding and cropping."""
     x, y = _levels(a, b, crop)

@@ -16,6 +16,7 @@ from irn.config import Config
 from irn.jpeg import apply_jpeg, parse_quality
 from irn.losses import build_loss
 from irn.quantization import quantize
+from irn.stamp import free_stamp
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -48,7 +49,8 @@ class Objective:
         lr, z = out[:, :3], out[:, 3:]
         terms = {}
         if self.cfg.guide_weight:
-            terms["guide"] = self.cfg.guide_weight * self.guide(lr, lr_ref) * per_image(lr)
+            seen = free_stamp(lr, lr_ref, self.cfg.stamp, self.cfg.stamp_width)
+            terms["guide"] = self.cfg.guide_weight * self.guide(seen, lr_ref) * per_image(lr)
         if self.cfg.lambda_distr:
             terms["distr"] = self.cfg.lambda_distr * z.square().sum() / z.shape[0]
         return lr, z, terms
