@@ -31,7 +31,7 @@ from irn.atomic import atomic_path, atomic_write
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set
 from irn.data import DataError
 from irn.objective import NonFiniteLossError
-from irn.train import sync
+from irn.device import sync
 
 PHASES = ("data", "h2d", "forward", "reverse", "backward", "optimizer")
 COMPUTE = ("forward", "reverse", "backward", "optimizer")

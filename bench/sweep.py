@@ -81,7 +81,7 @@ def parse_args(argv=None):
 
 # --------------------------------------------------------------------------- the plan
 
-def plan(args) -> dict:
+def plan_sweep(args) -> dict:
     """Everything decided before Ray starts: the space, the base config, Tune's settings."""
     from bench.space import (check_searcher, default_reference, load_space, uses_perceptual,
                              validate)
@@ -193,7 +193,7 @@ def _read_json(path):
 
 # --------------------------------------------------------------------------- Ray
 
-class ray_session:
+class RaySession:
     """Reuse a connected Ray; else join --address, or start a local Ray on 127.0.0.1 with
     this machine's CPUs and GPUs. Only what this context started is stopped."""
 
@@ -274,22 +274,22 @@ def cluster_gpu_tag() -> str:
 
 # --------------------------------------------------------------------------- running
 
-def load_data(p: dict):
+def load_data(plan: dict):
     """Decode the training (memory loader) and validation images once, before Ray starts:
     bad data fails here as one line (exit 2), and trials share the decoded arrays."""
     from irn.data import load_images, load_named_images
-    cfg = from_dict(p["base"])
+    cfg = from_dict(plan["base"])
     train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
     return train, load_named_images(cfg.data, "val")
 
 
-def build_trainable(p: dict, resources: dict, data):
+def build_trainable(plan: dict, resources: dict, data):
     """The trainable with the decoded data shared through the object store."""
     from ray import tune
 
     from bench.trainable import train_trial
     train, val = data
-    wrapped = tune.with_parameters(train_trial, base=p["base"], metric=p["tune"]["metric"],
+    wrapped = tune.with_parameters(train_trial, base=plan["base"], metric=plan["tune"]["metric"],
                                    threads=max(1, int(resources["cpu"])), train_images=train,
                                    val_raw=val)
     return tune.with_resources(wrapped, resources)
@@ -299,18 +299,18 @@ def trial_dirname(trial) -> str:
     return trial.trial_id  # short folder names; the config is in MLflow and params.json
 
 
-def build_tuner(p: dict, trainable, hooks):
+def build_tuner(plan: dict, trainable, hooks):
     from ray import tune
 
     from bench.space import param_space
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.basic_variant import BasicVariantGenerator
-    t = p["tune"]
-    if p["resume"]:
-        return tune.Tuner.restore(p["exp_dir"], trainable, resume_unfinished=True,
+    t = plan["tune"]
+    if plan["resume"]:
+        return tune.Tuner.restore(plan["exp_dir"], trainable, resume_unfinished=True,
                                   resume_errored=True,
-                                  param_space=param_space(p["space_obj"], t["seeds"]))
-    limit = p["max_concurrent"]
+                                  param_space=param_space(plan["space_obj"], t["seeds"]))
+    limit = plan["max_concurrent"]
     if t["searcher"] == "optuna":
         from ray.tune.search.optuna import OptunaSearch
         searcher = OptunaSearch(seed=0)  # Tune wraps it in a ConcurrencyLimiter for `limit`
@@ -318,49 +318,49 @@ def build_tuner(p: dict, trainable, hooks):
         searcher, limit = BasicVariantGenerator(random_state=0, max_concurrent=limit or 0), None
     scheduler = None
     if t["scheduler"] == "asha":
-        cfg = from_dict(p["base"])
+        cfg = from_dict(plan["base"])
         scheduler = ASHAScheduler(time_attr="step", max_t=cfg.steps,
                                   grace_period=cfg.eval_every, reduction_factor=2)
-    storage, name = os.path.split(p["exp_dir"])
+    storage, name = os.path.split(plan["exp_dir"])
     return tune.Tuner(
-        trainable, param_space=param_space(p["space_obj"], t["seeds"]),
+        trainable, param_space=param_space(plan["space_obj"], t["seeds"]),
         tune_config=tune.TuneConfig(metric=t["metric"], mode=t["mode"], search_alg=searcher,
                                     scheduler=scheduler, num_samples=t["num_samples"],
                                     max_concurrent_trials=limit,
                                     trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
             name=name, storage_path=storage, callbacks=[hooks], verbose=0,
-            failure_config=tune.FailureConfig(max_failures=p["max_failures"]),
+            failure_config=tune.FailureConfig(max_failures=plan["max_failures"]),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
 
 
-def start_parent(p: dict, tracker: Tracker) -> str:
+def start_parent(plan: dict, tracker: Tracker) -> str:
     from bench.space import sweep_params
-    if p["resume"]:
-        tracker.reopen(p["parent_run_id"])
-        return p["parent_run_id"]
-    t = p["tune"]
-    run_id = tracker.create_run(p["study"], {
-        "irn.role": "sweep", "irn.space": p["space"], "irn.budget": p["budget"],
+    if plan["resume"]:
+        tracker.reopen(plan["parent_run_id"])
+        return plan["parent_run_id"]
+    t = plan["tune"]
+    run_id = tracker.create_run(plan["study"], {
+        "irn.role": "sweep", "irn.space": plan["space"], "irn.budget": plan["budget"],
         **host_tags(), "irn.gpu": cluster_gpu_tag(), "irn.objective": t["metric"],
         "irn.mode": t["mode"], "irn.searcher": t["searcher"], "irn.scheduler": t["scheduler"],
-        "irn.seeds": t["seeds"], "irn.storage": p["exp_dir"],
-        "mlflow.note.content": f"Sweep of `{p['study']}` ({p['budget']} budget, "
-                               f"{p['total_trials']} trials, {t['seeds']} seed(s) per "
+        "irn.seeds": t["seeds"], "irn.storage": plan["exp_dir"],
+        "mlflow.note.content": f"Sweep of `{plan['study']}` ({plan['budget']} budget, "
+                               f"{plan['total_trials']} trials, {t['seeds']} seed(s) per "
                                "configuration): running. The group table replaces this line "
                                "when it ends."})
-    tracker.log_params(run_id, sweep_params(p["space_obj"], p["base"]))
-    tracker.log_file(run_id, p["space"], "space.py")
+    tracker.log_params(run_id, sweep_params(plan["space_obj"], plan["base"]))
+    tracker.log_file(run_id, plan["space"], "space.py")
     return run_id
 
 
-def save_state(p: dict) -> None:
-    os.makedirs(p["exp_dir"], exist_ok=True)
-    shutil.copyfile(p["space"], os.path.join(p["exp_dir"], "space.py"))
+def save_state(plan: dict) -> None:
+    os.makedirs(plan["exp_dir"], exist_ok=True)
+    shutil.copyfile(plan["space"], os.path.join(plan["exp_dir"], "space.py"))
     keep = ("space", "budget", "base", "tune", "experiment", "tracking_uri", "max_concurrent",
             "max_failures", "parent_run_id", "total_trials", "default_reference", "study",
             "overridden")
-    write_json_atomic(os.path.join(p["exp_dir"], STATE_FILE), {k: p[k] for k in keep})
+    write_json_atomic(os.path.join(plan["exp_dir"], STATE_FILE), {k: plan[k] for k in keep})
 
 
 def ray_environment(local: bool) -> None:
@@ -389,48 +389,48 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     from bench.sweep_log import Hooks, Progress, SweepLog, summarize, summary_table
     console = Console(stderr=True, soft_wrap=True)  # one event per line, also in log files
     try:
-        p = plan(args)
-        data = load_data(p)  # may fail (exit 2), before anything starts
-        with ray_session(args.address):
+        plan = plan_sweep(args)
+        data = load_data(plan)  # may fail (exit 2), before anything starts
+        with RaySession(args.address):
             resources = trial_resources(args.cpus_per_trial, args.gpus_per_trial)
-            trainable = build_trainable(p, resources, data)
-            if not p["resume"]:  # reserved only once nothing can refuse the sweep any more
-                p["exp_dir"] = reserve_sweep_dir(p["exp_root"], p["study"])
-            tracker = Tracker(p["tracking_uri"], p["experiment"])
-            p["parent_run_id"] = start_parent(p, tracker)
-            if not p["resume"]:
-                save_state(p)
-            log = SweepLog(tracker, p["parent_run_id"], p["base"], p["tune"]["metric"],
-                           p["space_obj"].searched)
-            hooks = Hooks([log, Progress(console, p["tune"]["metric"],
-                                         p["space_obj"].searched), *callbacks])
-            console.print(f"sweep {p['space']}: budget {p['budget']}, "
-                          f"{p['tune']['seeds']} seed(s) per configuration, "
-                          f"{p['tune']['searcher']} search, {p['tune']['scheduler']}, "
+            trainable = build_trainable(plan, resources, data)
+            if not plan["resume"]:  # reserved only once nothing can refuse the sweep any more
+                plan["exp_dir"] = reserve_sweep_dir(plan["exp_root"], plan["study"])
+            tracker = Tracker(plan["tracking_uri"], plan["experiment"])
+            plan["parent_run_id"] = start_parent(plan, tracker)
+            if not plan["resume"]:
+                save_state(plan)
+            log = SweepLog(tracker, plan["parent_run_id"], plan["base"], plan["tune"]["metric"],
+                           plan["space_obj"].searched)
+            hooks = Hooks([log, Progress(console, plan["tune"]["metric"],
+                                         plan["space_obj"].searched), *callbacks])
+            console.print(f"sweep {plan['space']}: budget {plan['budget']}, "
+                          f"{plan['tune']['seeds']} seed(s) per configuration, "
+                          f"{plan['tune']['searcher']} search, {plan['tune']['scheduler']}, "
                           f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial; "
-                          f"results in {p['exp_dir']}; MLflow {p['tracking_uri']} "
-                          f"(parent run {p['parent_run_id']})")
+                          f"results in {plan['exp_dir']}; MLflow {plan['tracking_uri']} "
+                          f"(parent run {plan['parent_run_id']})")
             try:
-                results = build_tuner(p, trainable, hooks).fit()
+                results = build_tuner(plan, trainable, hooks).fit()
             except BaseException:
-                tracker.client.set_terminated(p["parent_run_id"], "FAILED")
+                tracker.client.set_terminated(plan["parent_run_id"], "FAILED")
                 raise
-            slots = _slots(p, resources)
-            summary = summarize(p, results, tracker, log, slots, start)
+            slots = _slots(plan, resources)
+            summary = summarize(plan, results, tracker, log, slots, start)
     except (SpaceError, ConfigError, UsageError, TrackingError) as e:
-        _drop_unused(locals().get("p"))
+        _drop_unused(locals().get("plan"))
         return fail(e)
     except Exception as e:  # noqa: BLE001 - e.g. a DataError while decoding the data
         from irn.data import DataError
         if isinstance(e, DataError):
-            _drop_unused(locals().get("p"))
+            _drop_unused(locals().get("plan"))
             return fail(e)
         raise
     interrupted = summary["interrupted"]
     log.close()
-    log_comparison(tracker, p["parent_run_id"], summary)
-    tracker.client.set_terminated(p["parent_run_id"], "KILLED" if interrupted else "FINISHED")
-    attach_dashboard(p, summary)
+    log_comparison(tracker, plan["parent_run_id"], summary)
+    tracker.client.set_terminated(plan["parent_run_id"], "KILLED" if interrupted else "FINISHED")
+    attach_dashboard(plan, summary)
     out = Console(width=None if sys.stdout.isatty() else 200)
     out.print(summary_table(summary))
     out.print(group_table.rich_table(summary))
@@ -449,11 +449,11 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     return 0
 
 
-def _drop_unused(p: dict | None) -> None:
+def _drop_unused(plan: dict | None) -> None:
     """Remove the results folder a refused sweep reserved but never used."""
-    if p and not p["resume"] and p.get("exp_dir") and os.path.isdir(p["exp_dir"]) \
-            and not os.listdir(p["exp_dir"]):
-        os.rmdir(p["exp_dir"])
+    if plan and not plan["resume"] and plan.get("exp_dir") and os.path.isdir(plan["exp_dir"]) \
+            and not os.listdir(plan["exp_dir"]):
+        os.rmdir(plan["exp_dir"])
 
 
 def log_comparison(tracker, run_id: str, summary: dict) -> None:
@@ -471,7 +471,7 @@ def log_comparison(tracker, run_id: str, summary: dict) -> None:
     tracker.log_text(run_id, group_table.metrics_legend(summary), "metrics.md")
 
 
-def attach_dashboard(p: dict, summary: dict) -> None:
+def attach_dashboard(plan: dict, summary: dict) -> None:
     """Build the Plotly report of this sweep and log it to the parent run as report.html.
     A dashboard problem never fails a sweep that ran: it is one warning line."""
     import tempfile
@@ -481,20 +481,20 @@ def attach_dashboard(p: dict, summary: dict) -> None:
     try:
         from dashboards.build import attach_to_run, build_report
         with tempfile.TemporaryDirectory() as tmp:
-            path = build_report(p["experiment"], p["tracking_uri"], p["parent_run_id"],
+            path = build_report(plan["experiment"], plan["tracking_uri"], plan["parent_run_id"],
                                 out=os.path.join(tmp, "report.html"), log=lambda *a: None)
-            attach_to_run(p["parent_run_id"], path, tracking_uri=p["tracking_uri"])
+            attach_to_run(plan["parent_run_id"], path, tracking_uri=plan["tracking_uri"])
         print("dashboard: report.html logged to the sweep's parent run", file=sys.stderr)
     except Exception as exc:  # noqa: BLE001 - see docstring
         print(f"dashboard: not built ({str(exc).splitlines()[0] if str(exc) else exc!r})",
               file=sys.stderr)
 
 
-def _slots(p: dict, resources: dict) -> int:
+def _slots(plan: dict, resources: dict) -> int:
     import ray
     cpus = ray.cluster_resources().get("CPU", 1)
     slots = max(1, math.floor(cpus / resources["cpu"]))
-    return min(slots, p["max_concurrent"] or slots)
+    return min(slots, plan["max_concurrent"] or slots)
 
 
 def main(argv=None) -> int:

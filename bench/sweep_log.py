@@ -45,7 +45,7 @@ def _current_hooks():
     return Hooks.current
 
 
-def _fan(name):
+def _forward_to_handlers(name):
     def hook(self, **info):
         for h in self.handlers:
             getattr(h, name)(**info)
@@ -56,7 +56,7 @@ def _fan(name):
 for _name in ("setup", "on_step_begin", "on_step_end", "on_trial_start", "on_trial_restore",
               "on_trial_save", "on_trial_result", "on_trial_complete", "on_trial_recover",
               "on_trial_error", "on_checkpoint", "on_experiment_end"):
-    setattr(Hooks, _name, _fan(_name))
+    setattr(Hooks, _name, _forward_to_handlers(_name))
 
 
 def error_line(trial) -> str:
@@ -115,79 +115,79 @@ class SweepLog(tune.Callback):
         self.all_trials = []
 
     def _log(self, trial) -> TrialLog:
-        st = self.trials.get(trial.trial_id)
-        if st is None:
+        trial_log = self.trials.get(trial.trial_id)
+        if trial_log is None:
             who = trial_identity(self.base, trial.config, self.searched)
             run_id, created = self.tracker.trial_run(self.parent_id, trial.trial_id, who["name"], {
                 "irn.group": who["group"], "irn.group_label": who["label"],
                 "irn.replicate": who["replicate"], "irn.seed": who["seed"]})
-            st = self.trials[trial.trial_id] = TrialLog(run_id, -1)
+            trial_log = self.trials[trial.trial_id] = TrialLog(run_id, -1)
             if created:
                 self.tracker.log_params(run_id, who["cfg"].to_dict())
                 self.tracker.set_tags(run_id, {**self.host, "irn.status": "RUNNING",
                                                "mlflow.note.content": describe_trial(who)})
             else:  # a resumed sweep's trial: the same run again, continued
-                st.per_image = self.tracker.load_json(run_id, PER_IMAGE, [])
-                st.last_step = self.tracker.last_step(run_id)
-                st.restarts = int(self.tracker.client.get_run(run_id).data.tags.get(
+                trial_log.per_image = self.tracker.load_json(run_id, PER_IMAGE, [])
+                trial_log.last_step = self.tracker.last_step(run_id)
+                trial_log.restarts = int(self.tracker.client.get_run(run_id).data.tags.get(
                     "irn.restarts", 0))
                 self.tracker.reopen(run_id)
                 self.tracker.set_tags(run_id, {"irn.status": "RUNNING"})
-        return st
+        return trial_log
 
     def on_trial_start(self, trial, **info):
         self._log(trial)
 
     def on_trial_recover(self, trial, **info):
-        st = self._log(trial)
-        st.restarts += 1
-        self.tracker.set_tags(st.run_id, {"irn.restarts": st.restarts,
+        trial_log = self._log(trial)
+        trial_log.restarts += 1
+        self.tracker.set_tags(trial_log.run_id, {"irn.restarts": trial_log.restarts,
                                           "irn.last_failure": error_line(trial)})
 
     def on_trial_result(self, trial, result, **info):
         if self.first_result_at is None:
             self.first_result_at = time.time()
-        st = self._log(trial)
+        trial_log = self._log(trial)
         step = result.get("step")
-        if step is None or step <= st.last_step:
+        if step is None or step <= trial_log.last_step:
             return  # already logged (a restarted trial replays nothing; a resume may)
         if "error" not in result:
-            n = step - max(st.last_step, 0)
+            n = step - max(trial_log.last_step, 0)
             self.train_s += (result.get("time/data", 0) + result.get("time/compute", 0)) * n
             self.eval_s += result.get("time/eval", 0)
         values = {k: v for k, v in result.items() if k not in RAY_KEYS}
-        self.tracker.log_report(st.run_id, values, first=st.last_step < 0)
+        self.tracker.log_report(trial_log.run_id, values, first=trial_log.last_step < 0)
         rows = per_image_rows(result)
         if rows:
-            st.per_image += rows
-            self.tracker.log_json(st.run_id, st.per_image, PER_IMAGE)
+            trial_log.per_image += rows
+            self.tracker.log_json(trial_log.run_id, trial_log.per_image, PER_IMAGE)
         if result.get("node_id"):
-            self.tracker.set_tags(st.run_id, {"irn.node": result["node_id"],
+            self.tracker.set_tags(trial_log.run_id, {"irn.node": result["node_id"],
                                               "irn.precision": result.get("precision", "")})
-        st.last_step = step
+        trial_log.last_step = step
 
     def on_trial_complete(self, trial, **info):
-        st = self._log(trial)
+        trial_log = self._log(trial)
         error = trial.last_result.get("error")
         if not error and trial.checkpoint is not None:
             with trial.checkpoint.as_directory() as d:
-                self.tracker.log_crop_files(st.run_id, os.path.join(d, "crops"))
-                self.tracker.log_profile(st.run_id, os.path.join(d, PROFILE_DIR))
-        self.tracker.finish(st.run_id, failed=bool(error), error=error)
-        st.ended = True
+                self.tracker.log_crop_files(trial_log.run_id, os.path.join(d, "crops"))
+                self.tracker.log_profile(trial_log.run_id, os.path.join(d, PROFILE_DIR))
+        self.tracker.finish(trial_log.run_id, failed=bool(error), error=error)
+        trial_log.ended = True
 
     def on_trial_error(self, trial, **info):
-        st = self._log(trial)
-        self.tracker.finish(st.run_id, failed=True, error=error_line(trial))
-        st.ended = True
+        trial_log = self._log(trial)
+        self.tracker.finish(trial_log.run_id, failed=True, error=error_line(trial))
+        trial_log.ended = True
 
     def close(self) -> None:
         """After an interruption: runs of unfinished trials become KILLED (--resume reopens
         them)."""
-        for st in self.trials.values():
-            if not st.ended:
-                self.tracker.set_tags(st.run_id, {"irn.status": "KILLED"})
-                self.tracker.client.set_terminated(st.run_id, "KILLED")
+        for trial_log in self.trials.values():
+            if not trial_log.ended:
+                self.tracker.set_tags(trial_log.run_id, {"irn.status": "KILLED"})
+                self.tracker.client.set_terminated(trial_log.run_id, "KILLED")
 
     def on_step_end(self, trials, **info):
         self.all_trials = trials
@@ -259,14 +259,14 @@ def _baseline(metric: str) -> str:
 
 # --------------------------------------------------------------------------- summary
 
-def summarize(p: dict, results, tracker: Tracker, log: SweepLog, slots: int,
+def summarize(plan: dict, results, tracker: Tracker, log: SweepLog, slots: int,
               process_start: float) -> dict:
     """The final table (every trial, also those finished before a --resume), sorted by the
     objective with failures last, plus the overhead figures."""
-    metric, mode = p["tune"]["metric"], p["tune"]["mode"]
-    searched = p["space_obj"].searched
+    metric, mode = plan["tune"]["metric"], plan["tune"]["mode"]
+    searched = plan["space_obj"].searched
     runs = {r.data.tags.get("irn.trial_id"): r
-            for r in tracker.find_runs({"mlflow.parentRunId": p["parent_run_id"]})}
+            for r in tracker.find_runs({"mlflow.parentRunId": plan["parent_run_id"]})}
     tune_trials = {t.trial_id: t for t in log.all_trials}
     rows, per_image = [], {}
     for result in results:
@@ -275,7 +275,7 @@ def summarize(p: dict, results, tracker: Tracker, log: SweepLog, slots: int,
         # an unstarted trial has no result config yet; Tune's trial object has it
         given = result.config or getattr(tune_trials.get(trial_id), "config", None) or {}
         config = {k: given.get(k) for k in searched}
-        who = trial_identity(p["base"], {**config, REPLICATE: given.get(REPLICATE, 0)},
+        who = trial_identity(plan["base"], {**config, REPLICATE: given.get(REPLICATE, 0)},
                              searched)
         error = m.get("error")
         if result.error is not None:
@@ -313,17 +313,17 @@ def summarize(p: dict, results, tracker: Tracker, log: SweepLog, slots: int,
                 "non_trial_share": 1 - (log.train_s + log.eval_s) / (wall * slots)}
     # Interrupted: a trial is unfinished, or trials the searcher would still create are missing.
     done = sum(r["status"] != "UNFINISHED" for r in rows)
-    interrupted = done < p["total_trials"] or any(r["status"] == "UNFINISHED" for r in rows)
+    interrupted = done < plan["total_trials"] or any(r["status"] == "UNFINISHED" for r in rows)
     comparison = compare_groups([{**r, "per_image": per_image[r["trial_id"]]}
                                  for r in in_grid_order], metric, mode,
-                                p["tune"].get("reference") or p.get("default_reference"))
-    return {"space": p["space"], "experiment": p["experiment"], "budget": p["budget"],
-            "seeds": p["tune"].get("seeds", 1), "groups": comparison["groups"],
+                                plan["tune"].get("reference") or plan.get("default_reference"))
+    return {"space": plan["space"], "experiment": plan["experiment"], "budget": plan["budget"],
+            "seeds": plan["tune"].get("seeds", 1), "groups": comparison["groups"],
             "comparison": {k: v for k, v in comparison.items() if k != "groups"},
-            "tracking_uri": p["tracking_uri"], "parent_run_id": p["parent_run_id"],
-            "storage": p["exp_dir"], "objective": metric, "mode": mode,
-            "baseline": _baseline(metric), "searcher": p["tune"]["searcher"],
-            "scheduler": p["tune"]["scheduler"], "searched": searched, "trials": rows,
+            "tracking_uri": plan["tracking_uri"], "parent_run_id": plan["parent_run_id"],
+            "storage": plan["exp_dir"], "objective": metric, "mode": mode,
+            "baseline": _baseline(metric), "searcher": plan["tune"]["searcher"],
+            "scheduler": plan["tune"]["scheduler"], "searched": searched, "trials": rows,
             "failed": [r["trial_id"] for r in rows if r["status"] == "FAILED"],
             "interrupted": interrupted, "overhead": overhead}
 

@@ -20,6 +20,7 @@ and the Y-PSNR of the round trip against the photo.
 """
 import argparse
 import contextlib
+import dataclasses
 import os
 import statistics
 import sys
@@ -31,9 +32,9 @@ import torch.nn as nn
 
 from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic
 from bench.telemetry import Telemetry, max_rss_gb
+from irn.device import sync
 from irn.precision import native_low_precision
 from irn.subnets import DENSE_PATHS, dense_path
-from irn.train import sync
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
 # Dense peak TFLOP/s of the math each dtype uses (fp32 convs run as TF32 by default).
@@ -92,24 +93,67 @@ def conv_flops(model: nn.Module, run, height: int, width: int) -> float:
     return counts[0] * (height * width) / probe ** 2
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """One measurement, checked by settings_from_args (the command line's defaults are its
+    only defaults). The speed switches carry the trial config's names and values
+    (irn.config): amp auto|off|bf16|fp16 (autocast), channels_last, compile,
+    device auto|cpu|cuda."""
+    scale: int
+    width: int
+    height: int
+    amp: str
+    channels_last: bool
+    compile: bool
+    device: str
+    impl: str  # "ours", or "official": the official network, fp32, no_grad, full frame
+    grad_mode: str  # "inference" (torch.inference_mode) or "no_grad"
+    dense: str  # the DenseBlock inference path (irn.subnets.DENSE_PATHS)
+    tile: int  # tile core in HR pixels, 0: full frame
+    overlap: int  # context on each side of a tile, HR pixels
+    baseline: str | None  # "official": also time that network, interleaved with ours
+    checkpoint: str | None  # None: untrained weights drawn from `seed`
+    repeats: int
+    warmup: int
+    compare_full: bool
+    threads: int  # torch CPU threads, 0: torch's default
+    seed: int
+
+    @property
+    def dtype(self) -> str:
+        """The math the convolutions run in: fp32 (amp off), bf16, fp16 (or auto, before
+        _measure resolves it)."""
+        return "fp32" if self.amp == "off" else self.amp
+
+    def as_official(self) -> "Settings":
+        """The baseline's settings: the official network as the official code runs it."""
+        return dataclasses.replace(self, impl="official", tile=0, overlap=0, amp="off",
+                                   channels_last=False, compile=False, grad_mode="no_grad")
+
+
+def amp_of(dtype: str) -> str:
+    """--dtype (auto|fp32|bf16|fp16) as the config's amp (auto|off|bf16|fp16)."""
+    return "off" if dtype == "fp32" else dtype
+
+
 class Rescaler:
     """downscale(hr) / upscale(lr) of our model or the official network, with the levers."""
 
-    def __init__(self, model, args, device):
-        self.model, self.args, self.device = model, args, device
+    def __init__(self, model, settings: Settings, device):
+        self.model, self.settings, self.device = model, settings, device
         self.official = None
-        if args.impl == "official":
+        if settings.impl == "official":
             self.official = official_network(model).to(device)
-        elif args.channels_last:
+        elif settings.channels_last:
             self.model = model.to(memory_format=torch.channels_last)
         down, up = self._down, self._up
-        if args.compile:
+        if settings.compile:
             down, up = torch.compile(down), torch.compile(up)
         self.down, self.up = down, up
 
     def _prepare(self, x):
         x = x.to(self.device)
-        if self.args.channels_last and self.official is None:
+        if self.settings.channels_last and self.official is None:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
@@ -117,27 +161,27 @@ class Rescaler:
         if self.official is not None:
             out = self.official(hr)
             return (out[:, :3].clamp(0, 1) * 255).round() / 255
-        if self.args.tile:
+        if self.settings.tile:
             from irn.tiling import tiled_downscale
-            return tiled_downscale(self.model, hr, self.args.tile, self.args.overlap)
+            return tiled_downscale(self.model, hr, self.settings.tile, self.settings.overlap)
         return self.model.downscale(hr)
 
     def _up(self, lr):
         if self.official is not None:
             z = lr.new_zeros(lr.shape[0], 3 * self.model.scale ** 2 - 3, *lr.shape[2:])
             return self.official(torch.cat([lr, z], 1), rev=True)[:, :3]
-        if self.args.tile:
+        if self.settings.tile:
             from irn.tiling import tiled_upscale
-            return tiled_upscale(self.model, lr, self.args.tile, self.args.overlap)
+            return tiled_upscale(self.model, lr, self.settings.tile, self.settings.overlap)
         return self.model.upscale(lr, mode="zero")
 
     def context(self):
         """Grad mode + autocast for one call."""
         stack = contextlib.ExitStack()
-        no_grad = self.official is not None or self.args.grad_mode == "no_grad"
+        no_grad = self.official is not None or self.settings.grad_mode == "no_grad"
         stack.enter_context(torch.no_grad() if no_grad else torch.inference_mode())
-        if self.args.dtype != "fp32" and self.official is None:
-            dtype = torch.bfloat16 if self.args.dtype == "bf16" else torch.float16
+        if self.settings.amp in ("bf16", "fp16") and self.official is None:
+            dtype = torch.bfloat16 if self.settings.amp == "bf16" else torch.float16
             stack.enter_context(torch.autocast(self.device.type, dtype=dtype))
         return stack
 
@@ -179,9 +223,11 @@ def stats(values: list[float]) -> dict:
             "spread": (max(values) - min(values)) / med if med else 0.0, "runs": values}
 
 
-def psnr_y(a, b, scale):
-    from irn.metrics import psnr_y as metric
-    return metric(a.float().clamp(0, 1).cpu(), b.float().clamp(0, 1).cpu(), scale)
+def clamped_psnr_y(a, b, scale):
+    """irn.metrics.psnr_y of two outputs clamped to [0, 1], wherever and in whatever dtype
+    they were computed."""
+    from irn.metrics import psnr_y
+    return psnr_y(a.float().clamp(0, 1).cpu(), b.float().clamp(0, 1).cpu(), scale)
 
 
 def peak_tflops(device, dtype):
@@ -191,43 +237,42 @@ def peak_tflops(device, dtype):
     return next((v[dtype] for k, v in PEAK_TFLOPS.items() if k in name), None)
 
 
-def measure(args) -> dict:
+def measure(settings: Settings) -> dict:
     """Run the timed round trips; global switches (DenseBlock path, threads) are restored."""
     threads = torch.get_num_threads()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
     try:
-        with dense_path(args.dense):
-            return _measure(args)
+        with dense_path(settings.dense):
+            return _measure(settings)
     finally:
         torch.set_num_threads(threads)
 
 
-def _measure(args) -> dict:
+def _measure(settings: Settings) -> dict:
     from irn.checkpoint import load_model
     from irn.model import build_model
-    device = torch.device(args.device if args.device != "auto" else
+    device = torch.device(settings.device if settings.device != "auto" else
                           ("cuda" if torch.cuda.is_available() else "cpu"))
-    width, height = args.width, args.height
-    if args.checkpoint:
-        model = load_model(args.checkpoint, args.scale)
+    if settings.checkpoint:
+        model = load_model(settings.checkpoint, settings.scale)
     else:
-        torch.manual_seed(args.seed)
-        model = build_model(scale=args.scale)
+        torch.manual_seed(settings.seed)
+        model = build_model(scale=settings.scale)
     model = model.to(device).eval()
-    image = photo(width, height)
+    image = photo(settings.width, settings.height)
     dtype_reason = "as asked"
-    if args.dtype == "auto":
+    if settings.amp == "auto":
         from bench.auto_dtype import auto_dtype
         dtype, dtype_reason = auto_dtype(model, image.to(device))
-        args = argparse.Namespace(**{**vars(args), "dtype": dtype})
-    runner = Rescaler(model, args, device)
+        settings = dataclasses.replace(settings, amp=amp_of(dtype))
+    runner = Rescaler(model, settings, device)
     flops = conv_flops(model, lambda x: model.upscale(model.downscale(x), mode="zero"),
-                       height, width)
+                       settings.height, settings.width)
 
-    base = Rescaler(model, official_args(args), device) if args.baseline else None
+    base = Rescaler(model, settings.as_official(), device) if settings.baseline else None
 
-    for _ in range(args.warmup):
+    for _ in range(settings.warmup):
         runner.round_trip(image)
         if base:
             base.round_trip(image)
@@ -235,7 +280,7 @@ def _measure(args) -> dict:
         torch.cuda.reset_peak_memory_stats(device)
     down, up, base_trips = [], [], []
     with Telemetry(interval=0.05, quiet=True) as tel:
-        for i in range(args.repeats):
+        for i in range(settings.repeats):
             # the baseline alternates before / after ours, so slow drifts of a shared
             # machine's load hit both alike; the speed-up is the median of paired ratios
             if base and i % 2 == 0:
@@ -246,21 +291,21 @@ def _measure(args) -> dict:
             if base and i % 2 == 1:
                 base_trips.append(base.round_trip(image))
     high_water = max_rss_gb()
-    mp = width * height / 1e6
+    mp = settings.width * settings.height / 1e6
     trip = stats([a + b for a, b in zip(down, up)])
     result = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "threads": torch.get_num_threads(), "scale": args.scale, "size": f"{width}x{height}",
-        "megapixels": mp, "impl": args.impl, "dtype": args.dtype, "dtype_reason": dtype_reason,
-        "channels_last": args.channels_last, "compile": args.compile, "dense": args.dense,
-        "grad_mode": "no_grad" if args.impl == "official" else args.grad_mode,
-        "tile": args.tile, "overlap": args.overlap,
-        "checkpoint": args.checkpoint, "repeats": args.repeats, "warmup": args.warmup,
+        "threads": torch.get_num_threads(), "size": f"{settings.width}x{settings.height}",
+        "megapixels": mp, "dtype": settings.dtype, "dtype_reason": dtype_reason,
+        **{key: getattr(settings, key) for key in ("scale", "impl", "channels_last", "compile",
+                                                   "dense", "tile", "overlap", "checkpoint",
+                                                   "repeats", "warmup")},
+        "grad_mode": "no_grad" if settings.impl == "official" else settings.grad_mode,
         "downscale": stats(down), "upscale": stats(up), "round_trip": trip,
         "throughput_mps": mp / trip["median_s"], "images_per_s": 1 / trip["median_s"],
         "downscale_mps": mp / statistics.median(down), "upscale_mps": mp / statistics.median(up),
         "tflops": flops / trip["median_s"] / 1e12, "round_trip_tflop": flops / 1e12,
-        "psnr_y": psnr_y(out, image, args.scale),
+        "psnr_y": clamped_psnr_y(out, image, settings.scale),
         "telemetry": tel.summary(),
     }
     telemetry = result["telemetry"]
@@ -269,7 +314,7 @@ def _measure(args) -> dict:
     else:
         result["peak_rss_gb"] = telemetry.get("rss_gb_peak")
         result["max_rss_gb"] = high_water
-    peak = peak_tflops(device, args.dtype)
+    peak = peak_tflops(device, settings.dtype)
     if peak:
         result["peak_tflops"] = peak
         result["fraction_of_peak"] = result["tflops"] / peak
@@ -277,30 +322,23 @@ def _measure(args) -> dict:
         times = [b[2] + b[3] for b in base_trips]
         result["baseline"] = {"impl": "official", "round_trip": stats(times),
                               "throughput_mps": mp / statistics.median(times),
-                              "psnr_y": psnr_y(base_trips[-1][1], image, args.scale)}
+                              "psnr_y": clamped_psnr_y(base_trips[-1][1], image, settings.scale)}
         result["speedup"] = statistics.median(
             b / (d + u) for b, d, u in zip(times, down, up))
-    if args.compare_full:
-        result.update(compare_full(model, args, device, image, out))
+    if settings.compare_full:
+        result.update(compare_full(model, settings, device, image, out))
     return result
 
 
-def official_args(args):
-    """The baseline's settings: the official network as the official code runs it."""
-    return argparse.Namespace(**{**vars(args), "impl": "official", "tile": 0, "overlap": 0,
-                                 "dtype": "fp32", "channels_last": False, "compile": False,
-                                 "grad_mode": "no_grad"})
-
-
-def compare_full(model, args, device, image, tiled_out) -> dict:
+def compare_full(model, settings: Settings, device, image, tiled_out) -> dict:
     """Full-frame inference once (same levers, no tiles) and the PSNR difference."""
-    full = argparse.Namespace(**{**vars(args), "tile": 0, "overlap": 0, "compile": False})
+    full = dataclasses.replace(settings, tile=0, overlap=0, compile=False)
     _, out, _, _ = Rescaler(model, full, device).round_trip(image)
     diff = (out.float() - tiled_out.float()).abs()
-    full_psnr = psnr_y(out, image, args.scale)
+    full_psnr = clamped_psnr_y(out, image, settings.scale)
     return {"full_psnr_y": full_psnr,
-            "psnr_y_delta": psnr_y(tiled_out, image, args.scale) - full_psnr,
-            "tiled_vs_full_psnr_y": psnr_y(tiled_out, out, args.scale),
+            "psnr_y_delta": clamped_psnr_y(tiled_out, image, settings.scale) - full_psnr,
+            "tiled_vs_full_psnr_y": clamped_psnr_y(tiled_out, out, settings.scale),
             "tiled_vs_full_max_abs": diff.max().item()}
 
 
@@ -338,56 +376,58 @@ def render(r: dict) -> list[str]:
 
 
 def parse_args(argv):
-    p = OneLineParser(prog="python -m bench.throughput", description=__doc__,
-                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scale", type=int, required=True, choices=(2, 4, 8))
-    p.add_argument("--size", required=True, help="WxH, 720p, 1080p or 4k")
-    p.add_argument("--tile", type=int, default=0, help="tile core in HR pixels (0: full frame)")
-    p.add_argument("--overlap", type=int, default=None,
-                   help="context on each side in HR pixels (default 64 with --tile)")
-    p.add_argument("--dtype", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
-                   help="auto (default): bf16 where native and its accuracy holds, else fp32 "
-                        "(bench/auto_dtype.py)")
-    p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--compile", action="store_true", help="torch.compile downscale/upscale")
-    p.add_argument("--grad-mode", choices=("inference", "no_grad"), default="inference")
-    p.add_argument("--dense", choices=DENSE_PATHS, default="taps",
-                   help="DenseBlock inference path: one buffer + conv5 as a GEMM over tap maps "
-                        "(default), one buffer (bit-identical), or torch.cat copies")
-    p.add_argument("--impl", choices=("ours", "official"), default="ours")
-    p.add_argument("--baseline", choices=("official",),
-                   help="also time the official network, interleaved, and report the speed-up")
-    p.add_argument("--checkpoint", metavar="CKPT", help="model file (default: untrained)")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--warmup", type=int, default=1, help="untimed round trips first")
-    p.add_argument("--compare-full", action="store_true",
-                   help="with --tile: PSNR difference against full-frame inference")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
-    p.add_argument("--seed", type=int, default=0, help="init seed of untrained weights")
-    p.add_argument("--json", metavar="OUT", help="write the results as JSON (atomically)")
-    return p.parse_args(argv)
+    parser = OneLineParser(prog="python -m bench.throughput", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    add = parser.add_argument
+    add("--scale", type=int, required=True, choices=(2, 4, 8))
+    add("--size", required=True, help="WxH, 720p, 1080p or 4k")
+    add("--tile", type=int, default=0, help="tile core in HR pixels (0: full frame)")
+    add("--overlap", type=int, default=None,
+        help="context on each side in HR pixels (default 64 with --tile)")
+    add("--dtype", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+        help="auto (default): bf16 where native and its accuracy holds, else fp32 "
+             "(bench/auto_dtype.py); the config's amp, with fp32 for off")
+    add("--channels-last", action="store_true")
+    add("--compile", action="store_true", help="torch.compile downscale/upscale")
+    add("--grad-mode", choices=("inference", "no_grad"), default="inference")
+    add("--dense", choices=DENSE_PATHS, default="taps",
+        help="DenseBlock inference path: one buffer + conv5 as a GEMM over tap maps "
+             "(default), one buffer (bit-identical), or torch.cat copies")
+    add("--impl", choices=("ours", "official"), default="ours")
+    add("--baseline", choices=("official",),
+        help="also time the official network, interleaved, and report the speed-up")
+    add("--checkpoint", metavar="CKPT", help="model file (default: untrained)")
+    add("--repeats", type=int, default=3)
+    add("--warmup", type=int, default=1, help="untimed round trips first")
+    add("--compare-full", action="store_true",
+        help="with --tile: PSNR difference against full-frame inference")
+    add("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    add("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    add("--seed", type=int, default=0, help="init seed of untrained weights")
+    add("--json", metavar="OUT", help="write the results as JSON (atomically)")
+    return parser.parse_args(argv)
 
 
-def check_args(args) -> None:
-    args.width, args.height = parse_size(args.size)
-    if args.width % args.scale or args.height % args.scale:
+def settings_from_args(args) -> Settings:
+    """The checked Settings of the command line; UsageError (one line) when they cannot run."""
+    width, height = parse_size(args.size)
+    if width % args.scale or height % args.scale:
         raise UsageError(f"--size {args.size} is not divisible by the scale {args.scale}")
     if args.repeats < 1 or args.warmup < 0 or args.threads < 0:
         raise UsageError("--repeats must be >= 1, --warmup and --threads >= 0")
-    if args.overlap is None:
-        args.overlap = 64 if args.tile else 0
+    overlap = args.overlap if args.overlap is not None else (64 if args.tile else 0)
     if args.tile:
         from irn.tiling import check_tiling
         try:
-            check_tiling(args.scale, args.tile, args.overlap)
+            check_tiling(args.scale, args.tile, overlap)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    elif args.overlap or args.compare_full:
+    elif overlap or args.compare_full:
         raise UsageError("--overlap and --compare-full need --tile")
-    if args.impl == "official" and args.dtype == "auto":
-        args.dtype = "fp32"  # the official network runs as the official code does
-    if args.impl == "official" and (args.tile or args.dtype != "fp32" or args.channels_last
+    dtype = args.dtype
+    if args.impl == "official" and dtype == "auto":
+        dtype = "fp32"  # the official network runs as the official code does
+    if args.impl == "official" and (args.tile or dtype != "fp32" or args.channels_last
                                     or args.grad_mode != "inference"):
         raise UsageError("--impl official runs as the official code does: fp32, no_grad, "
                          "full frame; drop --tile/--dtype/--channels-last/--grad-mode")
@@ -396,21 +436,27 @@ def check_args(args) -> None:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda but no CUDA device is available")
     on_cpu = args.device == "cpu" or not torch.cuda.is_available()
-    if on_cpu and args.dtype in ("bf16", "fp16") and not fast_low_precision(args.dtype):
-        raise UsageError(f"--dtype {args.dtype}: this CPU has no native {args.dtype} "
+    if on_cpu and dtype in ("bf16", "fp16") and not fast_low_precision(dtype):
+        raise UsageError(f"--dtype {dtype}: this CPU has no native {dtype} "
                          "convolutions (needs AVX512-BF16/FP16 or AMX); they would run about "
                          "500x slower than fp32")
     if args.checkpoint and not os.path.isfile(args.checkpoint):
         raise UsageError(f"checkpoint not found: {args.checkpoint}")
     check_json_target(args.json)
+    return Settings(scale=args.scale, width=width, height=height,
+                    amp=amp_of(dtype),
+                    channels_last=args.channels_last, compile=args.compile, device=args.device,
+                    impl=args.impl, grad_mode=args.grad_mode, dense=args.dense, tile=args.tile,
+                    overlap=overlap, baseline=args.baseline, checkpoint=args.checkpoint,
+                    repeats=args.repeats, warmup=args.warmup, compare_full=args.compare_full,
+                    threads=args.threads, seed=args.seed)
 
 
 def main(argv=None) -> int:
     from irn.official import CheckpointError
     args = parse_args(argv)
     try:
-        check_args(args)
-        result = measure(args)
+        result = measure(settings_from_args(args))
     except (UsageError, CheckpointError, ValueError) as exc:
         return fail(exc)
     for line in render(result):

@@ -3,8 +3,13 @@ MLflow params, dashboard axes. Defaults reproduce the official IRN recipe (x2); 
 named presets over the optimisation keys.
 
 Precedence: defaults < budget preset < explicit values (space file, --set).
+
+Each default is written once, here: irn.build_model and irn.data take theirs from `default`.
+The allowed values of a key come from the registry that implements them (`choices`).
 """
 import dataclasses
+import functools
+import inspect
 import math
 import os
 import types
@@ -18,7 +23,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Config:
-    # architecture (irn.build_model)
+    # architecture: the keywords of irn.build_model (see arch()), whose defaults these are
     scale: int = 2
     coupling: str = "enhanced"
     blocks: int = 8
@@ -84,22 +89,38 @@ class Config:
         return dataclasses.asdict(self)
 
     def arch(self) -> dict:
-        """The keyword arguments of irn.build_model."""
-        return {k: getattr(self, k) for k in ("scale", "coupling", "blocks", "subnet", "gc",
-                                              "multiscale_depth", "split_ratio")}
+        """The keyword arguments of irn.build_model: the parameters its signature names."""
+        return {k: getattr(self, k) for k in arch_keys()}
 
 
-CHOICES = {
-    "scale": (2, 4, 8),
-    "z_train": ("gaussian", "zero"),
-    "z_eval": ("gaussian", "zero"),
-    "jpeg_train": ("off", "diff", "ste"),
-    "schedule": ("multistep", "cosine", "constant"),
-    "amp": ("off", "bf16", "fp16", "auto"),  # auto: bf16 where native (irn.precision)
-    "device": ("auto", "cpu", "cuda"),
-    "loader": ("memory", "disk"),
-    "stamp": ("none", "border", "corners"),  # irn.stamp.STAMPS
-}
+def default(key: str):
+    """The default value of config key `key`."""
+    return Config.__dataclass_fields__[key].default
+
+
+@functools.cache
+def arch_keys() -> tuple[str, ...]:
+    from irn.model import build_model  # local: irn.model takes its defaults from here
+    return tuple(inspect.signature(build_model).parameters)
+
+
+# Fixed sets that no registry holds: schedules are irn.train.lr_factor's branches.
+SCHEDULES = ("multistep", "cosine", "constant")
+AMP_MODES = ("off", "bf16", "fp16", "auto")  # auto: bf16 where native (irn.precision)
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@functools.cache
+def choices() -> dict[str, tuple]:
+    """The allowed values of each key that has a fixed set, from the registry behind it."""
+    from irn.data.samples import LOADERS
+    from irn.jpeg import JPEG_MODES
+    from irn.model import SCALES, Z_MODES
+    from irn.stamp import STAMPS
+    return {"scale": SCALES, "z_train": Z_MODES, "z_eval": Z_MODES,
+            "jpeg_train": tuple(JPEG_MODES), "schedule": SCHEDULES, "amp": AMP_MODES,
+            "device": DEVICES, "loader": LOADERS, "stamp": STAMPS}
+
 
 # Budgets: named presets over optimisation keys (see README "Budgets" for why these values).
 BUDGETS = {
@@ -183,7 +204,7 @@ def parse_set(pairs: list[str]) -> dict:
 
 
 def validate(cfg: Config) -> None:
-    for key, allowed in CHOICES.items():
+    for key, allowed in choices().items():
         if getattr(cfg, key) not in allowed:
             raise ConfigError(f"{key} must be one of {', '.join(map(str, allowed))}; "
                               f"got {getattr(cfg, key)!r}")
@@ -193,7 +214,7 @@ def validate(cfg: Config) -> None:
             continue
         if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
             raise ConfigError(f"{key} must be {tp.__name__}, got {value!r}")
-    from irn.model import check_architecture  # local: keeps config importable on its own
+    from irn.model import check_architecture  # local: irn.model imports this module
     try:
         check_architecture(**cfg.arch())
     except ValueError as exc:

@@ -14,7 +14,7 @@ containing such a pair averages to inf. No cap is applied.
 import torch
 import torch.nn.functional as F
 
-__all__ = ["quantize_uint8", "rgb_to_y", "psnr_y", "psnr_rgb", "ssim_y", "psnr", "METRICS"]
+__all__ = ["quantize_uint8", "rgb_to_y", "psnr_y", "psnr_rgb", "ssim_y", "psnr"]
 
 _Y_WEIGHTS = (65.481, 128.553, 24.966)  # BT.601, R, G, B in [0,1] -> Y in [16, 235]
 
@@ -129,6 +129,3 @@ def ssim_y(a: torch.Tensor, b: torch.Tensor, crop: int) -> float:
     x, y = _levels(a, b, crop)
     return _ssim_per_image(_y255(x), _y255(y)).mean().item()
 
-
-# Fixed metric names (see ARCHITECTURE.md): name -> fn(a, b, crop) -> float.
-METRICS = {"psnr_y": psnr_y, "ssim_y": ssim_y, "psnr_rgb": psnr_rgb}

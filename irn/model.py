@@ -15,12 +15,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from FrEIA.framework import SequenceINN
 
+from irn.config import default
 from irn.couplings import COUPLINGS, LR_CHANNELS
 from irn.haar import HaarDownsampling
 from irn.quantization import quantize
 from irn.subnets import SUBNETS, subnet_constructor
 
 SCALES = (2, 4, 8)
+Z_MODES = ("gaussian", "zero")  # how upscale draws z when none is given
 # Nominal spatial size used only for FrEIA's shape inference; real inputs may be any size
 # divisible by the scale.
 _NOMINAL = 64
@@ -44,8 +46,7 @@ def stage_channels(scale: int, multiscale_depth: int, split_ratio: float):
 class InvertibleRescaler(nn.Module):
     """forward(x, rev=False) -> (out, log_det); downscale(hr); upscale(lr, z, mode)."""
 
-    def __init__(self, scale=2, coupling="enhanced", blocks=8, subnet="dense", gc=32,
-                 multiscale_depth=0, split_ratio=0.5):
+    def __init__(self, scale, coupling, blocks, subnet, gc, multiscale_depth, split_ratio):
         super().__init__()
         check_architecture(scale, coupling, blocks, subnet, gc, multiscale_depth, split_ratio)
         self.scale, self.coupling_name = scale, coupling
@@ -133,7 +134,7 @@ class InvertibleRescaler(nn.Module):
             elif mode == "zero":
                 z = lr.new_zeros(self.latent_shape(lr))
             else:
-                raise ValueError(f"unknown z mode {mode!r}; valid: gaussian, zero")
+                raise ValueError(f"unknown z mode {mode!r}; valid: {', '.join(Z_MODES)}")
         out, _ = self.forward(torch.cat([lr, z], 1), rev=True, jac=False)
         return out[:, :3]
 
@@ -167,9 +168,12 @@ def check_architecture(scale, coupling, blocks, subnet, gc, multiscale_depth, sp
         raise ValueError(f"split_ratio must be in [0, 1), got {split_ratio!r}")
 
 
-def build_model(scale=2, coupling="enhanced", blocks=8, subnet="dense", gc=32,
-                multiscale_depth=0, split_ratio=0.5) -> InvertibleRescaler:
-    """Build an IRN-family model; keyword names are the config vocabulary's."""
+def build_model(scale=default("scale"), coupling=default("coupling"), blocks=default("blocks"),
+                subnet=default("subnet"), gc=default("gc"),
+                multiscale_depth=default("multiscale_depth"),
+                split_ratio=default("split_ratio")) -> InvertibleRescaler:
+    """Build an IRN-family model; keyword names and defaults are the config's (irn.config),
+    whose arch() passes exactly these keywords."""
     return InvertibleRescaler(scale=scale, coupling=coupling, blocks=blocks, subnet=subnet,
                               gc=gc, multiscale_depth=multiscale_depth, split_ratio=split_ratio)
 

@@ -22,6 +22,7 @@ import torch
 from irn.checkpoint import atomic_save, FORMAT
 from irn.config import Config, from_dict
 from irn.data import train_loader, val_images
+from irn.device import sync
 from irn.evaluate import evaluate_images, mean_metrics
 from irn.model import build_model, count_parameters
 from irn.objective import Objective, check_finite
@@ -53,12 +54,6 @@ def validation_set(cfg: Config, images=None, names=None):
     already decoded by the caller (irn.data.load_named_images)."""
     return val_images(cfg.data, cfg.scale, cfg.val_max_size or None, images=images,
                       names=names, tile=cfg.val_tile)
-
-
-def sync(device: torch.device) -> None:
-    """Wait for queued GPU work, so wall-clock timings measure it (no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class Trainer:

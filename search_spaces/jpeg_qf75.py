@@ -1,4 +1,4 @@
-"""Issue 7's acceptance study: does training through JPEG at QF 75 beat IRN as published
+"""The JPEG acceptance study: does training through JPEG at QF 75 beat IRN as published
 (jpeg_train off) when the LR is stored as a QF-75 JPEG? Same budget and seed for all three;
 the QF-90 and lossless columns show the off model's drop (SAIN's finding, on our data).
 

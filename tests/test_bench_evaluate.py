@@ -14,10 +14,9 @@ from irn.config import from_dict
 from irn.data import val_images
 from irn.data.rendered import rendered_images
 from irn.evaluate import evaluate_images, mean_metrics
-from irn.model import build_model
-from irn.official import to_official
 from irn.rescale import downscale
 from irn.storage import png_bits_per_pixel
+from tests.model_files import random_x2_files
 
 
 def _photo(rng, h, w):
@@ -39,16 +38,8 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model_files(tmp_path_factory):
     """A random-weight x2 model as an official-layout .pth and in our format."""
-    torch.manual_seed(0)
-    model = build_model(scale=2, blocks=2, gc=8)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                p.add_(torch.randn_like(p) * 0.01)
-    d = tmp_path_factory.mktemp("ckpt")
-    torch.save(to_official(model), d / "IRN_x2.pth")
-    save_model(d / "ours.pt", model, {"scale": 2, "blocks": 2, "gc": 8})
-    return model.eval(), d / "IRN_x2.pth", d / "ours.pt"
+    model, ours, official = random_x2_files(tmp_path_factory.mktemp("ckpt"), "IRN_x2.pth")
+    return model, official, ours
 
 
 def _run(args, capsys):

@@ -1,21 +1,37 @@
-"""`python -m bench.train`: a real single run end to end, its JSON, its checkpoint, errors."""
+"""`python -m bench.train`: a real single run end to end, its JSON, its checkpoint, errors.
+
+Two tests start an interpreter (the real process: its exit status and its whole stderr);
+the other errors are checked in-process through bench.train.main, which the command runs.
+"""
 import json
 import subprocess
 import sys
 
 import pytest
 
+from bench import train
+from irn import rescale
+
 TINY = ["--budget", "smoke", "--set", "blocks=1", "--set", "gc=8", "--set", "jpeg_eval=50"]
 
 
-def run(*args):
+def run_process(*args):
     return subprocess.run([sys.executable, "-m", "bench.train", *args], capture_output=True,
                           text=True, timeout=600)
 
 
-def test_single_run_writes_metrics_and_a_usable_checkpoint(tmp_path):
+def run_in_process(args, capsys):
+    """(exit status, stderr lines) of bench.train.main(args)."""
+    try:
+        code = train.main(list(args))
+    except SystemExit as exc:  # argparse errors
+        code = exc.code
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_single_run_writes_metrics_and_a_usable_checkpoint(tmp_path, capsys):
     out, ckpt = tmp_path / "run.json", tmp_path / "model.pt"
-    proc = run(*TINY, "--json", str(out), "--save", str(ckpt))
+    proc = run_process(*TINY, "--json", str(out), "--save", str(ckpt))
     assert proc.returncode == 0, proc.stderr
     assert "gain_db" in proc.stdout and "bicubic_psnr_y" in proc.stdout
     result = json.loads(out.read_text())
@@ -31,10 +47,16 @@ def test_single_run_writes_metrics_and_a_usable_checkpoint(tmp_path):
     from skimage import data
     photo, lr = tmp_path / "in.png", tmp_path / "lr.png"
     Image.fromarray(data.coffee()[:64, :64]).save(photo)
-    rescale = subprocess.run([sys.executable, "-m", "irn.rescale", "down", str(photo), str(lr),
-                              "--checkpoint", str(ckpt)], capture_output=True, text=True)
-    assert rescale.returncode == 0, rescale.stderr
+    assert rescale.main(["down", str(photo), str(lr), "--checkpoint", str(ckpt)]) == 0, \
+        capsys.readouterr().err
     assert Image.open(lr).size == (32, 32)
+
+
+def test_bad_input_from_the_real_process_is_one_line_exit_2():
+    proc = run_process(*TINY, "--set", "colour=red")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: unknown config key 'colour'; valid")
 
 
 @pytest.mark.parametrize("args,message", [
@@ -44,19 +66,18 @@ def test_single_run_writes_metrics_and_a_usable_checkpoint(tmp_path):
     (["--set", "patch_size=30", "--set", "scale=4"], "not divisible by scale 4"),
     (["--json", "/no/such/dir/out.json"], "folder for --json does not exist"),
 ])
-def test_bad_input_is_one_line_exit_2(args, message, tmp_path):
-    proc = run(*TINY, *args)
-    assert proc.returncode == 2
-    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+def test_bad_input_is_one_line_exit_2(args, message, capsys):
+    code, lines = run_in_process([*TINY, *args], capsys)
+    assert code == 2
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
 
 
-def test_corrupt_image_folder_is_reported(tmp_path):
+def test_corrupt_image_folder_is_reported(tmp_path, capsys):
     folder = tmp_path / "imgs"
     (folder / "train").mkdir(parents=True)
     (folder / "val").mkdir()
     (folder / "train" / "broken.png").write_bytes(b"garbage")
-    proc = run(*TINY, "--set", f"data={folder}")
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2
+    code, lines = run_in_process([*TINY, "--set", f"data={folder}"], capsys)
+    assert code == 2
     assert lines == [f"error: no readable images in {folder / 'train'} (1 unreadable: "
                      "broken.png)"]

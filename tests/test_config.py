@@ -1,7 +1,14 @@
 """The one config: official defaults, budgets, coercion, and one-line errors."""
+import inspect
+
 import pytest
 
-from irn.config import BUDGETS, Config, ConfigError, from_dict, keys, parse_set
+from irn.config import BUDGETS, Config, ConfigError, choices, default, from_dict, keys, parse_set
+from irn.couplings import COUPLINGS
+from irn.data import train_loader, val_images
+from irn.jpeg import JPEG_MODES
+from irn.model import SCALES, build_model
+from irn.stamp import STAMPS
 
 
 def test_defaults_are_the_official_recipe():
@@ -68,4 +75,28 @@ def test_replace_validates():
     assert cfg.replace(scale=4).scale == 4
     with pytest.raises(ConfigError):
         cfg.replace(scale=5)
-    assert "scale" in keys() and "loader" in keys() and "jpeg_quality" in keys()
+    assert keys() == list(Config().to_dict())  # the order errors and MLflow params use
+    assert keys()[:7] == list(Config().arch())  # the model's keys first, build_model's order
+    assert all(set(preset) <= set(keys()) for preset in BUDGETS.values())
+
+
+def test_model_and_data_defaults_are_the_configs():
+    model_defaults = {k: p.default for k, p in inspect.signature(build_model).parameters.items()}
+    assert Config().arch() == model_defaults
+    assert Config(scale=4, blocks=2).arch() == {**model_defaults, "scale": 4, "blocks": 2}
+    assert list(model_defaults) == ["scale", "coupling", "blocks", "subnet", "gc",
+                                    "multiscale_depth", "split_ratio"]
+    for fn in (train_loader, val_images):
+        for name, p in inspect.signature(fn).parameters.items():
+            if name in keys():
+                assert p.default == default(name), (fn.__name__, name)
+    assert inspect.signature(val_images).parameters["tile"].default == default("val_tile")
+
+
+def test_choices_come_from_the_registries():
+    allowed = choices()
+    assert allowed["scale"] == SCALES and allowed["jpeg_train"] == tuple(JPEG_MODES)
+    assert allowed["loader"] == ("memory", "disk") and allowed["z_eval"] == ("gaussian", "zero")
+    assert allowed["stamp"] == STAMPS
+    with pytest.raises(ConfigError, match="coupling 'glow'; valid: " + ", ".join(COUPLINGS)):
+        Config(coupling="glow")

@@ -99,7 +99,7 @@ def test_augmentations_occur_and_lr_is_matlab_bicubic():
 
 def test_crops_cover_the_image_and_small_images_are_padded():
     ds = train_dataset(images=[_photo(20, 30), _photo(200, 200, 1)], scale=4, patch_size=48)
-    plans = [ds.plan(k) for k in range(40)]
+    plans = [ds.locate(k) for k in range(40)]
     assert {i for i, *_ in plans} == {0, 1}
     assert len({(t, l) for i, t, l, _ in plans if i == 1}) > 15
     for k in range(6):

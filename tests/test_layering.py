@@ -1,4 +1,5 @@
-"""ARCHITECTURE.md layering: `irn` never imports bench, dashboards, ray, mlflow or plotly."""
+"""The layering (README "Layout"): `irn` never imports bench, dashboards, ray, mlflow or
+plotly."""
 import subprocess
 import sys
 

@@ -281,13 +281,14 @@ def test_repeated_names_get_separate_log_keys():
 
 
 def test_options_are_routed():
-    loss = build_loss("huber+smooth_l1", delta=0.5, smooth_l1__beta=0.2)
+    loss = build_loss("huber+smooth_l1", delta=0.5, beta=0.2)
     assert loss.losses[0].delta == 0.5 and loss.losses[1].beta == 0.2
+    assert build_loss("l1+huber", delta=0.5).losses[1].delta == 0.5  # l1 takes no delta
     assert build_loss("l2", weights="/nonexistent/vgg.pth").terms == [(1.0, "l2")]  # not for l2: ignored
     with pytest.raises(ValueError, match="detla"):
         build_loss("huber", detla=0.1)
-    with pytest.raises(ValueError, match="huber accepts"):
-        build_loss("huber", huber__beta=0.1)
+    with pytest.raises(ValueError, match="'huber__beta' is not accepted by any loss"):
+        build_loss("huber", huber__beta=0.1)  # no per-loss targeting: one name, every loss
 
 
 def _one_line_error(exc_info) -> str:

@@ -9,10 +9,8 @@ import torch
 from PIL import Image
 from skimage import data
 
-from irn.checkpoint import save_model
-from irn.model import build_model
-from irn.official import to_official
 from irn.rescale import main, read_rgb
+from tests.model_files import random_x2_files
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +23,7 @@ def photo(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    model = build_model(scale=2, blocks=2, gc=8)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                p.add_(torch.randn_like(p) * 0.01)
-    folder = tmp_path_factory.mktemp("ckpt")
-    ours = folder / "ours.pt"
-    save_model(ours, model, {"scale": 2, "blocks": 2, "gc": 8})
-    official = folder / "official.pth"
-    torch.save(to_official(model), official)
-    return model.eval(), ours, official
+    return random_x2_files(tmp_path_factory.mktemp("ckpt"))
 
 
 def test_down_then_up_on_a_real_photo(photo, ckpt, tmp_path):

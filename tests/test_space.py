@@ -157,8 +157,9 @@ def test_two_sweeps_in_one_second_get_their_own_folders(tmp_path):
 
 
 def test_set_overrides_a_value_the_space_fixes(tmp_path):
-    from bench.sweep import parse_args, plan
+    from bench.sweep import parse_args, plan_sweep
     path = write(tmp_path, "SPACE = {'blocks': 1, 'jpeg_eval': ''}\nTUNE = {'budget': 'smoke'}\n")
-    p = plan(parse_args([path, "--set", "jpeg_eval=50", "--storage", str(tmp_path / "r")]))
-    assert p["base"]["jpeg_eval"] == "50" and "jpeg_eval" not in p["space_obj"].space
-    assert p["overridden"] == ["jpeg_eval"] and p["space_obj"].space == {"blocks": 1}
+    plan = plan_sweep(parse_args([path, "--set", "jpeg_eval=50", "--storage",
+                                  str(tmp_path / "r")]))
+    assert plan["base"]["jpeg_eval"] == "50" and "jpeg_eval" not in plan["space_obj"].space
+    assert plan["overridden"] == ["jpeg_eval"] and plan["space_obj"].space == {"blocks": 1}

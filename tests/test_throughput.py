@@ -1,6 +1,8 @@
 """bench.throughput and the DenseBlock inference path: equal outputs, the CLI contract, FLOP
 counting, checkpoints, and the official network giving the same round trip."""
+import dataclasses
 import json
+import statistics
 
 import numpy as np
 import pytest
@@ -114,8 +116,10 @@ def test_cli_times_a_round_trip_and_writes_json(tmp_path, capsys):
     assert code == 0 and "MP/s" in out
     r = json.loads(js.read_text())
     assert r["size"] == "32x24" and len(r["round_trip"]["runs"]) == 2
-    assert r["round_trip"]["median_s"] == pytest.approx(
-        r["downscale"]["median_s"] + r["upscale"]["median_s"], rel=0.5)
+    trips = [d + u for d, u in zip(r["downscale"]["runs"], r["upscale"]["runs"])]
+    assert r["round_trip"]["runs"] == pytest.approx(trips)  # each trip = its down + its up
+    assert r["round_trip"]["median_s"] == pytest.approx(statistics.median(trips))
+    assert r["round_trip"]["min_s"] == min(r["round_trip"]["runs"])
     assert r["throughput_mps"] == pytest.approx(32 * 24 / 1e6 / r["round_trip"]["median_s"])
     assert r["peak_rss_gb"] > 0.05 and r["max_rss_gb"] >= r["peak_rss_gb"] * 0.9
     assert r["psnr_y"] > 20  # untrained IRN = Haar mean down, replicate up: still a photo
@@ -141,12 +145,32 @@ def test_cli_with_a_checkpoint_tiles_and_official_agree(tmp_path, capsys):
     assert results["official"]["psnr_y"] == pytest.approx(ours, abs=1e-3)
     baseline = results["ours"]["baseline"]  # interleaved official runs, same weights
     assert baseline["psnr_y"] == pytest.approx(ours, abs=1e-3)
-    assert len(baseline["round_trip"]["runs"]) == 2 and results["ours"]["speedup"] > 0
+    assert len(baseline["round_trip"]["runs"]) == 2
+    # the speed-up is the median of the paired ratios: run i of the baseline over run i of ours
+    assert results["ours"]["speedup"] == pytest.approx(statistics.median(
+        b / o for b, o in zip(baseline["round_trip"]["runs"],
+                              results["ours"]["round_trip"]["runs"])))
     assert results["cat"]["psnr_y"] == pytest.approx(ours, abs=1e-3)
     tiled = results["tiled"]
     assert tiled["full_psnr_y"] == pytest.approx(ours, abs=1e-6)
     assert abs(tiled["psnr_y_delta"]) < 0.01
     assert DenseBlock.buffered_inference and not DenseBlock.conv5_by_taps  # restored
+
+
+def test_settings_use_the_config_names_and_the_baseline_runs_as_official():
+    common = ["--scale", "4", "--size", "1080p", "--tile", "64", "--channels-last"]
+    assert throughput.settings_from_args(throughput.parse_args(common)).amp == "auto"
+    settings = throughput.settings_from_args(throughput.parse_args(common + ["--dtype", "fp32"]))
+    assert (settings.width, settings.height, settings.overlap) == (1920, 1080, 64)
+    assert (settings.amp, settings.dtype, settings.channels_last) == ("off", "fp32", True)
+    assert (settings.compile, settings.device) == (False, "auto")
+    official = settings.as_official()
+    assert (official.impl, official.tile, official.overlap, official.amp) == ("official", 0, 0,
+                                                                             "off")
+    assert (official.channels_last, official.grad_mode) == (False, "no_grad")
+    assert official.scale == 4 and settings.impl == "ours"  # a copy: the original is unchanged
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.tile = 0
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -8,9 +8,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from irn.config import default
 from irn.data.sources import (DataError, image_files, load_images, load_named_images, read_image,
                               to_rgb)
 from irn.imresize import imresize
+
+LOADERS = ("memory", "disk")  # decode once / decode the file at every sample
 
 
 class TrainPatches(Dataset):
@@ -23,7 +26,7 @@ class TrainPatches(Dataset):
     (bicubic overshoot), as a uint8 DIV2K LR file would be, without the 8-bit rounding.
     """
 
-    def __init__(self, source, scale: int = 2, patch_size: int = 144, seed: int = 0,
+    def __init__(self, source, scale: int, patch_size: int, seed: int,
                  sizes: list[tuple[int, int]] | None = None):
         if int(scale) != scale or scale < 1:
             raise ValueError(f"scale must be a positive integer, got {scale}")
@@ -45,7 +48,7 @@ class TrainPatches(Dataset):
     def __len__(self) -> int:
         return len(self.source)
 
-    def plan(self, k: int) -> tuple[int, int, int, int]:
+    def locate(self, k: int) -> tuple[int, int, int, int]:
         """(image index, top, left, augmentation 0..7) of sample k: a function of (seed, k)."""
         n, p = len(self.source), self.patch_size
         epoch, pos = divmod(k, n)
@@ -58,7 +61,7 @@ class TrainPatches(Dataset):
 
     def hr_patch(self, k: int) -> torch.Tensor:
         """Sample k's HR patch, 3 x P x P uint8 (one copy out of the source image)."""
-        i, top, left, aug = self.plan(k)
+        i, top, left, aug = self.locate(k)
         p = self.patch_size
         img = self._read(self.source[i]) if self.on_disk else self.source[i]
         h, w = img.shape[:2]
@@ -92,8 +95,8 @@ class TrainPatches(Dataset):
         return self._pair(torch.stack([self.hr_patch(k) for k in ks]))
 
 
-class _Count(Sampler):
-    """0, 1, 2, ... forever (from `start`): the sample numbers of an infinite stream."""
+class _CountFrom(Sampler):
+    """start, start + 1, ... forever: the sample numbers of an infinite stream."""
 
     def __init__(self, start: int = 0):
         self.start = start
@@ -102,12 +105,13 @@ class _Count(Sampler):
         return itertools.count(self.start)
 
 
-def _as_is(batch):
-    return batch  # __getitems__ already returns the collated (hr, lr) batch
+def _already_collated(batch):
+    return batch  # __getitems__ returns the stacked (hr, lr) batch
 
 
-def train_dataset(data: str | Path = "embedded", scale: int = 2, patch_size: int = 144,
-                  loader: str = "memory", seed: int = 0,
+def train_dataset(data: str | Path = default("data"), scale: int = default("scale"),
+                  patch_size: int = default("patch_size"), loader: str = default("loader"),
+                  seed: int = default("seed"),
                   images: list[np.ndarray] | None = None) -> TrainPatches:
     """The TrainPatches of a training split (see train_loader for the arguments)."""
     if loader == "memory":
@@ -118,12 +122,14 @@ def train_dataset(data: str | Path = "embedded", scale: int = 2, patch_size: int
             raise ValueError("images= is for loader='memory'; the disk loader reads files")
         paths, sizes = image_files(data, "train")
         return TrainPatches(paths, scale, patch_size, seed, sizes=sizes)
-    raise ValueError(f"loader must be 'memory' or 'disk', got {loader!r}")
+    raise ValueError(f"loader must be {' or '.join(map(repr, LOADERS))}, got {loader!r}")
 
 
-def train_loader(data: str | Path = "embedded", scale: int = 2, patch_size: int = 144,
-                 batch_size: int = 16, loader: str = "memory", workers: int = 0, seed: int = 0,
-                 images: list[np.ndarray] | None = None, start_batch: int = 0) -> DataLoader:
+def train_loader(data: str | Path = default("data"), scale: int = default("scale"),
+                 patch_size: int = default("patch_size"), batch_size: int = default("batch_size"),
+                 loader: str = default("loader"), workers: int = default("workers"),
+                 seed: int = default("seed"), images: list[np.ndarray] | None = None,
+                 start_batch: int = 0) -> DataLoader:
     """Infinite iterable of (hr: B x 3 x P x P, lr: B x 3 x P/s x P/s) float32 batches.
 
     Deterministic for a seed whatever `workers` is. Each `iter()` restarts at batch
@@ -131,8 +137,9 @@ def train_loader(data: str | Path = "embedded", scale: int = 2, patch_size: int 
     LR imresize run where the batch is built: the main process, or a worker if workers > 0.
     """
     dataset = train_dataset(data, scale, patch_size, loader, seed, images)
-    return DataLoader(dataset, batch_size=batch_size, sampler=_Count(start_batch * batch_size),
-                      num_workers=workers, collate_fn=_as_is,
+    return DataLoader(dataset, batch_size=batch_size,
+                      sampler=_CountFrom(start_batch * batch_size),
+                      num_workers=workers, collate_fn=_already_collated,
                       persistent_workers=False, prefetch_factor=2 if workers else None)
 
 
@@ -163,9 +170,10 @@ def _tiles(img: np.ndarray, tile: int):
             for r in range(h // tile) for c in range(w // tile)]
 
 
-def val_images(data: str | Path = "embedded", scale: int = 2, max_size: int | None = None,
-               val: str | Path | None = None, images: list[np.ndarray] | None = None,
-               names: list[str] | None = None, tile: int = 0) -> ValSet:
+def val_images(data: str | Path = default("data"), scale: int = default("scale"),
+               max_size: int | None = None, val: str | Path | None = None,
+               images: list[np.ndarray] | None = None, names: list[str] | None = None,
+               tile: int = default("val_tile")) -> ValSet:
     """ValSet of (hr: 1 x 3 x H x W, lr_ref: 1 x 3 x H/s x W/s) float32 in [0, 1].
 
     Optionally center-cropped to at most max_size x max_size (fast CPU evaluation), then

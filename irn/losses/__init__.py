@@ -15,8 +15,7 @@ the batch.
 
     build_loss("l2")                          one loss
     build_loss("l2+0.1*dists", weights=PATH)  weighted sum: [WEIGHT*]NAME (+ [WEIGHT*]NAME)*
-    build_loss("barron", alpha=0.0)           options go to every term that accepts them;
-    build_loss("huber+ssim", huber__delta=0.1)  NAME__OPTION targets one loss only
+    build_loss("barron", alpha=0.0)           options go to every term that accepts them
 
 Options that belong to a registered loss that is absent from the spec are ignored (a trainer
 may pass e.g. weights=PATH always); options that no loss accepts raise ValueError. Adding a
@@ -91,25 +90,12 @@ def _accepted(name: str) -> set[str]:
     return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
-def _route(terms: list[tuple[float, str]], options: dict) -> list[dict]:
-    """Per-term keyword options (see the module docstring for the rules)."""
-    names = [n for _, n in terms]
-    per_term: list[dict] = [{} for _ in terms]
-    for key, value in options.items():
-        target, _, opt = key.rpartition("__")
-        if target:
-            target = target.lower()
-            if target not in LOSSES:
-                raise ValueError(f"option {key!r}: unknown loss {target!r}; "
-                                 f"valid: {', '.join(loss_names())}")
-            if opt not in _accepted(target):
-                raise ValueError(f"option {key!r}: {target} accepts {sorted(_accepted(target))}")
-        elif not any(opt in _accepted(n) for n in LOSSES):
+def _options_for(name: str, options: dict) -> dict:
+    """The options that loss `name` accepts; ValueError for one that no loss accepts."""
+    for key in options:
+        if not any(key in _accepted(n) for n in LOSSES):
             raise ValueError(f"option {key!r} is not accepted by any loss")
-        for i, name in enumerate(names):
-            if (not target or name == target) and opt in _accepted(name):
-                per_term[i][opt] = value
-    return per_term
+    return {k: v for k, v in options.items() if k in _accepted(name)}
 
 
 class WeightedLoss(nn.Module):
@@ -143,8 +129,7 @@ class WeightedLoss(nn.Module):
 def build_loss(spec: str, **options) -> WeightedLoss:
     """A loss module from a name or a weighted sum; see the module docstring."""
     terms = parse_spec(spec)
-    per_term = _route(terms, options)
-    losses = [LOSSES[name](**opts) for (_, name), opts in zip(terms, per_term)]
+    losses = [LOSSES[name](**_options_for(name, options)) for _, name in terms]
     return WeightedLoss(spec, terms, losses)
 
 

@@ -24,8 +24,8 @@ from irn.subnets import dense_path
 from irn.tiling import tiled_downscale, tiled_upscale
 from tests.test_model import perturbed
 
-# 128 px (256 px until 2026-11-30): the gate runs this suite six times (three interleaved
-# base/head pairs), and at 256 px these seven benchmarks alone took 80 s of each run.
+# 128 px: the gate runs this suite six times (three interleaved base/head pairs), and at
+# 256 px these seven benchmarks alone took 80 s of each run.
 SIZE = 128
 TILE, OVERLAP = 64, 16
 ROUNDS = dict(rounds=5, warmup_rounds=1, iterations=1)
