@@ -32,7 +32,7 @@ import torch.nn as nn
 
 from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic
 from bench.telemetry import Telemetry, max_rss_gb
-from irn.device import sync
+from irn.device import pick_device, sync
 from irn.precision import native_low_precision
 from irn.subnets import DENSE_PATHS, dense_path
 
@@ -252,8 +252,7 @@ def measure(settings: Settings) -> dict:
 def _measure(settings: Settings) -> dict:
     from irn.checkpoint import load_model
     from irn.model import build_model
-    device = torch.device(settings.device if settings.device != "auto" else
-                          ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = pick_device(settings.device)
     if settings.checkpoint:
         model = load_model(settings.checkpoint, settings.scale)
     else:

@@ -8,8 +8,6 @@ config this is the official loss exactly:
   distr = 1 * sum(z^2) / N                                    (surrogate of z ~ N(0, 1))
 A weight of 0 drops its term (and the work behind it where possible).
 """
-from dataclasses import dataclass
-
 import torch
 
 from irn.config import Config
@@ -27,21 +25,17 @@ def per_image(t: torch.Tensor) -> int:
     return t[0].numel()
 
 
-@dataclass
-class Objective:
-    cfg: Config
-    guide: torch.nn.Module
-    recon: torch.nn.Module
+class Objective(torch.nn.Module):
+    """The loss modules of a config (`guide`, `recon`). As a Module, its learnable loss
+    parameters (adaptive Barron) are its parameters(), optimised with the model, and its
+    state_dict and device moves are torch's."""
 
-    @classmethod
-    def from_config(cls, cfg: Config, device="cpu"):
+    def __init__(self, cfg: Config):
+        super().__init__()
         opts = {"weights": cfg.vgg_weights} if cfg.vgg_weights else {}
-        return cls(cfg, build_loss(cfg.loss_guide, **opts).to(device),
-                   build_loss(cfg.loss_recon, **opts).to(device))
-
-    def parameters(self):
-        """Learnable loss parameters (adaptive Barron), optimised with the model."""
-        return list(self.guide.parameters()) + list(self.recon.parameters())
+        self.cfg = cfg
+        self.guide = build_loss(cfg.loss_guide, **opts)
+        self.recon = build_loss(cfg.loss_recon, **opts)
 
     def forward_terms(self, model, hr, lr_ref):
         """Forward pass: (LR, z, {guide, distr})."""
@@ -80,7 +74,7 @@ class Objective:
                            * self.recon(rec[:, :3], hr) * per_image(hr))
         return terms
 
-    def __call__(self, model, hr, lr_ref, generator=None, jpeg_generator=None):
+    def forward(self, model, hr, lr_ref, generator=None, jpeg_generator=None):
         """(total, {term: value}) for one batch."""
         lr, z, terms = self.forward_terms(model, hr, lr_ref)
         terms.update(self.reverse_terms(model, lr, z.shape, hr, generator, jpeg_generator))

@@ -1,4 +1,4 @@
-"""The rescaling stamp (research notes): LR pixels the guide loss ignores, so the model may
+"""The rescaling stamp: LR pixels the guide loss ignores, so the model may
 write a recipe there for its own upscaler instead of matching the bicubic LR.
 
 `stamp` = none | border (a `stamp_width`-px frame around the LR) | corners (a

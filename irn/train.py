@@ -22,19 +22,11 @@ import torch
 from irn.checkpoint import atomic_save, FORMAT
 from irn.config import Config, from_dict
 from irn.data import train_loader, val_images
-from irn.device import sync
+from irn.device import pick_device, sync
 from irn.evaluate import evaluate_images, mean_metrics
 from irn.model import build_model, count_parameters
 from irn.objective import Objective, check_finite
 from irn.precision import resolve_amp
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device=cuda but no CUDA device is available")
-    return torch.device(name)
 
 
 def lr_factor(cfg: Config, step: int) -> float:
@@ -65,7 +57,7 @@ class Trainer:
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.params = count_parameters(self.model)
-        self.objective = Objective.from_config(cfg, self.device)
+        self.objective = Objective(cfg).to(self.device)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(
             [{"params": trainable}, {"params": self.objective.parameters(), "weight_decay": 0}],
@@ -84,8 +76,7 @@ class Trainer:
     def state_dict(self) -> dict:
         return {"format": FORMAT, "arch": self.cfg.arch(), "config": self.cfg.to_dict(),
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "objective": {"guide": self.objective.guide.state_dict(),
-                              "recon": self.objective.recon.state_dict()},
+                "objective": self.objective.state_dict(),
                 "scaler": self.scaler.state_dict(), "step": self.step,
                 "rng": {"torch": torch.get_rng_state(), "z": self.z_gen.get_state(),
                         "jpeg": self.jpeg_gen.get_state(),
@@ -99,8 +90,7 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.objective.guide.load_state_dict(state["objective"]["guide"])
-        self.objective.recon.load_state_dict(state["objective"]["recon"])
+        self.objective.load_state_dict(state["objective"])
         self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         rng = state["rng"]

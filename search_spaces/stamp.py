@@ -1,4 +1,4 @@
-"""The rescaling stamp (research notes): a frame or the corners of the LR ignore the guide
+"""The rescaling stamp: a frame or the corners of the LR ignore the guide
 loss (irn/stamp.py), so the model may write a recipe there for its own upscaler.
 
 stamp none / border / corners x stamp_width 1 / 2, two seeds each: 12 trials, about 18

@@ -37,9 +37,9 @@ def test_the_guide_loss_ignores_the_stamp_and_sends_it_no_gradient():
     inner = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
     inner[..., 1:-1, 1:-1] = True
     off_border = torch.where(inner, lr_ref, lr.detach())  # differs from lr_ref only on the frame
-    guide = Objective.from_config(cfg).guide
+    guide = Objective(cfg).guide
     assert float(guide(free_stamp(off_border, lr_ref, "border", 1), lr_ref)) == 0
-    assert float(Objective.from_config(plain).guide(off_border, lr_ref)) > 0
+    assert float(Objective(plain).guide(off_border, lr_ref)) > 0
 
 
 def test_stamped_config_evaluates_the_stamp_apart():

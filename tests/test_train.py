@@ -27,7 +27,7 @@ def test_objective_is_the_official_loss():
     cfg = from_dict({**TINY, "z_train": "zero"})
     torch.manual_seed(0)
     trainer = Trainer(cfg)
-    model, obj = trainer.model, Objective.from_config(cfg)
+    model, obj = trainer.model, Objective(cfg)
     with torch.no_grad():
         for p in model.parameters():
             if p.requires_grad:
@@ -50,7 +50,7 @@ def test_objective_is_the_official_loss():
 
 def test_zero_weights_drop_terms():
     cfg = from_dict({**TINY, "lambda_distr": 0, "lambda_guide": 0})
-    total, terms = Objective.from_config(cfg)(Trainer(cfg).model, torch.rand(1, 3, 8, 8),
+    total, terms = Objective(cfg)(Trainer(cfg).model, torch.rand(1, 3, 8, 8),
                                               torch.rand(1, 3, 4, 4))
     assert set(terms) == {"recon"}
 
