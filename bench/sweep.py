@@ -15,6 +15,7 @@ Exit 0 when the sweep ran (failed trials are listed, not fatal), 2 on bad input 
 130 when interrupted (resume with --resume).
 """
 import argparse
+import dataclasses
 import glob
 import logging
 import math
@@ -35,6 +36,7 @@ from bench.tracking import (DEFAULT_EXPERIMENT, TrackingError, Tracker,  # noqa:
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set  # noqa: E402
 
 STATE_FILE = "irn_sweep.json"
+RUN_ONLY = ("space_obj", "resume", "exp_root", "exp_dir")  # SweepPlan fields not in STATE_FILE
 INTERRUPTED = 130
 
 
@@ -81,7 +83,30 @@ def parse_args(argv=None):
 
 # --------------------------------------------------------------------------- the plan
 
-def plan_sweep(args) -> dict:
+@dataclasses.dataclass(frozen=True)
+class SweepPlan:
+    """Everything decided before Ray starts, built once by plan_sweep and passed along; the
+    resume file (STATE_FILE) holds the fields a --resume needs to rebuild it."""
+    space: str                     # the space file's path
+    space_obj: object              # bench.space.Space (imported lazily: it imports Ray)
+    budget: str
+    base: dict                     # budget preset + --set (+ --data, --profile): every trial
+    tune: dict                     # TUNE with its defaults, --seeds and --num-samples applied
+    study: str                     # the space file's stem: names the parent run and folder
+    experiment: str
+    tracking_uri: str
+    max_concurrent: int | None
+    max_failures: int
+    total_trials: int
+    default_reference: dict | None
+    overridden: list
+    resume: bool = False
+    exp_root: str | None = None    # STORAGE/EXPERIMENT
+    exp_dir: str | None = None     # this sweep's results folder, reserved once nothing refuses
+    parent_run_id: str | None = None
+
+
+def plan_sweep(args) -> SweepPlan:
     """Everything decided before Ray starts: the space, the base config, Tune's settings."""
     from bench.space import (check_searcher, default_reference, load_space, uses_perceptual,
                              validate)
@@ -100,7 +125,7 @@ def plan_sweep(args) -> dict:
         saved = _read_json(os.path.join(exp_dir, STATE_FILE))
         space = load_space(os.path.join(exp_dir, "space.py"))  # exactly what ran
         space = space.without(saved.get("overridden", []))
-        return {**saved, "space_obj": space, "exp_dir": exp_dir, "resume": True}
+        return SweepPlan(**saved, space_obj=space, exp_dir=exp_dir, resume=True)
     space = load_space(args.space)
     tune_cfg = dict(space.tune)
     budget = args.budget or tune_cfg["budget"]
@@ -139,14 +164,13 @@ def plan_sweep(args) -> dict:
     if tune_cfg["seeds"] > 1 and tune_cfg["searcher"] != "grid":
         raise UsageError(f"--seeds {tune_cfg['seeds']} needs the grid searcher (a "
                          f"{tune_cfg['searcher']} search samples each configuration once)")
-    return {"space": space.path, "space_obj": space, "budget": budget, "base": base,
-            "default_reference": default_reference(space), "study": stem,
-            "overridden": overridden,
-            "tune": tune_cfg, "exp_dir": None, "exp_root": root, "resume": False,
-            "experiment": args.experiment,
-            "tracking_uri": args.tracking_uri or default_tracking_uri(),
-            "max_concurrent": args.max_concurrent, "max_failures": args.max_failures,
-            "total_trials": space.grid_size * tune_cfg["num_samples"] * tune_cfg["seeds"]}
+    return SweepPlan(
+        space=space.path, space_obj=space, budget=budget, base=base, tune=tune_cfg,
+        study=stem, experiment=args.experiment,
+        tracking_uri=args.tracking_uri or default_tracking_uri(),
+        max_concurrent=args.max_concurrent, max_failures=args.max_failures,
+        total_trials=space.grid_size * tune_cfg["num_samples"] * tune_cfg["seeds"],
+        default_reference=default_reference(space), overridden=overridden, exp_root=root)
 
 
 def _check_metric(metric: str, cfg, space) -> None:
@@ -274,22 +298,22 @@ def cluster_gpu_tag() -> str:
 
 # --------------------------------------------------------------------------- running
 
-def load_data(plan: dict):
+def load_data(plan: SweepPlan):
     """Decode the training (memory loader) and validation images once, before Ray starts:
     bad data fails here as one line (exit 2), and trials share the decoded arrays."""
     from irn.data import load_images, load_named_images
-    cfg = from_dict(plan["base"])
+    cfg = from_dict(plan.base)
     train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
     return train, load_named_images(cfg.data, "val")
 
 
-def build_trainable(plan: dict, resources: dict, data):
+def build_trainable(plan: SweepPlan, resources: dict, data):
     """The trainable with the decoded data shared through the object store."""
     from ray import tune
 
     from bench.trainable import train_trial
     train, val = data
-    wrapped = tune.with_parameters(train_trial, base=plan["base"], metric=plan["tune"]["metric"],
+    wrapped = tune.with_parameters(train_trial, base=plan.base, metric=plan.tune["metric"],
                                    threads=max(1, int(resources["cpu"])), train_images=train,
                                    val_raw=val)
     return tune.with_resources(wrapped, resources)
@@ -299,18 +323,18 @@ def trial_dirname(trial) -> str:
     return trial.trial_id  # short folder names; the config is in MLflow and params.json
 
 
-def build_tuner(plan: dict, trainable, hooks):
+def build_tuner(plan: SweepPlan, trainable, hooks):
     from ray import tune
 
     from bench.space import param_space
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.basic_variant import BasicVariantGenerator
-    t = plan["tune"]
-    if plan["resume"]:
-        return tune.Tuner.restore(plan["exp_dir"], trainable, resume_unfinished=True,
+    t = plan.tune
+    if plan.resume:
+        return tune.Tuner.restore(plan.exp_dir, trainable, resume_unfinished=True,
                                   resume_errored=True,
-                                  param_space=param_space(plan["space_obj"], t["seeds"]))
-    limit = plan["max_concurrent"]
+                                  param_space=param_space(plan.space_obj, t["seeds"]))
+    limit = plan.max_concurrent
     if t["searcher"] == "optuna":
         from ray.tune.search.optuna import OptunaSearch
         searcher = OptunaSearch(seed=0)  # Tune wraps it in a ConcurrencyLimiter for `limit`
@@ -318,49 +342,48 @@ def build_tuner(plan: dict, trainable, hooks):
         searcher, limit = BasicVariantGenerator(random_state=0, max_concurrent=limit or 0), None
     scheduler = None
     if t["scheduler"] == "asha":
-        cfg = from_dict(plan["base"])
+        cfg = from_dict(plan.base)
         scheduler = ASHAScheduler(time_attr="step", max_t=cfg.steps,
                                   grace_period=cfg.eval_every, reduction_factor=2)
-    storage, name = os.path.split(plan["exp_dir"])
+    storage, name = os.path.split(plan.exp_dir)
     return tune.Tuner(
-        trainable, param_space=param_space(plan["space_obj"], t["seeds"]),
+        trainable, param_space=param_space(plan.space_obj, t["seeds"]),
         tune_config=tune.TuneConfig(metric=t["metric"], mode=t["mode"], search_alg=searcher,
                                     scheduler=scheduler, num_samples=t["num_samples"],
                                     max_concurrent_trials=limit,
                                     trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
             name=name, storage_path=storage, callbacks=[hooks], verbose=0,
-            failure_config=tune.FailureConfig(max_failures=plan["max_failures"]),
+            failure_config=tune.FailureConfig(max_failures=plan.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
 
 
-def start_parent(plan: dict, tracker: Tracker) -> str:
+def start_parent(plan: SweepPlan, tracker: Tracker) -> str:
     from bench.space import sweep_params
-    if plan["resume"]:
-        tracker.reopen(plan["parent_run_id"])
-        return plan["parent_run_id"]
-    t = plan["tune"]
-    run_id = tracker.create_run(plan["study"], {
-        "irn.role": "sweep", "irn.space": plan["space"], "irn.budget": plan["budget"],
+    if plan.resume:
+        tracker.reopen(plan.parent_run_id)
+        return plan.parent_run_id
+    t = plan.tune
+    run_id = tracker.create_run(plan.study, {
+        "irn.role": "sweep", "irn.space": plan.space, "irn.budget": plan.budget,
         **host_tags(), "irn.gpu": cluster_gpu_tag(), "irn.objective": t["metric"],
         "irn.mode": t["mode"], "irn.searcher": t["searcher"], "irn.scheduler": t["scheduler"],
-        "irn.seeds": t["seeds"], "irn.storage": plan["exp_dir"],
-        "mlflow.note.content": f"Sweep of `{plan['study']}` ({plan['budget']} budget, "
-                               f"{plan['total_trials']} trials, {t['seeds']} seed(s) per "
+        "irn.seeds": t["seeds"], "irn.storage": plan.exp_dir,
+        "mlflow.note.content": f"Sweep of `{plan.study}` ({plan.budget} budget, "
+                               f"{plan.total_trials} trials, {t['seeds']} seed(s) per "
                                "configuration): running. The group table replaces this line "
                                "when it ends."})
-    tracker.log_params(run_id, sweep_params(plan["space_obj"], plan["base"]))
-    tracker.log_file(run_id, plan["space"], "space.py")
+    tracker.log_params(run_id, sweep_params(plan.space_obj, plan.base))
+    tracker.log_file(run_id, plan.space, "space.py")
     return run_id
 
 
-def save_state(plan: dict) -> None:
-    os.makedirs(plan["exp_dir"], exist_ok=True)
-    shutil.copyfile(plan["space"], os.path.join(plan["exp_dir"], "space.py"))
-    keep = ("space", "budget", "base", "tune", "experiment", "tracking_uri", "max_concurrent",
-            "max_failures", "parent_run_id", "total_trials", "default_reference", "study",
-            "overridden")
-    write_json_atomic(os.path.join(plan["exp_dir"], STATE_FILE), {k: plan[k] for k in keep})
+def save_state(plan: SweepPlan) -> None:
+    os.makedirs(plan.exp_dir, exist_ok=True)
+    shutil.copyfile(plan.space, os.path.join(plan.exp_dir, "space.py"))
+    kept = {f.name: getattr(plan, f.name) for f in dataclasses.fields(plan)
+            if f.name not in RUN_ONLY}
+    write_json_atomic(os.path.join(plan.exp_dir, STATE_FILE), kept)
 
 
 def ray_environment(local: bool) -> None:
@@ -394,26 +417,27 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
         with RaySession(args.address):
             resources = trial_resources(args.cpus_per_trial, args.gpus_per_trial)
             trainable = build_trainable(plan, resources, data)
-            if not plan["resume"]:  # reserved only once nothing can refuse the sweep any more
-                plan["exp_dir"] = reserve_sweep_dir(plan["exp_root"], plan["study"])
-            tracker = Tracker(plan["tracking_uri"], plan["experiment"])
-            plan["parent_run_id"] = start_parent(plan, tracker)
-            if not plan["resume"]:
+            if not plan.resume:  # reserved only once nothing can refuse the sweep any more
+                plan = dataclasses.replace(
+                    plan, exp_dir=reserve_sweep_dir(plan.exp_root, plan.study))
+            tracker = Tracker(plan.tracking_uri, plan.experiment)
+            plan = dataclasses.replace(plan, parent_run_id=start_parent(plan, tracker))
+            if not plan.resume:
                 save_state(plan)
-            log = SweepLog(tracker, plan["parent_run_id"], plan["base"], plan["tune"]["metric"],
-                           plan["space_obj"].searched)
-            hooks = Hooks([log, Progress(console, plan["tune"]["metric"],
-                                         plan["space_obj"].searched), *callbacks])
-            console.print(f"sweep {plan['space']}: budget {plan['budget']}, "
-                          f"{plan['tune']['seeds']} seed(s) per configuration, "
-                          f"{plan['tune']['searcher']} search, {plan['tune']['scheduler']}, "
+            log = SweepLog(tracker, plan.parent_run_id, plan.base, plan.tune["metric"],
+                           plan.space_obj.searched)
+            hooks = Hooks([log, Progress(console, plan.tune["metric"],
+                                         plan.space_obj.searched), *callbacks])
+            console.print(f"sweep {plan.space}: budget {plan.budget}, "
+                          f"{plan.tune['seeds']} seed(s) per configuration, "
+                          f"{plan.tune['searcher']} search, {plan.tune['scheduler']}, "
                           f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial; "
-                          f"results in {plan['exp_dir']}; MLflow {plan['tracking_uri']} "
-                          f"(parent run {plan['parent_run_id']})")
+                          f"results in {plan.exp_dir}; MLflow {plan.tracking_uri} "
+                          f"(parent run {plan.parent_run_id})")
             try:
                 results = build_tuner(plan, trainable, hooks).fit()
             except BaseException:
-                tracker.client.set_terminated(plan["parent_run_id"], "FAILED")
+                tracker.client.set_terminated(plan.parent_run_id, "FAILED")
                 raise
             slots = _slots(plan, resources)
             summary = summarize(plan, results, tracker, log, slots, start)
@@ -428,8 +452,8 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
         raise
     interrupted = summary["interrupted"]
     log.close()
-    log_comparison(tracker, plan["parent_run_id"], summary)
-    tracker.client.set_terminated(plan["parent_run_id"], "KILLED" if interrupted else "FINISHED")
+    log_comparison(tracker, plan.parent_run_id, summary)
+    tracker.client.set_terminated(plan.parent_run_id, "KILLED" if interrupted else "FINISHED")
     attach_dashboard(plan, summary)
     out = Console(width=None if sys.stdout.isatty() else 200)
     out.print(summary_table(summary))
@@ -449,11 +473,11 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     return 0
 
 
-def _drop_unused(plan: dict | None) -> None:
+def _drop_unused(plan: SweepPlan | None) -> None:
     """Remove the results folder a refused sweep reserved but never used."""
-    if plan and not plan["resume"] and plan.get("exp_dir") and os.path.isdir(plan["exp_dir"]) \
-            and not os.listdir(plan["exp_dir"]):
-        os.rmdir(plan["exp_dir"])
+    if plan and not plan.resume and plan.exp_dir and os.path.isdir(plan.exp_dir) \
+            and not os.listdir(plan.exp_dir):
+        os.rmdir(plan.exp_dir)
 
 
 def log_comparison(tracker, run_id: str, summary: dict) -> None:
@@ -471,7 +495,7 @@ def log_comparison(tracker, run_id: str, summary: dict) -> None:
     tracker.log_text(run_id, group_table.metrics_legend(summary), "metrics.md")
 
 
-def attach_dashboard(plan: dict, summary: dict) -> None:
+def attach_dashboard(plan: SweepPlan, summary: dict) -> None:
     """Build the Plotly report of this sweep and log it to the parent run as report.html.
     A dashboard problem never fails a sweep that ran: it is one warning line."""
     import tempfile
@@ -481,20 +505,20 @@ def attach_dashboard(plan: dict, summary: dict) -> None:
     try:
         from dashboards.build import attach_to_run, build_report
         with tempfile.TemporaryDirectory() as tmp:
-            path = build_report(plan["experiment"], plan["tracking_uri"], plan["parent_run_id"],
+            path = build_report(plan.experiment, plan.tracking_uri, plan.parent_run_id,
                                 out=os.path.join(tmp, "report.html"), log=lambda *a: None)
-            attach_to_run(plan["parent_run_id"], path, tracking_uri=plan["tracking_uri"])
+            attach_to_run(plan.parent_run_id, path, tracking_uri=plan.tracking_uri)
         print("dashboard: report.html logged to the sweep's parent run", file=sys.stderr)
     except Exception as exc:  # noqa: BLE001 - see docstring
         print(f"dashboard: not built ({str(exc).splitlines()[0] if str(exc) else exc!r})",
               file=sys.stderr)
 
 
-def _slots(plan: dict, resources: dict) -> int:
+def _slots(plan: SweepPlan, resources: dict) -> int:
     import ray
     cpus = ray.cluster_resources().get("CPU", 1)
     slots = max(1, math.floor(cpus / resources["cpu"]))
-    return min(slots, plan["max_concurrent"] or slots)
+    return min(slots, plan.max_concurrent or slots)
 
 
 def main(argv=None) -> int:

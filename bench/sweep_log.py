@@ -259,14 +259,15 @@ def _baseline(metric: str) -> str:
 
 # --------------------------------------------------------------------------- summary
 
-def summarize(plan: dict, results, tracker: Tracker, log: SweepLog, slots: int,
+def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
               process_start: float) -> dict:
-    """The final table (every trial, also those finished before a --resume), sorted by the
-    objective with failures last, plus the overhead figures."""
-    metric, mode = plan["tune"]["metric"], plan["tune"]["mode"]
-    searched = plan["space_obj"].searched
+    """The final table of the sweep `plan` (bench.sweep.SweepPlan): every trial, also those
+    finished before a --resume, sorted by the objective with failures last, plus the
+    overhead figures."""
+    metric, mode = plan.tune["metric"], plan.tune["mode"]
+    searched = plan.space_obj.searched
     runs = {r.data.tags.get("irn.trial_id"): r
-            for r in tracker.find_runs({"mlflow.parentRunId": plan["parent_run_id"]})}
+            for r in tracker.find_runs({"mlflow.parentRunId": plan.parent_run_id})}
     tune_trials = {t.trial_id: t for t in log.all_trials}
     rows, per_image = [], {}
     for result in results:
@@ -275,7 +276,7 @@ def summarize(plan: dict, results, tracker: Tracker, log: SweepLog, slots: int,
         # an unstarted trial has no result config yet; Tune's trial object has it
         given = result.config or getattr(tune_trials.get(trial_id), "config", None) or {}
         config = {k: given.get(k) for k in searched}
-        who = trial_identity(plan["base"], {**config, REPLICATE: given.get(REPLICATE, 0)},
+        who = trial_identity(plan.base, {**config, REPLICATE: given.get(REPLICATE, 0)},
                              searched)
         error = m.get("error")
         if result.error is not None:
@@ -313,17 +314,17 @@ def summarize(plan: dict, results, tracker: Tracker, log: SweepLog, slots: int,
                 "non_trial_share": 1 - (log.train_s + log.eval_s) / (wall * slots)}
     # Interrupted: a trial is unfinished, or trials the searcher would still create are missing.
     done = sum(r["status"] != "UNFINISHED" for r in rows)
-    interrupted = done < plan["total_trials"] or any(r["status"] == "UNFINISHED" for r in rows)
+    interrupted = done < plan.total_trials or any(r["status"] == "UNFINISHED" for r in rows)
     comparison = compare_groups([{**r, "per_image": per_image[r["trial_id"]]}
                                  for r in in_grid_order], metric, mode,
-                                plan["tune"].get("reference") or plan.get("default_reference"))
-    return {"space": plan["space"], "experiment": plan["experiment"], "budget": plan["budget"],
-            "seeds": plan["tune"].get("seeds", 1), "groups": comparison["groups"],
+                                plan.tune.get("reference") or plan.default_reference)
+    return {"space": plan.space, "experiment": plan.experiment, "budget": plan.budget,
+            "seeds": plan.tune.get("seeds", 1), "groups": comparison["groups"],
             "comparison": {k: v for k, v in comparison.items() if k != "groups"},
-            "tracking_uri": plan["tracking_uri"], "parent_run_id": plan["parent_run_id"],
-            "storage": plan["exp_dir"], "objective": metric, "mode": mode,
-            "baseline": _baseline(metric), "searcher": plan["tune"]["searcher"],
-            "scheduler": plan["tune"]["scheduler"], "searched": searched, "trials": rows,
+            "tracking_uri": plan.tracking_uri, "parent_run_id": plan.parent_run_id,
+            "storage": plan.exp_dir, "objective": metric, "mode": mode,
+            "baseline": _baseline(metric), "searcher": plan.tune["searcher"],
+            "scheduler": plan.tune["scheduler"], "searched": searched, "trials": rows,
             "failed": [r["trial_id"] for r in rows if r["status"] == "FAILED"],
             "interrupted": interrupted, "overhead": overhead}
 

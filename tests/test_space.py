@@ -161,5 +161,5 @@ def test_set_overrides_a_value_the_space_fixes(tmp_path):
     path = write(tmp_path, "SPACE = {'blocks': 1, 'jpeg_eval': ''}\nTUNE = {'budget': 'smoke'}\n")
     plan = plan_sweep(parse_args([path, "--set", "jpeg_eval=50", "--storage",
                                   str(tmp_path / "r")]))
-    assert plan["base"]["jpeg_eval"] == "50" and "jpeg_eval" not in plan["space_obj"].space
-    assert plan["overridden"] == ["jpeg_eval"] and plan["space_obj"].space == {"blocks": 1}
+    assert plan.base["jpeg_eval"] == "50" and "jpeg_eval" not in plan.space_obj.space
+    assert plan.overridden == ["jpeg_eval"] and plan.space_obj.space == {"blocks": 1}
