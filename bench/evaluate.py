@@ -17,7 +17,6 @@ Fit: `modcrop` (default) crops HR to a multiple of the scale as the official tes
 `pad` reflect-pads and crops back, so every pixel counts. Exit 2 with one line on bad input.
 """
 import argparse
-import os
 import shutil
 import sys
 import time
