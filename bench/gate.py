@@ -47,9 +47,11 @@ PAIRS = 3
 NOT_GATED = "tests/benchmarks/test_sweep_overhead.py"
 # From five A/A gate runs on the 2-core EPYC (bench/REGRESS.md): the min statistic (noise
 # only adds to it; the median moved up to 27%), about twice each group's largest A/A change.
-# The loader batches and the Haar transform are gated tightly by their instruction counts.
-WALL_FAIL = ["min:30%", "training_step=min:20%", "x4_round_trip=min:25%",
-             "loader_batch=min:60%", "haar_transform=min:60%"]
+# The loader batches, the Haar transform and the training step are gated tightly by their
+# instruction counts; the training step's wall limit is the default 30% since a gate run on
+# 2026-12-01 moved an unchanged x4 step by +22.6% (bench/REGRESS.md).
+WALL_FAIL = ["min:30%", "x4_round_trip=min:25%", "loader_batch=min:60%",
+             "haar_transform=min:60%"]
 INSTR_FAIL_PCT = 3.0  # A/A spread of the counts: see bench/REGRESS.md
 WORKLOADS_FILE = "tests/benchmarks/callgrind_workloads.py"
 RUN_TIMEOUT_S = 1200  # one suite run or one callgrind run; a hang must not hold CI forever
