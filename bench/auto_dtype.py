@@ -10,7 +10,7 @@ reference kernels, about 500x slower). The choice and its reason are printed and
 import torch
 
 from irn.metrics import psnr_y
-from irn.precision import native_low_precision
+from irn.precision import autocast, native_low_precision
 
 ACCURACY_DB = 0.05  # the largest Y-PSNR cost of bf16 that the auto path accepts
 CHECK_PX = 128
@@ -18,8 +18,7 @@ CHECK_PX = 128
 
 @torch.inference_mode()
 def _round_trip_psnr(model, hr: torch.Tensor, bf16: bool) -> float:
-    ctx = torch.autocast(hr.device.type, dtype=torch.bfloat16, enabled=bf16)
-    with ctx:
+    with autocast("bf16" if bf16 else "off", hr.device.type):
         sr = model.upscale(model.downscale(hr), mode="zero")
     return psnr_y(sr.float().clamp(0, 1), hr, model.scale)
 

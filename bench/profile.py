@@ -157,6 +157,9 @@ def trace(trainer, steps: int, out_dir: str, top: int = 25) -> dict:
     return export_profile(prof, out_dir, trainer.device.type, top)
 
 
+PROFILE_FILES = ("trace.json", "top_ops.txt", "top_ops.json")  # what export_profile writes
+
+
 def export_profile(prof, out_dir: str, device_type: str, top: int = 25) -> dict:
     """A finished torch.profiler run as out_dir/trace.json (Chrome trace), top_ops.txt and
     top_ops.json (operators by self time); {"trace": path, "top_ops": the first 10}."""

@@ -33,7 +33,7 @@ import torch.nn as nn
 from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic
 from bench.telemetry import Telemetry, max_rss_gb
 from irn.device import pick_device, sync
-from irn.precision import native_low_precision
+from irn.precision import autocast, native_low_precision, precision_name
 from irn.subnets import DENSE_PATHS, dense_path
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
@@ -123,7 +123,7 @@ class Settings:
     def dtype(self) -> str:
         """The math the convolutions run in: fp32 (amp off), bf16, fp16 (or auto, before
         _measure resolves it)."""
-        return "fp32" if self.amp == "off" else self.amp
+        return precision_name(self.amp)
 
     def as_official(self) -> "Settings":
         """The baseline's settings: the official network as the official code runs it."""
@@ -180,9 +180,8 @@ class Rescaler:
         stack = contextlib.ExitStack()
         no_grad = self.official is not None or self.settings.grad_mode == "no_grad"
         stack.enter_context(torch.no_grad() if no_grad else torch.inference_mode())
-        if self.settings.amp in ("bf16", "fp16") and self.official is None:
-            dtype = torch.bfloat16 if self.settings.amp == "bf16" else torch.float16
-            stack.enter_context(torch.autocast(self.device.type, dtype=dtype))
+        if self.official is None:
+            stack.enter_context(autocast(self.settings.amp, self.device.type))
         return stack
 
     def round_trip(self, hr):

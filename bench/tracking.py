@@ -217,12 +217,13 @@ class Tracker:
     def log_profile(self, run_id: str, folder: str) -> bool:
         """Log a profiled trial's profile/{trace.json,top_ops.txt,top_ops.json} and tag the
         top operator (irn.top_op: name and share of self time); False when there is none."""
-        files = [os.path.join(folder, f) for f in ("trace.json", "top_ops.txt", "top_ops.json")]
-        if not all(os.path.isfile(f) for f in files):
+        from bench.profile import PROFILE_FILES
+        from bench.trial_profile import has_profile
+        if not has_profile(folder):
             return False
-        for f in files:
-            self.client.log_artifact(run_id, f, "profile")
-        with open(files[2], encoding="utf-8") as f:
+        for name in PROFILE_FILES:
+            self.client.log_artifact(run_id, os.path.join(folder, name), "profile")
+        with open(os.path.join(folder, "top_ops.json"), encoding="utf-8") as f:
             ops = json.load(f)
         if ops:
             self.set_tags(run_id, {"irn.top_op": f"{ops[0]['name']} "

@@ -14,10 +14,9 @@ import shutil
 
 import torch
 
-from bench.profile import export_profile
+from bench.profile import PROFILE_FILES, export_profile
 
 PROFILE_DIR = "profile"
-FILES = ("trace.json", "top_ops.txt", "top_ops.json")
 
 
 class TrialProfiler:
@@ -30,7 +29,6 @@ class TrialProfiler:
         active = max(1, min(active, steps - wait - warmup))
         self.folder, self.device_type = folder, device.type
         self.done = has_profile(folder)  # a restored trial was profiled before its restart
-        self.top_ops = None
         if self.done:
             return
         activities = [ProfilerActivity.CPU] + (
@@ -48,7 +46,7 @@ class TrialProfiler:
                 self.prof.stop()
 
     def _save(self, prof) -> None:
-        self.top_ops = export_profile(prof, self.folder, self.device_type)["top_ops"]
+        export_profile(prof, self.folder, self.device_type)
         self.done = True
 
     def stop(self) -> None:
@@ -58,7 +56,7 @@ class TrialProfiler:
 
 
 def has_profile(folder: str) -> bool:
-    return all(os.path.isfile(os.path.join(folder, f)) for f in FILES)
+    return all(os.path.isfile(os.path.join(folder, f)) for f in PROFILE_FILES)
 
 
 def copy_profile(src: str, dst: str) -> bool:
@@ -66,6 +64,6 @@ def copy_profile(src: str, dst: str) -> bool:
     if not has_profile(src):
         return False
     os.makedirs(dst, exist_ok=True)
-    for f in FILES:
+    for f in PROFILE_FILES:
         shutil.copyfile(os.path.join(src, f), os.path.join(dst, f))
     return True

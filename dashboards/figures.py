@@ -308,8 +308,10 @@ def seed_interval(matrix: np.ndarray) -> tuple[float, float | None, float | None
     values = m.mean(axis=1) if m.shape[0] > 1 else m.ravel()
     if len(values) < 2:
         return float(m.mean()), None, None
-    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
-    return float(m.mean()), float(m.mean() - half), float(m.mean() + half)
+    if np.ptp(values) == 0:
+        return float(m.mean()), float(m.mean()), float(m.mean())
+    ci = stats.ttest_1samp(values, 0).confidence_interval(0.95)  # mean(values) = m.mean()
+    return float(m.mean()), float(ci.low), float(ci.high)
 
 
 def jpeg_robustness(sweep: Sweep, per_image: pd.DataFrame) -> Section:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from irn.config import Config
+from irn.data.sources import tensor_to_rgb8
 from irn.imresize import imresize
 from irn.jpeg import jpeg_real
 from irn.metrics import psnr_rgb, psnr_y, psnr_y_masked, ssim_y
@@ -329,17 +330,13 @@ def visual_crops(model, val_set, cfg: Config, size: int = 128, device="cpu",
                  "bicubic_up": imresize(region_lr, s),
                  "recon": _upscale_draws(model, lr, cfg, 0, draws=1)[0]}
         top, left = t - t0, l - l0
-        out[name] = {k: _to_u8(v[..., top:top + side, left:left + side])
+        out[name] = {k: tensor_to_rgb8(v[..., top:top + side, left:left + side])
                      for k, v in views.items()}
     return out
 
 
 def _nearest(x, s: int):
     return torch.nn.functional.interpolate(x, scale_factor=s, mode="nearest")
-
-
-def _to_u8(x) -> np.ndarray:
-    return (x[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 def save_crops(crops: dict, folder) -> list[str]:

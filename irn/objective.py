@@ -8,6 +8,8 @@ config this is the official loss exactly:
   distr = 1 * sum(z^2) / N                                    (surrogate of z ~ N(0, 1))
 A weight of 0 drops its term (and the work behind it where possible).
 """
+import contextlib
+
 import torch
 
 from irn.config import Config
@@ -74,12 +76,21 @@ class Objective(torch.nn.Module):
                            * self.recon(rec[:, :3], hr) * per_image(hr))
         return terms
 
-    def forward(self, model, hr, lr_ref, generator=None, jpeg_generator=None):
-        """(total, {term: value}) for one batch."""
-        lr, z, terms = self.forward_terms(model, hr, lr_ref)
-        terms.update(self.reverse_terms(model, lr, z.shape, hr, generator, jpeg_generator))
-        total = sum(terms.values())
+    def forward(self, model, hr, lr_ref, generator=None, jpeg_generator=None, phase=None):
+        """(total, {term: value}) for one batch. `phase(name)`, when given, is a context
+        manager around the forward and the reverse pass (Trainer.train_step's hook)."""
+        phase = phase or no_phase
+        with phase("forward"):
+            lr, z, terms = self.forward_terms(model, hr, lr_ref)
+        with phase("reverse"):
+            terms.update(self.reverse_terms(model, lr, z.shape, hr, generator, jpeg_generator))
+            total = sum(terms.values())
         return total, terms
+
+
+def no_phase(name: str):
+    """The phase hook that times nothing."""
+    return contextlib.nullcontext()
 
 
 def check_finite(step: int, total, terms) -> None:

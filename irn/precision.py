@@ -6,6 +6,8 @@ slower than fp32 on an AVX2 EPYC (Zen 3). On a GPU, bf16 needs compute capabilit
 `auto` picks bf16 where it is native and fp32 ("off") elsewhere; every path that ran is
 printed and logged by its caller.
 """
+import contextlib
+
 import torch
 
 
@@ -30,6 +32,21 @@ def resolve_amp(amp: str, device: torch.device) -> tuple[str, str]:
     if native_low_precision("bf16", device):
         return "bf16", f"amp=auto: native bf16 on this {device.type}"
     return "off", f"amp=auto: no native bf16 on this {device.type}, fp32"
+
+
+def precision_name(amp: str) -> str:
+    """The arithmetic a resolved amp mode runs in: "fp32" (off), "bf16" or "fp16"."""
+    return "fp32" if amp == "off" else amp
+
+
+def autocast(amp: str, device_type: str):
+    """The autocast context of a resolved amp mode ("off": none)."""
+    if amp == "off":
+        return contextlib.nullcontext()
+    if amp not in ("bf16", "fp16"):
+        raise ValueError(f"amp must be resolved to off, bf16 or fp16 first, got {amp!r}")
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device_type, dtype=dtype)
 
 
 def _cpu_flags() -> set[str]:

@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from irn.atomic import atomic_write
 from irn.cli import OneLineParser
-from irn.data.sources import DataError, pil_to_rgb8
+from irn.data.sources import DataError, pil_to_rgb8, tensor_to_rgb8
 from irn.checkpoint import load_model
 from irn.official import CheckpointError
 
@@ -50,7 +50,7 @@ def output_format(path) -> str:
 
 
 def write_rgb(x: torch.Tensor, path) -> None:
-    arr = (x[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    arr = tensor_to_rgb8(x)
     fmt = output_format(path)
     with atomic_write(path, "wb") as f:
         Image.fromarray(arr).save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))

@@ -11,7 +11,6 @@ Determinism: the model is initialised from `seed`; batch k depends only on (seed
 irn.data); z and JPEG-quality draws use generators whose states are checkpointed, so a
 resumed run continues the uninterrupted run's loss curve exactly (on the same device).
 """
-import contextlib
 import math
 import random
 import time
@@ -25,8 +24,8 @@ from irn.data import train_loader, val_images
 from irn.device import pick_device, sync
 from irn.evaluate import evaluate_images, mean_metrics
 from irn.model import build_model, count_parameters
-from irn.objective import Objective, check_finite
-from irn.precision import resolve_amp
+from irn.objective import Objective, check_finite, no_phase
+from irn.precision import autocast, precision_name, resolve_amp
 
 
 def lr_factor(cfg: Config, step: int) -> float:
@@ -114,13 +113,10 @@ class Trainer:
     @property
     def precision(self) -> str:
         """The arithmetic the steps run in: "fp32", "bf16" or "fp16"."""
-        return "fp32" if self.amp == "off" else self.amp
+        return precision_name(self.amp)
 
     def _autocast(self):
-        if self.amp == "off":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
+        return autocast(self.amp, self.device.type)
 
     def _batches(self):
         cfg = self.cfg
@@ -134,18 +130,13 @@ class Trainer:
         `phase(name)`, when given, is a context manager around each part of the step in turn
         (forward, reverse, backward, optimizer): bench.profile passes its clock and profiler
         labels, so the step it times is exactly this one."""
-        phase = phase or _no_phase
-        obj = self.objective
+        phase = phase or no_phase
+        for group in self.optimizer.param_groups:  # timed with "forward": the clock marks ends
+            group["lr"] = self.cfg.lr * lr_factor(self.cfg, self.step)
+        self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
-            with phase("forward"):
-                for group in self.optimizer.param_groups:
-                    group["lr"] = self.cfg.lr * lr_factor(self.cfg, self.step)
-                self.optimizer.zero_grad(set_to_none=True)
-                lr, z, terms = obj.forward_terms(self.net, hr, lr_ref)
-            with phase("reverse"):
-                terms.update(obj.reverse_terms(self.net, lr, z.shape, hr, self.z_gen,
-                                               self.jpeg_gen))
-                total = sum(terms.values())
+            total, terms = self.objective(self.net, hr, lr_ref, self.z_gen, self.jpeg_gen,
+                                          phase=phase)
         with phase("backward"):
             check_finite(self.step, total, terms)
             self.scaler.scale(total).backward()
@@ -183,8 +174,8 @@ class Trainer:
         until = cfg.steps if until is None else min(until, cfg.steps)
         batches = self._batches()
         self.model.train()
-        sums, t_data, t_compute, n = {}, 0.0, 0.0, 0
-        window, trace = _LossWindow(), []
+        t_data, t_compute, n = 0.0, 0.0, 0
+        interval, window, trace = _LossWindow(), _LossWindow(), []
         start = time.perf_counter()
         while self.step < until:
             t0 = time.perf_counter()
@@ -198,8 +189,7 @@ class Trainer:
             if on_step:
                 on_step()
             t_data, t_compute, n = t_data + t1 - t0, t_compute + t2 - t1, n + 1
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + v
+            interval.add(losses)
             window.add(losses)
             report_now = self.step % cfg.eval_every == 0 or self.step == until
             if self.step % cfg.log_every == 0 or report_now:
@@ -207,7 +197,7 @@ class Trainer:
             if report_now:
                 report = {"step": self.step,
                           "schedule/lr": cfg.lr * lr_factor(cfg, self.step - 1),
-                          **{f"loss/{k}": v / n for k, v in sums.items()},
+                          **interval.flush(),
                           "loss_trace": trace,
                           "time/data": t_data / n, "time/compute": t_compute / n,
                           "data_fraction": t_data / (t_data + t_compute),
@@ -218,7 +208,7 @@ class Trainer:
                 report.update(mean_metrics(rows))
                 report["time/eval"] = time.perf_counter() - eval_start
                 report["per_image"] = rows
-                sums, t_data, t_compute, n, trace = {}, 0.0, 0.0, 0, []
+                t_data, t_compute, n, trace = 0.0, 0.0, 0, []
                 yield report
 
     def _to_device(self, x):
@@ -226,12 +216,9 @@ class Trainer:
         return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else x
 
 
-def _no_phase(name: str):
-    return contextlib.nullcontext()
-
-
 class _LossWindow:
-    """Mean training losses over the steps since the last flush (the dense loss curve)."""
+    """Mean training losses over the steps since the last flush: the report's interval
+    means and the dense loss trace's window means."""
 
     def __init__(self):
         self.sums, self.n = {}, 0

@@ -64,6 +64,14 @@ def pil_to_rgb8(im: Image.Image, name="image") -> np.ndarray:
     return to_rgb(np.asarray(im.convert("RGB")))
 
 
+def tensor_to_rgb8(x) -> np.ndarray:
+    """One 1 x 3 x H x W image in [0, 1] (any float dtype, any device) -> H x W x 3 uint8,
+    rounded as saving it to a file does."""
+    if x.ndim != 4 or x.shape[0] != 1 or x.shape[1] != 3:
+        raise ValueError(f"expected one 1 x 3 x H x W image, got {tuple(x.shape)}")
+    return (x[0].detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Decode one file to H x W x 3 uint8 RGB (pil_to_rgb8)."""
     with Image.open(path) as im:
