@@ -46,6 +46,9 @@ class Config:
     jpeg_quality: str = "75"  # an int 1..100 or a range "50-90" drawn per batch
     jpeg_clean_weight: float = 0.0  # >0: also reconstruct the clean LR, with this weight
     jpeg_eval: str = "30,50,70,80,90"  # QFs evaluated with real libjpeg; "" = none
+    # rate-distortion (irn/storage.py): the LR's coded size as PNG and at each jpeg_eval QF,
+    # and plain JPEG of the HR at fixed QFs (irn.evaluate.HR_JPEG_QUALITIES)
+    storage_eval: bool = False
     # the rescaling stamp (irn/stamp.py): LR pixels free of the guide loss
     stamp: str = "none"  # none | border | corners
     stamp_width: int = 1

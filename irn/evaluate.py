@@ -89,6 +89,9 @@ class ImageViews:
     def bicubic_jpeg(self, q: int):
         return imresize(jpeg_real(self.lr_bicubic, q), self.s)
 
+    def per_hr_pixel(self, bits: int) -> float:
+        return bits / (self.hr.shape[-2] * self.hr.shape[-1])
+
 
 def _always(cfg: Config) -> bool:
     return True
@@ -219,6 +222,53 @@ def storage_metrics(qualities=()) -> list[MetricSpec]:
     return out
 
 
+# Plain JPEG of the HR image at these QFs: the codec the compression study must beat, over
+# a range of rates wide enough to meet the LR's (x2: 1/4 of the HR pixels to code).
+HR_JPEG_QUALITIES = (3, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
+
+
+def _storage(cfg: Config) -> bool:
+    return cfg.storage_eval
+
+
+def rate_metrics(qualities=(), hr_qualities=HR_JPEG_QUALITIES) -> list[MetricSpec]:
+    """The compression study's rates, in payload bits (irn.storage: the coded data without
+    its container) per HR pixel: the model's LR and the bicubic LR as PNG and at each LR QF,
+    and plain JPEG of the HR at each of `hr_qualities` with its Y-PSNR. The distortions of
+    the LR codecs are psnr_y (PNG is lossless), jpeg{q}_psnr_y and their bicubic rows."""
+    from irn.storage import jpeg_bytes, jpeg_payload_bits, png_bytes, png_payload_bits
+
+    def png_rate(x):
+        return lambda v: v.per_hr_pixel(png_payload_bits(png_bytes(x(v))))
+
+    def jpeg_rate(x, q):
+        return lambda v: v.per_hr_pixel(jpeg_payload_bits(jpeg_bytes(x(v), q)))
+
+    unit, doc = "bpp", "payload bits per HR pixel of the {} saved as {}"
+    out = [MetricSpec("rate_png", "min", unit, doc.format("model's LR", "PNG"),
+                      baseline="bicubic_rate_png", compute=png_rate(lambda v: v.lr),
+                      when=_storage, fmt=".3f"),
+           MetricSpec("bicubic_rate_png", "min", unit, doc.format("bicubic LR", "PNG"),
+                      compute=png_rate(lambda v: v.lr_bicubic), when=_storage, fmt=".3f",
+                      constant=True)]
+    for q in qualities:
+        out += [MetricSpec(f"rate_jpeg{q}", "min", unit, doc.format("model's LR", f"JPEG QF {q}"),
+                           baseline=f"bicubic_rate_jpeg{q}", compute=jpeg_rate(lambda v: v.lr, q),
+                           when=_storage, fmt=".3f"),
+                MetricSpec(f"bicubic_rate_jpeg{q}", "min", unit,
+                           doc.format("bicubic LR", f"JPEG QF {q}"), when=_storage, fmt=".3f",
+                           compute=jpeg_rate(lambda v: v.lr_bicubic, q), constant=True)]
+    for q in hr_qualities:
+        out += [MetricSpec(f"hr_jpeg{q}_rate", "min", unit, doc.format("HR image", f"JPEG QF {q}"),
+                           compute=jpeg_rate(lambda v: v.hr, q), when=_storage, fmt=".3f",
+                           constant=True),
+                MetricSpec(f"hr_jpeg{q}_psnr_y", "max", "dB", f"Y-PSNR of the HR image saved as "
+                           f"JPEG QF {q} (plain JPEG, no rescaling)", when=_storage,
+                           compute=lambda v, q=q: psnr_y(jpeg_real(v.hr, q), v.hr, v.s),
+                           constant=True)]
+    return out
+
+
 # Training-report metrics (not per image): objectives a sweep may also rank by.
 _REPORT_PREFIXES = {"loss/": ("min", "", "training loss term, mean over the interval", ".4g"),
                     "time/": ("min", "s", "seconds (per step for data/compute)", ".3g")}
@@ -246,6 +296,11 @@ def metric_spec(name: str) -> MetricSpec | None:
     if stored and (stored.group(1) is None or 1 <= int(stored.group(1)) <= 100):
         qs = [int(stored.group(1))] if stored.group(1) else []
         return next(m for m in storage_metrics(qs) if m.name == name)
+    rate = re.fullmatch(r"(?:bicubic_)?rate_(?:png|jpeg(\d+))|hr_jpeg(\d+)_(?:rate|psnr_y)", name)
+    if rate and all(1 <= int(q) <= 100 for q in rate.groups() if q):
+        lr_q, hr_q = rate.groups()
+        specs = rate_metrics([int(lr_q)] if lr_q else [], [int(hr_q)] if hr_q else [])
+        return next(m for m in specs if m.name == name)
     for prefix, (mode, unit, doc, fmt) in _REPORT_PREFIXES.items():
         if name.startswith(prefix) and re.fullmatch(r"\w+", name[len(prefix):]):
             return MetricSpec(name, mode, unit, doc, fmt=fmt)
@@ -255,7 +310,8 @@ def metric_spec(name: str) -> MetricSpec | None:
 def evaluation_metrics(cfg: Config) -> list[MetricSpec]:
     """The per-image metrics an evaluation under `cfg` computes, in table order."""
     fixed = [m for m in METRICS.values() if m.per_image and m.when(cfg)]
-    return fixed + [m for q in jpeg_qualities(cfg) for m in jpeg_metrics(q)]
+    rates = rate_metrics(jpeg_qualities(cfg)) if cfg.storage_eval else []
+    return fixed + [m for q in jpeg_qualities(cfg) for m in jpeg_metrics(q)] + rates
 
 
 @torch.inference_mode()
