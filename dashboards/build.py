@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dashboards import costs, figures, gallery, groups, stamp, training
+from dashboards import compression, costs, figures, gallery, groups, stamp, training
 from dashboards.data import (DashboardError, load_crops, load_histories, load_json_artifact,
                              load_per_image, load_sweep, public_uri)
 from dashboards.figures import MAX_TRACES, Section
@@ -74,6 +74,11 @@ def export_pngs(sections: list[Section], folder: Path, log=print) -> list[Path]:
     return paths
 
 
+def optional(section: Section) -> list[Section]:
+    """A study's section, or nothing in sweeps that are not that study."""
+    return [] if section.note else [section]
+
+
 def build_report(experiment: str, tracking_uri: str | None = None, parent: str | None = None,
                  out="report.html", png_dir=None, log=print) -> Path:
     """Build the report for `parent` (default: the experiment's latest sweep) and write it to
@@ -87,9 +92,9 @@ def build_report(experiment: str, tracking_uri: str | None = None, parent: str |
     summary = load_json_artifact(sweep.client, sweep.parent_id, "summary.json") \
         if sweep.parent_id else None
     per_image = load_per_image(sweep)
-    stamped = stamp.stamp_gains(summary, per_image)  # only in sweeps that vary `stamp`
     sections = [groups.group_gains(summary), groups.interaction(summary),
-                *([] if stamped.note else [stamped]),
+                *optional(stamp.stamp_gains(summary, per_image)),
+                *optional(compression.rate_distortion(per_image)),
                 groups.per_image_gains(per_image), figures.parallel_coordinates(sweep),
                 figures.sweep_table(sweep), figures.importance(sweep),
                 figures.by_parameter(sweep), training.curves(sweep, hist),
