@@ -99,7 +99,7 @@ def rate_distortion(per_image: pd.DataFrame) -> Section:
         name="plain JPEG of the HR", line=dict(color="black"), text=[f"QF {q}" for q in qs],
         hovertemplate="plain JPEG %{text}: %{x:.3f} bpp, %{y:.2f} dB<extra></extra>"))
     for i, who in enumerate(dict.fromkeys(p["model"] for p in points)):
-        mine = [p for p in points if p["model"] == who]
+        mine = sorted((p for p in points if p["model"] == who), key=lambda p: p["rate"])
         ci = [p["psnr_y"].get("ci95") or [p["psnr_y"]["mean"]] * 2 for p in mine]
         ys = [p["psnr_y"]["mean"] for p in mine]
         fig.add_trace(go.Scatter(

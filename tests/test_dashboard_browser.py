@@ -33,10 +33,13 @@ INSPECT = """JSON.stringify({
             svgs: d.querySelectorAll('svg.main-svg').length,
             data: gd && gd.data ? gd.data.length : 0,
             types: gd && gd.data ? gd.data.map(function (t) { return t.type; }) : [],
-            drawn: d.querySelectorAll('.scatterlayer .trace, .barlayer .trace').length,
+            drawn: d.querySelectorAll('.scatterlayer .trace, .barlayer .trace, ' +
+                                      '.imagelayer .im, .heatmaplayer .hm').length,
             parcoordsAxes: d.querySelectorAll('.parcoords .y-axis').length,
             parcoordsCanvases: d.querySelectorAll('.parcoords canvas, canvas.gl-canvas').length,
-            points: d.querySelectorAll('.scatterlayer path.point, .barlayer path').length};
+            points: d.querySelectorAll('.scatterlayer path.point, .barlayer path, ' +
+                                       '.scatterlayer path.js-line, .imagelayer image, ' +
+                                       '.heatmaplayer image').length};
   }),
   images: Array.from(document.images).map(function (i) {
     return {ok: i.complete && i.naturalWidth > 0, src: i.src.slice(0, 22)};
@@ -136,7 +139,7 @@ def test_report_renders_offline_without_errors(report, tmp_path):
     assert state["requests"] == []  # nothing but the file itself: plotly.js and images inline
     figures = {f["key"]: f for f in state["figures"]}
     assert set(figures) == {"groups", "per_image", "parcoords", "importance", "by_param",
-                            "curves", "cost", "jpeg", "time"}
+                            "curves", "cost", "jpeg", "time", "hidden", "hidden_profile"}
     for key, fig in figures.items():
         assert fig["rendered"], key
         assert fig["svgs"] >= 1, key

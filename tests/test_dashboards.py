@@ -17,7 +17,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from plotly.offline import get_plotlyjs
 
-from dashboards import build, costs, figures, gallery, groups, training
+from dashboards import build, costs, figures, gallery, groups, hidden, training
 from dashboards.data import (DashboardError, Sweep, cast_column, cast_value,
                              effective_guide_weight, load_crops, load_histories,
                              load_json_artifact, load_per_image, load_sweep, metric, public_uri)
@@ -359,8 +359,8 @@ def test_cli_builds_a_self_contained_page(full, tmp_path, capsys):
     images = len(CROP_IMAGES) * (4 + 3 * len(TRIALS))
     assert page.count('src="data:image/png;base64,') == images
     figs = re.findall(r'data-irn-figure="(\w+)"', page)
-    assert figs == ["groups", "per_image", "parcoords", "importance", "by_param", "curves",
-                    "cost", "jpeg", "time"]
+    assert figs == ["groups", "hidden", "hidden_profile", "per_image", "parcoords",
+                    "importance", "by_param", "curves", "cost", "jpeg", "time"]
     assert page.count('class="omitted"') == 1  # the interaction: not a two-factor grid
     assert page.count("data-run=") == N and 'data-linked="parcoords"' in page
     assert FAILED_ERROR in page and "bicubic baseline" in page
@@ -494,3 +494,20 @@ def test_large_sweep_caps_the_line_plots():
     jpeg = figures.jpeg_robustness(sweep, rows).figure
     assert len(jpeg.data) == figures.MAX_TRACES  # no bicubic metrics in this sweep
     assert sum("(no JPEG training)" in t.name for t in jpeg.data) == 3
+
+
+def test_what_the_lr_hides_grows_as_the_guide_weakens(full):
+    sweep = full["sweep"]
+    sections = hidden.lr_hidden(sweep, load_crops(sweep, gallery.pick_runs(sweep)))
+    assert [s.key for s in sections] == ["hidden", "hidden_profile"]
+    table = sections[0].table
+    assert len(table) == len(TRIALS) and (table["crops"] == len(CROP_IMAGES)).all()
+    done = sweep.finished.drop_duplicates("group_label")
+    guide = {g: effective_guide_weight(lam, 2) for g, lam in
+             zip(done["group_label"], done["lambda_guide"])}
+    rms = table.set_index("group")["RMS Y difference (levels)"].astype(float)
+    order = sorted(rms.index, key=lambda g: guide[g])  # the fixture: noise sd 60/(1+guide)
+    assert rms[order[0]] > rms[order[-1]] * 3
+    assert len(sections[1].figure.data) == len(TRIALS)
+    plain = synthetic_sweep(4)[0]  # varies no lambda_guide: no section
+    assert hidden.lr_hidden(plain, {}) == []

@@ -6,7 +6,7 @@ import sys
 
 def test_irn_imports_no_harness_packages():
     code = ("import sys, irn, irn.train, irn.evaluate, irn.rescale, irn.checkpoint, irn.jpeg, "
-            "irn.losses, irn.data, irn.config\n"
+            "irn.losses, irn.data, irn.config, irn.analysis, irn.storage\n"
             "bad = [m for m in ('bench', 'dashboards', 'ray', 'mlflow', 'plotly') "
             "if m in sys.modules]\nprint(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
