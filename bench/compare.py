@@ -27,7 +27,8 @@ RESAMPLES = 4999
 # of the two values); the t interval is used instead (scipy.stats.bootstrap's docs: BCa
 # assumes a sample large enough to stand for its population).
 BOOTSTRAP_MIN_IMAGES = 10
-GROUP_METRICS = ("psnr_y", "gain_db", "ssim_y")
+# the rescaling metrics, and task=stego's concealing ones (each only where the rows have it)
+GROUP_METRICS = ("psnr_y", "gain_db", "ssim_y", "stego_psnr_y", "stego_ssim_y")
 
 
 def mean_ci(matrix) -> dict:
@@ -171,9 +172,11 @@ def _sentence(groups, best, metric, mode, seeds_known) -> str:
     caveat = "" if seeds_known else "; with 1 seed the seed-to-seed spread is unknown (the " \
         "interval covers the images only): rerun with --seeds 2 or more"
     if len(groups) < 2:
-        gain = best.get("gain_db", {})
-        return (f"one group ({best['label']}): gain over bicubic {_fmt_ci(gain)} dB "
-                f"({n}){caveat}")
+        if "gain_db" not in best:  # not a rescaling sweep (task=stego)
+            return f"one group ({best['label']}): {metric} {_fmt_ci(best[metric])}{unit} " \
+                   f"({n}){caveat}"
+        return (f"one group ({best['label']}): gain over bicubic {_fmt_ci(best['gain_db'])} "
+                f"dB ({n}){caveat}")
     runner = sorted(groups, key=lambda g: -sign * g[metric]["mean"])[1]
     d = runner["vs_best"]
     lead = -d["delta"] if d["delta"] is not None else None

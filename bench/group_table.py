@@ -35,7 +35,8 @@ def rows(summary: dict) -> tuple[list[str], list[list[str]]]:
     comp = summary["comparison"]
     metric = comp["metric"]
     spec = metric_spec(metric)
-    shown = list(dict.fromkeys((*GROUP_METRICS, metric)))
+    shown = [m for m in dict.fromkeys((*GROUP_METRICS, metric))  # those some group has
+             if m == metric or any(m in g for g in summary["groups"])]
     header = ["#", "group", "seeds", "images", *[_head(m) for m in shown],
               f"vs best ({metric})", f"vs reference ({comp['reference']})"]
     sign = 1 if summary["mode"] == "max" else -1

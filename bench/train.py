@@ -19,7 +19,8 @@ from irn.config import BUDGETS, ConfigError, from_dict, parse_set
 from irn.data import DataError
 from irn.objective import NonFiniteLossError
 
-HEADLINE = ("psnr_y", "gain_db", "ssim_y", "psnr_rgb", "psnr_y_zero", "sr_psnr_y", "lr_psnr_y")
+HEADLINE = ("psnr_y", "gain_db", "ssim_y", "psnr_rgb", "psnr_y_zero", "sr_psnr_y", "lr_psnr_y",
+            "secret_psnr_y", "secret_psnr_y_zero", "stego_psnr_y", "stego_ssim_y")  # task=stego
 
 
 def parse_args(argv):
@@ -47,7 +48,7 @@ def results_table(final: dict) -> Table:
                          ("meaning", "left")):
         table.add_column(col, justify=justify)
     jpeg = sorted((k for k in final if k.startswith("jpeg") and k.endswith("_psnr_y")),
-                  key=lambda k: int(k[4:-7]))
+                  key=lambda k: int(k[4:].split("_")[0]))
     for key in [k for k in HEADLINE if k in final] + jpeg:
         spec = metric_spec(key)
         base = final.get(spec.baseline) if spec.baseline else None
@@ -86,8 +87,10 @@ def run(cfg, console, on_report=None):
         task = bar.add_task("train", total=cfg.steps, status="")
         for report in trainer.run():
             reports.append(report)
+            psnr = "Y-PSNR" if "psnr_y" in report else "secret Y-PSNR"  # task=stego
+            value = report.get("psnr_y", report.get("secret_psnr_y"))
             bar.update(task, completed=report["step"],
-                       status=f"loss {report['loss/total']:.4g}  Y-PSNR {report['psnr_y']:.2f}")
+                       status=f"loss {report['loss/total']:.4g}  {psnr} {value:.2f}")
             if on_report:
                 on_report(report, trainer)
     return trainer, reports

@@ -32,12 +32,15 @@ LOSS_DEFINITION = {
     "loss/recon": ("loss_recon", *_SHAPE),
     "loss/recon_clean": ("loss_recon", *_SHAPE),
     "loss/distr": _SHAPE,
+    "loss/dequant": _SHAPE,
+    "loss/temporal": ("loss_temporal", *_SHAPE),
 }
 LOSS_WEIGHT = {"loss/guide": "lambda_guide", "loss/recon": "lambda_recon",
-               "loss/recon_clean": "lambda_recon", "loss/distr": "lambda_distr"}
+               "loss/recon_clean": "lambda_recon", "loss/distr": "lambda_distr",
+               "loss/dequant": "lambda_dequant", "loss/temporal": "lambda_temporal"}
 LOSS_DEFINITION["loss/total"] = tuple(dict.fromkeys(
     [k for keys in LOSS_DEFINITION.values() for k in keys] + list(LOSS_WEIGHT.values())
-    + ["jpeg_clean_weight"]))
+    + ["jpeg_clean_weight", "quantization"]))
 PALETTE = px.colors.qualitative.Plotly + px.colors.qualitative.D3 + px.colors.qualitative.Dark24
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=40, b=50),
               font=dict(size=12), legend=dict(font=dict(size=11)))

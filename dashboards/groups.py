@@ -12,6 +12,7 @@ def _ci_bar(stat: dict) -> tuple[float, float]:
     return hi - stat["mean"], stat["mean"] - lo
 
 
+NO_GAIN = "no group has gain_db (not a rescaling sweep: task=stego has its own section)"
 VERDICT_COLORS = {"best": "#2ca02c", "indistinguishable": "#7f7f7f", "worse": "#d62728",
                   "better": "#1f77b4"}
 
@@ -26,8 +27,9 @@ def group_gains(summary: dict | None) -> Section:
     title = "Which group is best, and is it real?"
     groups = [g for g in (summary or {}).get("groups", []) if "gain_db" in g]
     if not groups:
-        return Section("groups", title, note="the sweep's summary.json has no group statistics "
-                       "(no finished trial, or a sweep from before replicates)")
+        return Section("groups", title, note=NO_GAIN if (summary or {}).get("groups") else
+                       "the sweep's summary.json has no group statistics (no finished trial, "
+                       "or a sweep from before replicates)")
     comp = summary["comparison"]
     groups = sorted(groups, key=lambda g: g["gain_db"]["mean"])
     up, down = zip(*[_ci_bar(g["gain_db"]) for g in groups])
@@ -58,6 +60,8 @@ def per_image_gains(rows: pd.DataFrame) -> Section:
     title = "Gain on each validation image"
     if rows.empty:
         return Section("per_image", title, note="no trial logged eval/per_image.json")
+    if rows["gain_db"].isna().all():
+        return Section("per_image", title, note=NO_GAIN)
     mean = rows.groupby(["label", "image"], sort=False)["gain_db"].mean().reset_index()
     images = list(dict.fromkeys(mean["image"]))
     fig = go.Figure()
@@ -85,6 +89,8 @@ def interaction(summary: dict | None) -> Section:
     """gain_db over a two-factor grid: one cell per group, its mean and 95% CI."""
     title = "Interaction of the two factors"
     groups = [g for g in (summary or {}).get("groups", []) if "gain_db" in g]
+    if not groups and (summary or {}).get("groups"):
+        return Section("interaction", title, note=NO_GAIN)
     keys = varying_keys(groups)
     if len(keys) != 2:
         return Section("interaction", title, note=f"the grid is not two-factor ({len(keys)} "

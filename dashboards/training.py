@@ -13,7 +13,8 @@ from dashboards.data import Sweep
 from dashboards.figures import (LAYOUT, LOSS_DEFINITION, LOSS_WEIGHT, MAX_TRACES, Section,
                                 fmt, log_axis, log_ticks, trial_colors)
 
-LOSS_KEYS = ("loss/total", "loss/recon", "loss/recon_clean", "loss/guide", "loss/distr")
+LOSS_KEYS = ("loss/total", "loss/recon", "loss/recon_clean", "loss/guide", "loss/distr",
+             "loss/dequant", "loss/temporal")
 EVAL_KEYS = ("psnr_y", "gain_db")
 OTHER_KEYS = ("schedule/lr", "time/wall")
 CURVE_KEYS = EVAL_KEYS + LOSS_KEYS + OTHER_KEYS

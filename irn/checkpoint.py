@@ -24,15 +24,27 @@ def save_model(path, model, arch: dict, extra: dict | None = None) -> None:
                  **(extra or {})}, path)
 
 
-def load_model(path, scale: int | None = None):
+def load_model(path, scale: int | None = None, task: str = "rescale"):
     """A model from our format or an official IRN checkpoint. `scale` is required for
-    official files and checked against ours."""
+    official files and checked against ours. `task`: the kind of model the caller can use
+    (rescale: irn.model's; stego: irn.stego's); a file of the other kind is refused."""
     obj = load_torch_file(path)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         arch = obj["arch"]
         if scale is not None and arch["scale"] != scale:
             raise CheckpointError(f"checkpoint {path} is for x{arch['scale']}, not x{scale}")
-        model = build_model(**arch)
+        found = (obj.get("config") or {}).get("task", "rescale")
+        if found != task:
+            raise CheckpointError(f"checkpoint {path} is a task={found} model; this takes "
+                                  f"task={task} models only" + (
+                                      " (stego: irn.checkpoint.load_model(path, task='stego'), "
+                                      "evaluated by irn.stego_eval.stego_rows)"
+                                      if found == "stego" else ""))
+        if task == "stego":
+            from irn.stego import build_stego_model
+            model = build_stego_model(**arch)
+        else:
+            model = build_model(**arch)
         sd = read_state_dict(obj["model"])
         try:
             model.load_state_dict(sd, strict=True)

@@ -31,6 +31,10 @@ class Config:
     gc: int = 32
     multiscale_depth: int = 0
     split_ratio: float = 0.5
+    # the task (irn/stego.py): rescale (IRN) | stego (the HR image hides the next image's LR;
+    # guide = stego vs cover, recon = revealed vs true secret: irn/stego_objective.py)
+    task: str = "rescale"
+    guide_target: str = "bicubic"  # rescale's LR resembles the bicubic LR | other: the next image's
     # objective: guide (forward LR vs bicubic LR), reconstruction (reverse HR), distribution
     loss_recon: str = "charbonnier"
     loss_guide: str = "l2"
@@ -52,6 +56,13 @@ class Config:
     # the rescaling stamp (irn/stamp.py): LR pixels free of the guide loss
     stamp: str = "none"  # none | border | corners
     stamp_width: int = 1
+    # how the reverse pass sees the 8-bit LR in training (irn/dequantization.py)
+    quantization: str = "ste"  # ste | uniform | variational
+    lambda_dequant: float = 1.0  # variational: weight of KL(q || uniform), loss/dequant
+    # temporal consistency (irn/temporal.py)
+    loss_temporal: str = "l1"
+    lambda_temporal: float = 0.0  # >0: transform-invariance term (+1 forward, +1 reverse)
+    temporal_eval: bool = False  # flicker on synthetic camera motion at every evaluation
     # optimisation
     lr: float = 2e-4
     weight_decay: float = 1e-5
@@ -117,12 +128,15 @@ DEVICES = ("auto", "cpu", "cuda")
 def choices() -> dict[str, tuple]:
     """The allowed values of each key that has a fixed set, from the registry behind it."""
     from irn.data.samples import LOADERS
+    from irn.dequantization import QUANTIZATIONS
     from irn.jpeg import JPEG_MODES
     from irn.model import SCALES, Z_MODES
     from irn.stamp import STAMPS
+    from irn.stego import GUIDE_TARGETS, TASKS
     return {"scale": SCALES, "z_train": Z_MODES, "z_eval": Z_MODES,
             "jpeg_train": tuple(JPEG_MODES), "schedule": SCHEDULES, "amp": AMP_MODES,
-            "device": DEVICES, "loader": LOADERS, "stamp": STAMPS}
+            "device": DEVICES, "loader": LOADERS, "stamp": STAMPS,
+            "quantization": QUANTIZATIONS, "task": TASKS, "guide_target": GUIDE_TARGETS}
 
 
 # Budgets: named presets over optimisation keys (see README "Budgets" for why these values).
@@ -230,7 +244,7 @@ def validate(cfg: Config) -> None:
     if cfg.patch_size % cfg.scale:
         raise ConfigError(f"patch_size {cfg.patch_size} is not divisible by scale {cfg.scale}")
     for key in ("lr", "temperature", "grad_clip", "lambda_recon", "lambda_distr",
-                "weight_decay", "jpeg_clean_weight"):
+                "weight_decay", "jpeg_clean_weight", "lambda_dequant", "lambda_temporal"):
         v = getattr(cfg, key)
         if not math.isfinite(v) or v < 0:
             raise ConfigError(f"{key} must be a finite number >= 0, got {v}")
@@ -245,6 +259,12 @@ def validate(cfg: Config) -> None:
                           f"leaving at least 11 px for SSIM after the {cfg.scale}-px border crop")
     _check_losses(cfg)
     _check_jpeg(cfg)
+    _check_temporal(cfg)
+    from irn.stego import check_config as check_task  # task / guide_target combinations
+    try:
+        check_task(cfg)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if cfg.data != "embedded" and not os.path.isdir(cfg.data):
         raise ConfigError(f"data must be 'embedded' or an existing folder; {cfg.data!r} is "
                           "not a folder")
@@ -252,11 +272,24 @@ def validate(cfg: Config) -> None:
 
 def _check_losses(cfg: Config) -> None:
     from irn.losses import parse_spec  # names and syntax only; weights files load at build
-    for key in ("loss_recon", "loss_guide"):
+    for key in ("loss_recon", "loss_guide", "loss_temporal"):
         try:
             parse_spec(getattr(cfg, key))
         except ValueError as exc:
             raise ConfigError(f"{key}: {exc}") from None
+
+
+def _check_temporal(cfg: Config) -> None:
+    """The temporal term's crop must leave part of the patch, flicker's part of a tile."""
+    from irn.temporal import eval_margin, motion_thetas, training_margin
+    try:
+        if cfg.lambda_temporal:
+            training_margin(cfg.patch_size, cfg.scale)
+        if cfg.temporal_eval and cfg.val_tile:
+            t = cfg.val_tile
+            eval_margin(motion_thetas(t, t)[0], t, t, cfg.scale)
+    except ValueError as exc:
+        raise ConfigError(f"lambda_temporal/temporal_eval: {exc}") from None
 
 
 def _check_jpeg(cfg: Config) -> None:

@@ -2,7 +2,10 @@
 
 Adding a coupling = one function or class with that signature + one registry line.
 Blocks that split their input take the first LR_CHANNELS (3) channels as the LR branch,
-as IRN does; the LR is always output channels 0..2 of the last stage.
+as IRN does; the LR is always output channels 0..2 of the last stage. Every factory also
+takes `split_len` (default LR_CHANNELS): the width of that first branch, which the
+steganography network (irn/stego.py) sets to the cover's 3*s^2 Haar bands; `allinone` and
+`iresnet` do not split by it and ignore it.
 """
 import numpy as np
 import torch
@@ -52,19 +55,19 @@ class EnhancedCoupling(InvertibleModule):
         return input_dims
 
 
-def affine(dims_in, subnet_constructor):
+def affine(dims_in, subnet_constructor, split_len: int = LR_CHANNELS):
     """GLOW-style affine coupling on both halves (FrEIA), LR branch = first 3 channels."""
     return GLOWCouplingBlock(dims_in, subnet_constructor=subnet_constructor, clamp=2.0,
-                             split_len=LR_CHANNELS)
+                             split_len=split_len)
 
 
-def additive(dims_in, subnet_constructor):
+def additive(dims_in, subnet_constructor, split_len: int = LR_CHANNELS):
     """NICE-style additive coupling (volume preserving: log-det 0), LR branch first."""
     return NICECouplingBlock(dims_in, subnet_constructor=subnet_constructor,
-                             split_len=LR_CHANNELS)
+                             split_len=split_len)
 
 
-def allinone(dims_in, subnet_constructor):
+def allinone(dims_in, subnet_constructor, split_len: int = LR_CHANNELS):
     """FrEIA's AllInOneBlock with its soft (random rotation) permutation and ActNorm.
 
     FrEIA 0.2 splits half/half regardless of the LR branch, and draws the permutation from
@@ -128,13 +131,15 @@ class IResNetCoupling(IResNetLayer):
         return (out,), log_det
 
 
-def iresnet(dims_in, subnet_constructor):
+def iresnet(dims_in, subnet_constructor, split_len: int = LR_CHANNELS):
+    """No split: `split_len` is ignored."""
     gc = getattr(subnet_constructor, "keywords", {}).get("gc", 32)
     return IResNetCoupling(dims_in, gc=gc)
 
 
-def enhanced(dims_in, subnet_constructor):
-    return EnhancedCoupling(dims_in, subnet_constructor=subnet_constructor, clamp=1.0)
+def enhanced(dims_in, subnet_constructor, split_len: int = LR_CHANNELS):
+    return EnhancedCoupling(dims_in, subnet_constructor=subnet_constructor, clamp=1.0,
+                            split_len=split_len)
 
 
 COUPLINGS = {

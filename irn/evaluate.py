@@ -26,6 +26,9 @@ from irn.jpeg import jpeg_real
 from irn.metrics import psnr_rgb, psnr_y, psnr_y_masked, ssim_y
 from irn.quantization import quantize
 from irn.stamp import stamp_bits_per_hr_pixel, stamp_mask
+from irn.stego import next_image_targets
+from irn.stego_eval import stego_metrics, stego_rows
+from irn.temporal import bicubic_flicker, gt_flicker, model_flicker
 
 
 def jpeg_qualities(cfg: Config) -> list[int]:
@@ -46,8 +49,9 @@ class ImageViews:
     """The images one evaluation compares, each computed on first use: the model's LR, its
     reconstructions, the bicubic pipeline, SR from the bicubic LR, and the JPEG variants."""
 
-    def __init__(self, model, hr, lr_ref, cfg: Config, seed: int):
+    def __init__(self, model, hr, lr_ref, cfg: Config, seed: int, guide_ref=None):
         self.model, self.hr, self.lr_ref, self.cfg, self.seed = model, hr, lr_ref, cfg, seed
+        self.guide_ref = lr_ref if guide_ref is None else guide_ref  # what lr_psnr_y measures
         self.s = cfg.scale
         self._jpeg: dict[int, torch.Tensor] = {}
 
@@ -130,19 +134,27 @@ def _stamped(cfg: Config) -> bool:
 
 
 def _lr_psnr_stamp(v, inside: bool) -> float:
-    """The LR against the bicubic LR on the stamp's pixels (inside) or on the rest, where
+    """The LR against its guide target on the stamp's pixels (inside) or on the rest, where
     the rest also leaves out the 1-px border lr_psnr_y crops."""
     h, w = v.lr.shape[-2:]
     mask = stamp_mask(h, w, v.cfg.stamp, v.cfg.stamp_width, v.lr.device)
     if inside:
-        return psnr_y_masked(v.lr, v.lr_ref, mask)
+        return psnr_y_masked(v.lr, v.guide_ref, mask)
     keep = ~mask
     keep[..., :1, :] = keep[..., -1:, :] = keep[..., :, :1] = keep[..., :, -1:] = False
-    return psnr_y_masked(v.lr, v.lr_ref, keep)
+    return psnr_y_masked(v.lr, v.guide_ref, keep)
 
 
 def _gaussian(cfg: Config) -> bool:
     return cfg.z_eval == "gaussian"
+
+
+def _temporal(cfg: Config) -> bool:
+    return cfg.temporal_eval
+
+
+def _variational(cfg: Config) -> bool:
+    return cfg.quantization == "variational"
 
 
 def _fixed_metrics() -> list[MetricSpec]:
@@ -163,8 +175,9 @@ def _fixed_metrics() -> list[MetricSpec]:
         MetricSpec("psnr_y_zero", "max", dB, "Y-PSNR with z = 0 (beside the gaussian draws)",
                    baseline="psnr_y", when=_gaussian,
                    compute=lambda v: psnr_y(v.model.upscale(v.lr, mode="zero"), v.hr, v.s)),
-        MetricSpec("lr_psnr_y", "max", dB, "Y-PSNR of the model's LR against the bicubic LR "
-                   "(1 px crop)", compute=lambda v: psnr_y(v.lr, v.lr_ref, 1)),
+        MetricSpec("lr_psnr_y", "max", dB, "Y-PSNR of the model's LR against its guide target, "
+                   "the bicubic LR (guide_target=other: the next image's; 1 px crop)",
+                   compute=lambda v: psnr_y(v.lr, v.guide_ref, 1)),
         MetricSpec("lr_psnr_y_unstamped", "max", dB, "lr_psnr_y without the stamp's pixels "
                    "(irn/stamp.py)", compute=lambda v: _lr_psnr_stamp(v, inside=False),
                    when=_stamped),
@@ -183,6 +196,22 @@ def _fixed_metrics() -> list[MetricSpec]:
         MetricSpec("sr_psnr_y", "max", dB, "Y-PSNR of super-resolution from a plain bicubic LR",
                    baseline="bicubic_psnr_y",
                    compute=lambda v: float(np.mean([psnr_y(r, v.hr, v.s) for r in v.sr_recs]))),
+        MetricSpec("flicker", "min", "levels", "temporal instability: mean |Y difference| of "
+                   "consecutive aligned frames of synthetic camera motion, each downscaled, "
+                   "uint8 and upscaled with z = 0 (irn/temporal.py; 8-bit levels)",
+                   fmt=".3f", baseline="bicubic_flicker", when=_temporal,
+                   compute=lambda v: model_flicker(v.model, v.hr, v.s)),
+        MetricSpec("bicubic_flicker", "min", "levels", "flicker of bicubic down, uint8, "
+                   "bicubic up on the same motion", fmt=".3f", baseline="gt_flicker",
+                   when=_temporal, constant=True, compute=lambda v: bicubic_flicker(v.hr, v.s)),
+        MetricSpec("gt_flicker", "min", "levels", "flicker of the ground-truth frames through "
+                   "the same warp-back: what the interpolation leaves (blur goes below it)",
+                   fmt=".3f", when=_temporal, constant=True, compute=lambda v: gt_flicker(v.hr, v.s)),
+        # computed by irn.train.Trainer (the objective holds q), hence no `compute`
+        MetricSpec("dequant_bpd", "min", "bits", "KL(q || uniform) of the variational "
+                   "dequantizer per LR element, on the validation LR, one draw "
+                   "(irn/dequantization.py; 0 = uniform dequantization)", fmt=".4f",
+                   when=_variational),
     ]
 
 
@@ -281,7 +310,8 @@ _REPORT_METRICS = [
                constant=True),
 ]
 
-METRICS: dict[str, MetricSpec] = {m.name: m for m in _fixed_metrics() + _REPORT_METRICS}
+METRICS: dict[str, MetricSpec] = {m.name: m for m in _fixed_metrics() + stego_metrics()
+                                   + _REPORT_METRICS}
 
 
 def metric_spec(name: str) -> MetricSpec | None:
@@ -292,6 +322,9 @@ def metric_spec(name: str) -> MetricSpec | None:
     qf = re.fullmatch(r"(?:bicubic_)?jpeg(\d+)_(?:psnr|ssim)_y", name)
     if qf and 1 <= int(qf.group(1)) <= 100:
         return next(m for m in jpeg_metrics(int(qf.group(1))) if m.name == name)
+    secret = re.fullmatch(r"jpeg(\d+)_secret_psnr_y", name)
+    if secret and 1 <= int(secret.group(1)) <= 100:
+        return stego_metrics([int(secret.group(1))])[-1]
     stored = re.fullmatch(r"(?:bicubic_)?lr_(?:png|jpeg(\d+))_bpp", name)
     if stored and (stored.group(1) is None or 1 <= int(stored.group(1)) <= 100):
         qs = [int(stored.group(1))] if stored.group(1) else []
@@ -308,15 +341,18 @@ def metric_spec(name: str) -> MetricSpec | None:
 
 
 def evaluation_metrics(cfg: Config) -> list[MetricSpec]:
-    """The per-image metrics an evaluation under `cfg` computes, in table order."""
+    """The per-image metrics an evaluation under `cfg` computes, in table order; task=stego
+    has its own (irn/stego_eval.py), the rescaling ones do not apply to it."""
+    if cfg.task == "stego":
+        return [m for m in stego_metrics(jpeg_qualities(cfg)) if m.when(cfg)]
     fixed = [m for m in METRICS.values() if m.per_image and m.when(cfg)]
     rates = rate_metrics(jpeg_qualities(cfg)) if cfg.storage_eval else []
     return fixed + [m for q in jpeg_qualities(cfg) for m in jpeg_metrics(q)] + rates
 
 
 @torch.inference_mode()
-def evaluate_image(model, hr, lr_ref, cfg: Config, seed: int = 0) -> dict:
-    views = ImageViews(model, hr, lr_ref, cfg, seed)
+def evaluate_image(model, hr, lr_ref, cfg: Config, seed: int = 0, guide_ref=None) -> dict:
+    views = ImageViews(model, hr, lr_ref, cfg, seed, guide_ref)
     return {m.name: float(m.compute(views)) for m in evaluation_metrics(cfg)}
 
 
@@ -328,9 +364,16 @@ def image_names(val_set) -> list[str]:
 
 def evaluate_images(model, val_set, cfg: Config, device="cpu") -> list[dict]:
     """One row per validation image: {"image": name, metric: value, ...}. Image i's z draws
-    are seeded with i, so a row is reproducible on its own."""
-    return [{"image": name, **evaluate_image(model, hr.to(device), lr.to(device), cfg, seed=i)}
-            for i, (name, (hr, lr)) in enumerate(zip(image_names(val_set), val_set))]
+    are seeded with i, so a row is reproducible on its own. guide_target=other: lr_psnr_y
+    against the next image's bicubic LR; task=stego: irn.stego_eval's rows."""
+    if cfg.task == "stego":
+        return stego_rows(model, val_set, cfg, device)
+    guides = next_image_targets(val_set) if cfg.guide_target == "other" else \
+        [lr for _, lr in val_set]
+    return [{"image": name, **evaluate_image(model, hr.to(device), lr.to(device), cfg, seed=i,
+                                             guide_ref=guide.to(device))}
+            for i, (name, (hr, lr), guide) in enumerate(zip(image_names(val_set), val_set,
+                                                            guides))]
 
 
 def mean_metrics(rows: list[dict]) -> dict:
@@ -367,7 +410,10 @@ def visual_crops(model, val_set, cfg: Config, size: int = 128, device="cpu",
     MLflow artifacts. Kinds: gt, lr (the model's LR) and lr_bicubic (nearest-upsampled to HR
     size for side-by-side viewing), bicubic_up (bicubic down + bicubic up: the baseline the
     gain is measured against) and recon (the model's reconstruction, z as in evaluation).
-    The model runs on the crop plus a margin of context, so its border does not show."""
+    The model runs on the crop plus a margin of context, so its border does not show.
+    task=stego: none (no LR, no reconstruction: {})."""
+    if cfg.task == "stego":
+        return {}
     whole = getattr(val_set, "whole", None) or val_set
     s = cfg.scale
     out = {}

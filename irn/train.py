@@ -26,6 +26,8 @@ from irn.evaluate import evaluate_images, mean_metrics
 from irn.model import build_model, count_parameters
 from irn.objective import Objective, check_finite, no_phase
 from irn.precision import autocast, precision_name, resolve_amp
+from irn.stego import build_stego_model
+from irn.stego_objective import StegoObjective
 
 
 def lr_factor(cfg: Config, step: int) -> float:
@@ -52,17 +54,19 @@ class Trainer:
         self.cfg = cfg
         self.device = torch.device(device) if device else pick_device(cfg.device)
         _seed_everything(cfg.seed)
-        self.model = build_model(**cfg.arch()).to(self.device)
+        stego = cfg.task == "stego"  # irn/stego.py: its network and objective
+        self.model = (build_stego_model if stego else build_model)(**cfg.arch()).to(self.device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.params = count_parameters(self.model)
-        self.objective = Objective(cfg).to(self.device)
+        self.objective = (StegoObjective if stego else Objective)(cfg).to(self.device)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(
             [{"params": trainable}, {"params": self.objective.parameters(), "weight_decay": 0}],
             lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
         self.z_gen = torch.Generator(self.device).manual_seed(cfg.seed + 1)
         self.jpeg_gen = torch.Generator().manual_seed(cfg.seed + 2)
+        self.motion_gen = torch.Generator().manual_seed(cfg.seed + 3)  # temporal transforms
         self.amp, self.amp_reason = resolve_amp(cfg.amp, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16"
                                            and self.device.type == "cuda")
@@ -78,7 +82,7 @@ class Trainer:
                 "objective": self.objective.state_dict(),
                 "scaler": self.scaler.state_dict(), "step": self.step,
                 "rng": {"torch": torch.get_rng_state(), "z": self.z_gen.get_state(),
-                        "jpeg": self.jpeg_gen.get_state(),
+                        "jpeg": self.jpeg_gen.get_state(), "motion": self.motion_gen.get_state(),
                         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available()
                         else [],
                         "numpy": _np_state(), "python": list(random.getstate()[1])}}
@@ -96,6 +100,8 @@ class Trainer:
         torch.set_rng_state(rng["torch"])
         self.z_gen.set_state(rng["z"])
         self.jpeg_gen.set_state(rng["jpeg"])
+        if "motion" in rng:  # checkpoints from before the temporal term have none
+            self.motion_gen.set_state(rng["motion"])
         if rng["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
         np.random.set_state(("MT19937", np.array(rng["numpy"]["keys"], dtype=np.uint32),
@@ -136,7 +142,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             total, terms = self.objective(self.net, hr, lr_ref, self.z_gen, self.jpeg_gen,
-                                          phase=phase)
+                                          phase=phase, motion_generator=self.motion_gen)
         with phase("backward"):
             check_finite(self.step, total, terms)
             self.scaler.scale(total).backward()
@@ -157,6 +163,8 @@ class Trainer:
         self.model.eval()
         try:
             rows = evaluate_images(self.model, self.val_set, self.cfg, device=self.device)
+            for i, (row, (hr, _)) in enumerate(zip(rows, self.val_set)):  # dequant_bpd
+                row.update(self.objective.image_metrics(self.model, hr.to(self.device), i))
         finally:
             self.model.train()
         return [{"image": r.pop("image"), "seed": self.cfg.seed, "step": self.step, **r}

@@ -1,0 +1,91 @@
+"""The steganography section (task=stego, search_spaces/stego.py): each group's revealing
+quality (secret_psnr_y) against its concealing quality (stego_psnr_y), both with their 95% CI
+over seeds x validation tiles, and the secret after real JPEG of the stego image. Left out
+for sweeps that are not stego."""
+import re
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from bench.compare import mean_ci
+from dashboards.figures import LAYOUT, Section
+from dashboards.groups import VERDICT_COLORS, verdict_of
+
+SECRET, STEGO = "secret_psnr_y", "stego_psnr_y"
+
+
+def _from_rows(per_image: pd.DataFrame, label: str, name: str) -> dict | None:
+    """{"mean", "ci95"} of a group's per-image rows (seeds x images), as bench.compare."""
+    if name not in per_image:
+        return None
+    part = per_image[per_image["label"] == label].dropna(subset=[name])
+    if part.empty:
+        return None
+    table = part.pivot_table(index="seed", columns="image", values=name, aggfunc="mean")
+    return mean_ci(table.dropna(axis=1).to_numpy(float))
+
+
+def group_stat(group: dict, per_image: pd.DataFrame, name: str) -> dict | None:
+    """The sweep summary's statistic of `name` for the group, else one from its rows."""
+    return group.get(name) or _from_rows(per_image, group["label"], name)
+
+
+def _ci_text(stat: dict) -> str:
+    ci = stat.get("ci95")
+    return f"{stat['mean']:.2f} dB" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
+def _jpeg_text(per_image: pd.DataFrame, label: str) -> str:
+    qfs = sorted(int(m.group(1)) for c in per_image
+                 if (m := re.fullmatch(r"jpeg(\d+)_secret_psnr_y", c)))
+    part = per_image[per_image["label"] == label]
+    vals = [f"JPEG {q}: {part[f'jpeg{q}_secret_psnr_y'].mean():.2f}" for q in qfs
+            if part[f"jpeg{q}_secret_psnr_y"].notna().any()]
+    return f" (after {', '.join(vals)} dB)" if vals else ""
+
+
+def stego_tradeoff(summary: dict | None, per_image: pd.DataFrame) -> Section:
+    title = "Steganography: revealing the secret against concealing it"
+    groups = [g for g in (summary or {}).get("groups", []) if SECRET in g]
+    if not groups:
+        return Section("stego", title, note="the sweep is not a stego sweep (no group has "
+                                            f"{SECRET})")
+    points = [(g, group_stat(g, per_image, STEGO), g[SECRET]) for g in groups]
+    points = [p for p in points if p[1]]
+    if not points:
+        return Section("stego", title, note=f"no {STEGO} in the sweep's rows")
+    xs, ys, err = [], [], {"x+": [], "x-": [], "y+": [], "y-": []}
+    colors, text = [], []
+    for g, stego, secret in points:
+        for axis, stat, lst in (("x", stego, xs), ("y", secret, ys)):
+            lo, hi = stat.get("ci95") or (stat["mean"], stat["mean"])
+            lst.append(stat["mean"])
+            err[axis + "+"].append(hi - stat["mean"])
+            err[axis + "-"].append(stat["mean"] - lo)
+        verdict = verdict_of(g)
+        colors.append(VERDICT_COLORS.get(verdict, "#7f7f7f"))
+        text.append(f"{g['label']}: secret {_ci_text(secret)}"
+                    f"{_jpeg_text(per_image, g['label'])}, stego {_ci_text(stego)}, {verdict}")
+    fig = go.Figure(go.Scatter(
+        x=xs, y=ys, mode="markers+text", text=[t.split(":")[0] for t in text],
+        textposition="top center", marker=dict(size=12, color=colors),
+        error_x=dict(type="data", array=err["x+"], arrayminus=err["x-"], thickness=1.5),
+        error_y=dict(type="data", array=err["y+"], arrayminus=err["y-"], thickness=1.5),
+        customdata=text, hovertemplate="%{customdata}<extra></extra>"))
+    floor = per_image["secret_floor_psnr_y"].mean() if "secret_floor_psnr_y" in per_image \
+        else np.nan
+    if np.isfinite(floor):
+        fig.add_hline(y=floor, line=dict(color="black", dash="dot"),
+                      annotation_text="the cover's own LR", annotation_position="right")
+    fig.update_layout(**LAYOUT, height=480,
+                      xaxis=dict(title="stego image vs cover, Y-PSNR (dB), 95% CI"),
+                      yaxis=dict(title="revealed vs true secret, Y-PSNR (dB), 95% CI"))
+    return Section("stego", title,
+                   "Each point is a group: how close its 8-bit stego image stays to the cover "
+                   "(right is less visible) against how well the secret comes back from it "
+                   "(up is better), means over seeds x validation tiles with 95% CIs; colour: "
+                   "the verdict on secret_psnr_y against the best group (green best, grey "
+                   "indistinguishable, red worse). The dotted line is the cover's own bicubic "
+                   "LR scored as the secret: a reveal must rise above it. "
+                   + "; ".join(text) + ".", figure=fig)
