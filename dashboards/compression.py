@@ -111,9 +111,12 @@ def rate_distortion(per_image: pd.DataFrame) -> Section:
             text=[f"{p['codec']}: {_ci_text(p['gain'])} dB over plain JPEG, {p['verdict']}"
                   for p in mine],
             hovertemplate="%{text}<br>%{x:.3f} bpp, %{y:.2f} dB<extra>" + who + "</extra>"))
+    # the axis spans the means: a diverged group's wide interval would flatten every curve
+    means = [y for trace in fig.data for y in trace.y if np.isfinite(y)]
     fig.update_layout(**LAYOUT, height=520,
                       xaxis=dict(title="payload bits per HR pixel", type="log"),
-                      yaxis=dict(title="Y-PSNR of the decoded HR (dB), 95% CI"))
+                      yaxis=dict(title="Y-PSNR of the decoded HR (dB), 95% CI",
+                                 range=[min(means) - 1, max(means) + 1]))
     table = pd.DataFrame([{
         "model": p["model"], "LR codec": p["codec"], "bits per HR px": f"{p['rate']:.3f}",
         "Y-PSNR (dB)": _ci_text(p["psnr_y"], sign=False),
