@@ -21,11 +21,10 @@ etc.: every loss in irn.losses is a per-element mean, so this is a sum over pixe
 the batch, as IRN's. A weight of 0 drops its term. The secret is the next image's 8-bit
 bicubic LR (irn.stego.next_in_batch): batch_size >= 2.
 """
-import torch
 
 from irn.config import Config
 from irn.jpeg import apply_jpeg, parse_quality
-from irn.losses import build_loss
+from irn.objective import Objective, no_phase
 from irn.quantization import quantize
 from irn.stego import next_in_batch
 
@@ -35,28 +34,15 @@ def conceal_weight(cfg: Config) -> float:
     return 1.0 if cfg.lambda_guide is None else cfg.lambda_guide
 
 
-class StegoObjective(torch.nn.Module):
-    """Called like irn.objective.Objective: (total, {term: value}) for one batch of covers
-    `hr` whose bicubic LRs `lr_ref` give the secrets."""
-
-    def __init__(self, cfg: Config):
-        super().__init__()
-        opts = {"weights": cfg.vgg_weights} if cfg.vgg_weights else {}
-        self.cfg = cfg
-        self.guide = build_loss(cfg.loss_guide, **opts)
-        self.recon = build_loss(cfg.loss_recon, **opts)
-
-    def draw_z(self, shape, like, generator=None):
-        if self.cfg.z_train == "zero":
-            return like.new_zeros(shape)
-        z = torch.randn(shape, generator=generator, device=like.device, dtype=like.dtype)
-        return z * self.cfg.temperature
+class StegoObjective(Objective):
+    """Called like irn.objective.Objective, whose loss modules and z draw it shares:
+    (total, {term: value}) for one batch of covers `hr` whose bicubic LRs `lr_ref` give the
+    secrets. (The stego task refuses dequantization and temporal terms: irn.stego.)"""
 
     def forward(self, model, hr, lr_ref, generator=None, jpeg_generator=None, phase=None,
                 motion_generator=None):
         """`phase(name)`: Trainer.train_step's timing hook around the forward and the reverse
         pass; `motion_generator` is not used (no temporal term)."""
-        from irn.objective import no_phase
         phase, cfg = phase or no_phase, self.cfg
         secret = quantize(next_in_batch(lr_ref))
         terms = {}
