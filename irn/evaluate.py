@@ -252,9 +252,10 @@ def storage_metrics(qualities=()) -> list[MetricSpec]:
 
 
 # Plain JPEG of the HR image at these QFs: the codec the compression study must beat, over
-# a range of rates wide enough to meet the LR's (x2: 1/4 of the HR pixels to code). Below
-# QF 2 baseline libjpeg clamps every quantiser to 255, so QF 1 codes as QF 2: plain JPEG has
-# no lower rate (about 0.20 payload bits per pixel on a 64-px photo tile, measured).
+# a range of rates wide enough to meet the LR's (x2: 1/4 of the HR pixels to code). libjpeg's
+# quality scaling (jcparam.c, baseline clamp) makes every quantiser 250-255 at QF 2 and 255 at
+# QF 1, so QF 1 is no cheaper (measured: the same payload, 0.20 bits per pixel on a 64-px
+# photo tile): plain JPEG has no lower rate.
 HR_JPEG_QUALITIES = (2, 3, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 
 
