@@ -29,8 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dashboards import (compression, costs, figures, gallery, groups, hidden, stamp, stego,
-                        temporal, training)
+from dashboards import (compression, costs, dequant, figures, gallery, groups, hidden, stamp,
+                        stego, temporal, training)
 from dashboards.data import (DashboardError, load_crops, load_histories, load_json_artifact,
                              load_per_image, load_sweep, public_uri)
 from dashboards.figures import MAX_TRACES, Section
@@ -98,6 +98,7 @@ def build_report(experiment: str, tracking_uri: str | None = None, parent: str |
                 *optional(stego.stego_tradeoff(summary, per_image)),
                 *optional(compression.rate_distortion(per_image)),
                 *optional(temporal.temporal_flicker(summary, per_image)),
+                *optional(dequant.dequant_gains(summary, per_image)),
                 *hidden.lr_hidden(sweep, crops),
                 groups.per_image_gains(per_image), figures.parallel_coordinates(sweep),
                 figures.sweep_table(sweep), figures.importance(sweep),

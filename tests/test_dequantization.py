@@ -126,3 +126,26 @@ def test_unknown_quantization_is_one_line_naming_the_allowed_values(capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == ["error: quantization must be one of ste, uniform, variational; "
                      "got 'gauss'"]
+
+
+def test_report_section_shows_each_modes_gain_and_q():
+    import pandas as pd
+
+    from dashboards.dequant import dequant_gains
+
+    def group(label, delta, ci, verdict, ref=False):
+        return {"label": label, "config": {"quantization": label}, "gain_db": {"mean": 1.0},
+                "vs_reference": {"delta": delta, "ci95": ci, "verdict": verdict,
+                                 **({"self": True} if ref else {})}}
+    summary = {"comparison": {"reference": "ste"},
+               "groups": [group("ste", 0.0, [0.0, 0.0], "", ref=True),
+                          group("uniform", -0.02, [-0.03, -0.002], "worse"),
+                          group("variational", 0.01, [-0.04, 0.05], "indistinguishable")]}
+    rows = pd.DataFrame([{"label": "variational", "dequant_bpd": 0.0136},
+                         {"label": "ste"}, {"label": "uniform"}])
+    section = dequant_gains(summary, rows)
+    assert not section.note
+    assert list(section.figure.data[0].y) == [0.0, -0.02, 0.01]
+    assert "uniform: -0.020 dB [-0.030, -0.002], worse" in section.blurb
+    assert "q 0.0136 bits per LR element" in section.blurb
+    assert dequant_gains({"groups": [group("ste", 0, None, "", True)]}, rows).note
