@@ -7,6 +7,11 @@ with the numbers behind it. The parts partition the step: they sum to its wall t
 
   --compare-loaders   profile `--loader memory` and `--loader disk` (decode every step, as
                       the official code does) in one command: data-wait share and steps/s
+  --compare KEY=A,B   two values of one config key (e.g. channels_last=false,true or
+                      amp=off,auto), their steps interleaved (A B, B A, ...) so a shared
+                      machine's drifts hit both alike; the speed-up of B over A is the
+                      geometric mean of the paired step-time ratios with its 95% CI and a
+                      verdict (bench/STATISTICS.md)
   --out DIR           also a torch.profiler Chrome trace of a few steps (trace.json, open it
                       in https://ui.perfetto.dev) and the top operators by self time
                       (top_ops.txt, top_ops.json)
@@ -23,6 +28,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import torch
 
 from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic
@@ -30,6 +36,7 @@ from bench.telemetry import Telemetry
 from irn.atomic import atomic_path, atomic_write
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set
 from irn.data import DataError
+from irn.layout import layout_name
 from irn.objective import NonFiniteLossError
 from irn.device import sync
 
@@ -138,6 +145,39 @@ def profile_summary(trainer, steps: int, warmup: int = 1, telemetry: bool = Fals
     return out
 
 
+def interleaved_summaries(trainers: list, steps: int, warmup: int = 1) -> list[dict]:
+    """profile_summary of two trainers whose timed steps alternate A B, B A, A B, ...;
+    each summary also holds its step times ("steps_s") for the paired comparison."""
+    if steps < 1 or warmup < 0:
+        raise ValueError(f"steps must be >= 1 and warmup >= 0, got {steps}, {warmup}")
+    batches = [t._batches() for t in trainers]
+    clocks = [StepClock(t.device) for t in trainers]
+    for t in trainers:
+        t.model.train()
+    for _ in range(warmup):
+        for t, b, c in zip(trainers, batches, clocks):
+            timed_step(t, b, c)
+    timed = [[], []]
+    for i in range(steps):
+        for k in ((0, 1) if i % 2 == 0 else (1, 0)):
+            timed[k].append(timed_step(trainers[k], batches[k], clocks[k]))
+    return [{**summarise(t), "steps_s": [s["step"] for s in t]} for t in timed]
+
+
+def paired_speedup(a: dict, b: dict) -> dict:
+    """B's speed-up over A: exp of the mean log ratio of A's to B's paired step times, its
+    95% CI (bench.compare.mean_ci: BCa bootstrap or t) and 'faster' / 'slower' /
+    'indistinguishable' (CI containing 1)."""
+    from bench.compare import mean_ci
+    logs = np.log(np.asarray(a["steps_s"]) / np.asarray(b["steps_s"]))
+    stat = mean_ci(logs[None, :])
+    ci = [float(np.exp(v)) for v in stat["ci95"]] if stat["ci95"] else None
+    word = ("indistinguishable" if ci is None or ci[0] <= 1 <= ci[1] else
+            "faster" if ci[0] > 1 else "slower")
+    return {"speedup": float(np.exp(stat["mean"])), "ci95": ci, "pairs": len(logs),
+            "verdict": word}
+
+
 def verdict(summary: dict, threshold: float = 0.5) -> str:
     """'data-bound' when the input pipeline takes at least `threshold` of each step."""
     return "data-bound" if summary["data_fraction"] >= threshold else "compute-bound"
@@ -199,6 +239,8 @@ def parse_args(argv):
     p.add_argument("--workers", type=int, help="DataLoader workers (overrides --set workers=)")
     p.add_argument("--compare-loaders", action="store_true",
                    help="profile loader=memory and loader=disk, one after the other")
+    p.add_argument("--compare", metavar="KEY=A,B",
+                   help="two values of one config key, their steps interleaved")
     p.add_argument("--threshold", type=float, default=0.5,
                    help="data fraction from which a run is called data-bound (default 0.5: "
                         "the input pipeline takes as long as the compute)")
@@ -216,23 +258,61 @@ def build_configs(args):
         values["workers"] = args.workers
     # cfg.steps only shapes the lr schedule here: the profiled steps are counted separately.
     cfg = from_dict(values, budget=args.budget)
+    if args.compare:
+        key, _, pair = args.compare.partition("=")
+        choices = pair.split(",")
+        if not key or len(choices) != 2 or not all(choices):
+            raise UsageError(f"--compare takes KEY=A,B, got {args.compare!r}")
+        return [from_dict({**values, key.strip(): parse_set([f"{key}={v}"])[key.strip()]},
+                          budget=args.budget) for v in choices]
     loaders = ("memory", "disk") if args.compare_loaders else (cfg.loader,)
     return [cfg.replace(loader=name) for name in loaders]
 
 
-def run_one(cfg, args, console) -> dict:
+def labels(configs, args) -> list[str]:
+    """Each profiled config's name in the table: its --compare value, else its loader."""
+    if args.compare:
+        key = args.compare.partition("=")[0].strip()
+        return [f"{key}={getattr(cfg, key)}" for cfg in configs]
+    return [cfg.loader for cfg in configs]
+
+
+def _trainer(cfg, label, args, console):
     from irn.train import Trainer
     trainer = Trainer(cfg)
-    console.print(f"[bold]{cfg.loader}[/] loader, workers={cfg.workers}: x{cfg.scale} "
+    console.print(f"[bold]{label}[/]: {cfg.loader} loader, workers={cfg.workers}, x{cfg.scale} "
                   f"batch {cfg.batch_size} x {cfg.patch_size}px, {trainer.params:,} params, "
-                  f"{trainer.device}; {args.warmup} warm-up + {args.steps} timed steps")
-    result = profile_summary(trainer, args.steps, args.warmup, telemetry=True)
+                  f"{trainer.device}, {trainer.precision} ({trainer.amp_reason}), "
+                  f"{layout_name(trainer.channels_last)} ({trainer.layout_reason}); "
+                  f"{args.warmup} warm-up + {args.steps} timed steps")
+    return trainer
+
+
+def _finish(result, trainer, cfg, label, args, several: bool) -> dict:
     result["verdict"] = verdict(result, args.threshold)
-    result["loader"], result["workers"] = cfg.loader, cfg.workers
+    result.update(label=label, loader=cfg.loader, workers=cfg.workers,
+                  precision=trainer.precision, layout=layout_name(trainer.channels_last))
     if args.out:
-        folder = os.path.join(args.out, cfg.loader) if args.compare_loaders else args.out
+        folder = os.path.join(args.out, label) if several else args.out
         result["profiler"] = trace(trainer, args.trace_steps, folder)
     return result
+
+
+def run_all(configs, args, console) -> list[dict]:
+    names = labels(configs, args)
+    if not args.compare:
+        results = []
+        for cfg, label in zip(configs, names):
+            trainer = _trainer(cfg, label, args, console)
+            result = profile_summary(trainer, args.steps, args.warmup, telemetry=True)
+            results.append(_finish(result, trainer, cfg, label, args, len(configs) > 1))
+        return results
+    trainers = [_trainer(cfg, label, args, console) for cfg, label in zip(configs, names)]
+    summaries = interleaved_summaries(trainers, args.steps, args.warmup)
+    results = [_finish(r, t, cfg, label, args, True)
+               for r, t, cfg, label in zip(summaries, trainers, configs, names)]
+    results[1]["paired"] = paired_speedup(*results)
+    return results
 
 
 def render(results: list[dict], threshold: float):
@@ -240,7 +320,7 @@ def render(results: list[dict], threshold: float):
     table = Table(title="Training step split (mean per step)")
     table.add_column("phase")
     for r in results:
-        table.add_column(f"{r['loader']} (ms)", justify="right")
+        table.add_column(f"{r['label']} (ms)", justify="right")
         table.add_column("share", justify="right")
     for phase in PHASES + ("compute", "step"):
         row = [phase]
@@ -256,15 +336,22 @@ def render(results: list[dict], threshold: float):
                       f"{tel[f'gpu{i}_mem_gb_peak']:.1f} GB, {tel[f'gpu{i}_power_w_mean']:.0f} W"
                       for i in range(8) if f"gpu{i}_util_mean" in tel)
         lines.append(
-            f"{r['loader']}: {r['verdict']} -- the input pipeline (data wait + copy) takes "
+            f"{r['label']}: {r['verdict']} -- the input pipeline (data wait + copy) takes "
             f"{100 * r['data_fraction']:.1f}% of each {1000 * r['time/step']:.0f} ms step "
             f"(threshold {100 * threshold:.0f}%); compute {1000 * r['time/compute']:.0f} ms; "
             f"free data would make steps {1 / max(1e-9, 1 - r['data_fraction']):.2f}x faster. "
-            f"CPU {tel.get('cpu_util_mean', 0):.0f}%, peak RSS {tel.get('rss_gb_peak', 0):.2f} "
-            f"GB{gpu}; parts sum to {100 * r['parts_vs_step']:.1f}% of the measured step")
-    if len(results) == 2:
+            + (f"CPU {tel.get('cpu_util_mean', 0):.0f}%, peak RSS {tel.get('rss_gb_peak', 0):.2f}"
+               f" GB{gpu}; " if tel else "")
+            + f"parts sum to {100 * r['parts_vs_step']:.1f}% of the measured step")
+    if len(results) == 2 and "paired" in results[1]:
         a, b = results
-        lines.append(f"{b['loader']} vs {a['loader']}: {b['steps_per_s'] / a['steps_per_s']:.2f}x "
+        p = b["paired"]
+        ci = f"[{p['ci95'][0]:.3f}, {p['ci95'][1]:.3f}]" if p["ci95"] else "(no interval)"
+        lines.append(f"{b['label']} vs {a['label']}: {p['speedup']:.3f}x the steps/s, 95% CI "
+                     f"{ci} over {p['pairs']} interleaved pairs: {p['verdict']}")
+    elif len(results) == 2:
+        a, b = results
+        lines.append(f"{b['label']} vs {a['label']}: {b['steps_per_s'] / a['steps_per_s']:.2f}x "
                      f"the steps/s; data wait {1000 * a['time/data']:.1f} ms -> "
                      f"{1000 * b['time/data']:.1f} ms per step")
     return table, lines
@@ -283,9 +370,11 @@ def main(argv=None) -> int:
             raise UsageError("--threshold must be between 0 and 1")
         if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
             raise UsageError(f"--out {args.out} exists and is not a folder")
+        if args.compare and args.compare_loaders:
+            raise UsageError("--compare and --compare-loaders: choose one")
         check_json_target(args.json)
         configs = build_configs(args)
-        results = [run_one(cfg, args, console) for cfg in configs]
+        results = run_all(configs, args, console)
     except (UsageError, ConfigError, DataError, ValueError, NonFiniteLossError) as exc:
         return fail(exc)
     table, lines = render(results, args.threshold)

@@ -163,7 +163,8 @@ class SweepLog(tune.Callback):
             self.tracker.log_json(trial_log.run_id, trial_log.per_image, PER_IMAGE)
         if result.get("node_id"):
             self.tracker.set_tags(trial_log.run_id, {"irn.node": result["node_id"],
-                                              "irn.precision": result.get("precision", "")})
+                                              "irn.precision": result.get("precision", ""),
+                                              "irn.layout": result.get("layout", "")})
         trial_log.last_step = step
 
     def on_trial_complete(self, trial, **info):

@@ -16,6 +16,8 @@ and the Y-PSNR of the round trip against the photo.
                          repository checkout) with the same weights, fp32, no_grad
   --baseline official    time that network too, interleaved with ours (alternating order),
                          and report the speed-up as the median of paired ratios
+  --baseline nchw        the same, against ours in fp32 and NCHW (same dense path, tiles
+                         and grad mode): what --dtype and --channels-last buy here
   --checkpoint CKPT      our format or an official release file; default: untrained weights
 """
 import argparse
@@ -111,7 +113,7 @@ class Settings:
     dense: str  # the DenseBlock inference path (irn.subnets.DENSE_PATHS)
     tile: int  # tile core in HR pixels, 0: full frame
     overlap: int  # context on each side of a tile, HR pixels
-    baseline: str | None  # "official": also time that network, interleaved with ours
+    baseline: str | None  # "official" / "nchw": also time that, interleaved with ours
     checkpoint: str | None  # None: untrained weights drawn from `seed`
     repeats: int
     warmup: int
@@ -129,6 +131,13 @@ class Settings:
         """The baseline's settings: the official network as the official code runs it."""
         return dataclasses.replace(self, impl="official", tile=0, overlap=0, amp="off",
                                    channels_last=False, compile=False, grad_mode="no_grad")
+
+    def as_baseline(self) -> "Settings":
+        """--baseline official: as_official(); nchw: ours in fp32, NCHW, not compiled."""
+        if self.baseline == "nchw":
+            return dataclasses.replace(self, amp="off", channels_last=False, compile=False,
+                                       baseline=None)
+        return self.as_official()
 
 
 def amp_of(dtype: str) -> str:
@@ -268,7 +277,7 @@ def _measure(settings: Settings) -> dict:
     flops = conv_flops(model, lambda x: model.upscale(model.downscale(x), mode="zero"),
                        settings.height, settings.width)
 
-    base = Rescaler(model, settings.as_official(), device) if settings.baseline else None
+    base = Rescaler(model, settings.as_baseline(), device) if settings.baseline else None
 
     for _ in range(settings.warmup):
         runner.round_trip(image)
@@ -318,7 +327,10 @@ def _measure(settings: Settings) -> dict:
         result["fraction_of_peak"] = result["tflops"] / peak
     if base:
         times = [b[2] + b[3] for b in base_trips]
-        result["baseline"] = {"impl": "official", "round_trip": stats(times),
+        label = ("official (fp32, no_grad)" if settings.baseline == "official" else
+                 f"ours (fp32, NCHW, {settings.grad_mode}, dense {settings.dense})")
+        result["baseline"] = {"impl": settings.baseline, "label": label,
+                              "round_trip": stats(times),
                               "throughput_mps": mp / statistics.median(times),
                               "psnr_y": clamped_psnr_y(base_trips[-1][1], image, settings.scale)}
         result["speedup"] = statistics.median(
@@ -362,7 +374,7 @@ def render(r: dict) -> list[str]:
     lines.append(f"  {mem}; round-trip Y-PSNR {r['psnr_y']:.3f} dB (z = 0)")
     if "baseline" in r:
         b = r["baseline"]
-        lines.append(f"  baseline {b['impl']} (fp32, no_grad), interleaved: median "
+        lines.append(f"  baseline {b['label']}, interleaved: median "
                      f"{b['round_trip']['median_s']:.3f} s, {b['throughput_mps']:.4f} MP/s, "
                      f"Y-PSNR {b['psnr_y']:.3f} dB; speed-up {r['speedup']:.2f}x "
                      "(median of paired ratios)")
@@ -392,8 +404,9 @@ def parse_args(argv):
         help="DenseBlock inference path: one buffer + conv5 as a GEMM over tap maps "
              "(default), one buffer (bit-identical), or torch.cat copies")
     add("--impl", choices=("ours", "official"), default="ours")
-    add("--baseline", choices=("official",),
-        help="also time the official network, interleaved, and report the speed-up")
+    add("--baseline", choices=("official", "nchw"),
+        help="also time the official network (or ours in fp32 NCHW), interleaved, and "
+             "report the speed-up")
     add("--checkpoint", metavar="CKPT", help="model file (default: untrained)")
     add("--repeats", type=int, default=3)
     add("--warmup", type=int, default=1, help="untimed round trips first")
@@ -430,7 +443,7 @@ def settings_from_args(args) -> Settings:
         raise UsageError("--impl official runs as the official code does: fp32, no_grad, "
                          "full frame; drop --tile/--dtype/--channels-last/--grad-mode")
     if args.baseline and args.impl == "official":
-        raise UsageError("--baseline official compares against --impl ours; drop one")
+        raise UsageError(f"--baseline {args.baseline} compares against --impl ours; drop one")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda but no CUDA device is available")
     on_cpu = args.device == "cpu" or not torch.cuda.is_available()

@@ -306,7 +306,8 @@ class SingleRun:
                   "time/wall": time.perf_counter() - self.start}
         self.tracker.log_report(self.run_id, values, first=self.first)
         if self.first and report.get("precision"):
-            self.tracker.set_tags(self.run_id, {"irn.precision": report["precision"]})
+            self.tracker.set_tags(self.run_id, {"irn.precision": report["precision"],
+                                                "irn.layout": report.get("layout", "")})
         self.first = False
         if report.get("per_image"):
             self.per_image += report["per_image"]

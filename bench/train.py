@@ -17,6 +17,7 @@ from bench.cli import (OneLineParser, UsageError, check_json_target, check_outpu
                        fail, write_json_atomic)
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set
 from irn.data import DataError
+from irn.layout import layout_name
 from irn.objective import NonFiniteLossError
 
 HEADLINE = ("psnr_y", "gain_db", "ssim_y", "psnr_rgb", "psnr_y_zero", "sr_psnr_y", "lr_psnr_y",
@@ -79,7 +80,8 @@ def run(cfg, console, on_report=None):
     from irn.train import Trainer  # heavy import after argument checks
     train, val = load_data(cfg)
     trainer = Trainer(cfg, train_images=train, val_set=val)
-    console.print(f"precision: {trainer.precision} ({trainer.amp_reason})")
+    console.print(f"precision: {trainer.precision} ({trainer.amp_reason}); layout: "
+                  f"{layout_name(trainer.channels_last)} ({trainer.layout_reason})")
     reports = []
     with Progress(TextColumn("[bold]train"), BarColumn(), TextColumn("{task.completed}/"
                   "{task.total} steps"), TextColumn("{task.fields[status]}"),

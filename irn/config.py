@@ -80,7 +80,7 @@ class Config:
     val_tile: int = 0  # >0: cut validation images into tiles evaluated as separate images
     # speed switches
     amp: str = "off"
-    channels_last: bool = False
+    channels_last: str = "false"  # false | true | auto: channels-last on CPUs (irn/layout.py)
     compile: bool = False
     device: str = "auto"
     # data
@@ -131,11 +131,12 @@ def choices() -> dict[str, tuple]:
     from irn.dequantization import QUANTIZATIONS
     from irn.jpeg import JPEG_MODES
     from irn.model import SCALES, Z_MODES
+    from irn.layout import LAYOUT_MODES
     from irn.stamp import STAMPS
     from irn.stego import GUIDE_TARGETS, TASKS
     return {"scale": SCALES, "z_train": Z_MODES, "z_eval": Z_MODES,
             "jpeg_train": tuple(JPEG_MODES), "schedule": SCHEDULES, "amp": AMP_MODES,
-            "device": DEVICES, "loader": LOADERS, "stamp": STAMPS,
+            "device": DEVICES, "loader": LOADERS, "stamp": STAMPS, "channels_last": LAYOUT_MODES,
             "quantization": QUANTIZATIONS, "task": TASKS, "guide_target": GUIDE_TARGETS}
 
 
@@ -145,7 +146,7 @@ BUDGETS = {
                   val_max_size=64, val_tile=32, jpeg_eval="50"),
     "cpu": dict(steps=120, batch_size=4, patch_size=48, lr=5e-4, warmup=10, schedule="cosine",
                 eval_every=60, log_every=5, val_max_size=256, val_tile=64, z_train="zero",
-                z_eval="zero"),
+                z_eval="zero", channels_last="auto"),
     "gpu": dict(steps=20_000, batch_size=16, patch_size=144, lr=2e-4, warmup=500,
                 schedule="cosine", eval_every=2000, val_max_size=0),
     "paper": dict(steps=500_000, batch_size=16, patch_size=144, lr=2e-4, warmup=0,
@@ -174,13 +175,12 @@ def coerce(key: str, value):
             return None
         raise ConfigError(f"{key} cannot be None")
     try:
+        if key in _SWITCH_OR_AUTO:  # a bool, or "auto": stored as "true" / "false" / "auto"
+            if isinstance(value, str) and value.strip().lower() == "auto":
+                return "auto"
+            return "true" if coerce_bool(value) else "false"
         if tp is bool:
-            if isinstance(value, str):
-                low = value.strip().lower()
-                if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                    raise ValueError(value)
-                return low in ("1", "true", "yes", "on")
-            return bool(value)
+            return coerce_bool(value)
         if tp is int:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError(value)
@@ -189,9 +189,20 @@ def coerce(key: str, value):
             return float(value)
         return str(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{key} must be {tp.__name__}, got {value!r}") from None
+        kind = "true, false or auto" if key in _SWITCH_OR_AUTO else tp.__name__
+        raise ConfigError(f"{key} must be {kind}, got {value!r}") from None
 
 
+def coerce_bool(value) -> bool:
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise ValueError(value)
+        return low in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+_SWITCH_OR_AUTO = ("channels_last",)
 _TYPES = {f.name: (_base_type(typing.get_type_hints(Config)[f.name]),
                    typing.get_type_hints(Config)[f.name] is not _base_type(
                        typing.get_type_hints(Config)[f.name]))

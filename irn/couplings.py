@@ -7,6 +7,8 @@ takes `split_len` (default LR_CHANNELS): the width of that first branch, which t
 steganography network (irn/stego.py) sets to the cover's 3*s^2 Haar bands; `allinone` and
 `iresnet` do not split by it and ignore it.
 """
+import contextlib
+
 import numpy as np
 import torch
 from FrEIA.modules import (AllInOneBlock, GLOWCouplingBlock, IResNetLayer, InvertibleModule,
@@ -111,9 +113,9 @@ class IResNetCoupling(IResNetLayer):
         self.lipschitz_correction()
 
     def _log_det(self, point):
-        with torch.enable_grad(), torch.random.fork_rng(devices=[]):
+        with torch.enable_grad(), torch.random.fork_rng(devices=[]), _nchw_weights(self):
             torch.manual_seed(0)  # same Hutchinson probe vectors forward and reverse
-            probe = point.detach().clone().requires_grad_(True)
+            probe = point.detach().contiguous().requires_grad_(True)
             return self._jacobian([probe]).detach()
 
     def forward(self, x, c=None, rev=False, jac=True):
@@ -129,6 +131,21 @@ class IResNetCoupling(IResNetLayer):
             out = y - self.residual(x_hat)  # one differentiable step, as FrEIA does
             log_det = -self._log_det(out) if jac else y.new_zeros(y.shape[0])
         return (out,), log_det
+
+
+@contextlib.contextmanager
+def _nchw_weights(module):
+    """`module`'s conv weights NCHW for the block's duration (values unchanged). FrEIA 0.2's
+    log-det estimator `.view`s the vector-Jacobian products flat, which a channels-last
+    model's products refuse; the estimate is not differentiated, so swapping `.data` is safe."""
+    saved = [(p, p.data) for p in module.parameters() if p.ndim == 4]
+    for p, data in saved:
+        p.data = data.contiguous()
+    try:
+        yield
+    finally:
+        for p, data in saved:
+            p.data = data
 
 
 def iresnet(dims_in, subnet_constructor, split_len: int = LR_CHANNELS):

@@ -4,12 +4,20 @@ Exactly the official release's definition: four fixed 2x2 kernels per channel, s
 **divided by 4** (so the low band is the 2x2 mean, not the orthonormal Haar), output channel
 order = all C low bands, then the C vertical, C horizontal and C diagonal bands.
 Unlike FrEIA 0.2's HaarDownsampling, nothing here touches the caller's tensor in place.
+
+A channels-last input (torch.channels_last) takes a butterfly of adds instead of the grouped
+convolution, and its output is channels-last too: the conv path's reshapes would return an
+NCHW tensor, and every later conv of a channels-last model would convert its input back
+(measured: irn/LAYOUT.md). The two paths agree to float rounding (the butterfly sums the
+four pixels in another order).
 """
 import math
 
 import torch
 import torch.nn.functional as F
 from FrEIA.modules import InvertibleModule
+
+from irn.layout import is_channels_last
 
 
 def haar_kernels(channels: int) -> torch.Tensor:
@@ -40,6 +48,10 @@ class HaarDownsampling(InvertibleModule):
         if not rev:
             if h % 2 or w % 2:
                 raise ValueError(f"Haar transform needs even height and width, got {h}x{w}")
+        if is_channels_last(x):
+            out = haar_nhwc(x) if not rev else inverse_haar_nhwc(x, self.channels)
+            sign = -1.0 if rev else 1.0
+        elif not rev:
             out = F.conv2d(x, self.haar_weights, stride=2, groups=ch) / 4.0
             # conv output is grouped per input channel (c0: 4 bands, c1: 4 bands, ...);
             # reorder to band-major: all low bands first, as the official code does.
@@ -60,3 +72,33 @@ class HaarDownsampling(InvertibleModule):
     def output_dims(self, input_dims):
         c, h, w = input_dims[0]
         return [(4 * c, h // 2, w // 2)]
+
+
+def haar_nhwc(x: torch.Tensor) -> torch.Tensor:
+    """The forward transform of a channels-last (N, C, H, W) tensor, channels-last out.
+    Per 2x2 block [[p, q], [r, s]]: low (p+q+r+s)/4, vertical (p-q+r-s)/4, horizontal
+    (p+q-r-s)/4, diagonal (p-q-r+s)/4 (the kernels of haar_kernels), band-major."""
+    n, c, h, w = x.shape
+    x = x.contiguous(memory_format=torch.channels_last)  # a channel slice: one copy
+    blocks = x.permute(0, 2, 3, 1).view(n, h // 2, 2, w // 2, 2, c)
+    p, q = blocks[:, :, 0, :, 0], blocks[:, :, 0, :, 1]
+    r, s = blocks[:, :, 1, :, 0], blocks[:, :, 1, :, 1]
+    top_sum, top_diff, bottom_sum, bottom_diff = p + q, p - q, r + s, r - s
+    bands = torch.stack((top_sum + bottom_sum, top_diff + bottom_diff,
+                         top_sum - bottom_sum, top_diff - bottom_diff), dim=3) * 0.25
+    return bands.view(n, h // 2, w // 2, 4 * c).permute(0, 3, 1, 2)
+
+
+def inverse_haar_nhwc(y: torch.Tensor, channels: int) -> torch.Tensor:
+    """The reverse transform of a channels-last (N, 4C, h, w) tensor, channels-last out:
+    p = L+V+H+D, q = L-V+H-D, r = L+V-H-D, s = L-V-H+D (the transposed kernels, unscaled)."""
+    n, _, h, w = y.shape
+    y = y.contiguous(memory_format=torch.channels_last)
+    bands = y.permute(0, 2, 3, 1).view(n, h, w, 4, channels)
+    low, vertical, horizontal, diagonal = bands.unbind(3)
+    low_sum, low_diff = low + horizontal, low - horizontal
+    edge_sum, edge_diff = vertical + diagonal, vertical - diagonal
+    top = torch.stack((low_sum + edge_sum, low_sum - edge_sum), dim=3)  # p, q
+    bottom = torch.stack((low_diff + edge_diff, low_diff - edge_diff), dim=3)  # r, s
+    pixels = torch.stack((top, bottom), dim=2)  # (n, h, 2, w, 2, C)
+    return pixels.view(n, 2 * h, 2 * w, channels).permute(0, 3, 1, 2)

@@ -18,6 +18,7 @@ from FrEIA.framework import SequenceINN
 from irn.config import default
 from irn.couplings import COUPLINGS, LR_CHANNELS
 from irn.haar import HaarDownsampling
+from irn.layout import is_channels_last
 from irn.quantization import quantize
 from irn.subnets import SUBNETS, subnet_constructor
 
@@ -66,7 +67,11 @@ class InvertibleRescaler(nn.Module):
     # -- raw invertible map ---------------------------------------------------------------
     def forward(self, x, rev=False, jac=True):
         """Forward: HR (N,3,H,W) -> (out (N, 3*s^2, H/s, W/s), log_det (N,)).
-        Reverse: out -> HR. `jac=False` skips log-det work (matters for iresnet)."""
+        Reverse: out -> HR. `jac=False` skips log-det work (matters for iresnet).
+        A channels-last model (`.to(memory_format=torch.channels_last)`) runs channels-last
+        whatever the input's layout: callers build inputs NCHW (cat with a drawn z), and
+        one NCHW tensor would make every conv after it convert (irn/LAYOUT.md)."""
+        x = self._in_layout(x)
         return self._reverse(x, jac) if rev else self._forward(x, jac)
 
     def _forward(self, x, jac):
@@ -82,7 +87,7 @@ class InvertibleRescaler(nn.Module):
         n = len(self.stages)
         parts = [h] + [F.pixel_unshuffle(z, 2 ** (n - 1 - i)) if n - 1 - i else z
                        for i, z in zip(self._split_stages(), latents)]
-        return torch.cat(parts, 1), log_det
+        return self._in_layout(torch.cat(parts, 1)), log_det
 
     def _reverse(self, y, jac):
         expected = 3 * self.scale ** 2
@@ -98,10 +103,21 @@ class InvertibleRescaler(nn.Module):
         log_det = y.new_zeros(y.shape[0])
         for i in reversed(range(n)):
             if i in latents:
-                h = torch.cat([h, latents[i]], 1)
+                h = self._in_layout(torch.cat([h, latents[i]], 1))
             h, j = self.stages[i](h, rev=True, jac=jac)
             log_det = log_det + j
         return h, log_det
+
+    def channels_last(self) -> bool:
+        """Whether the convolution weights are laid out channels-last (the first weight whose
+        layout tells: a 1x1 kernel, like AllInOne's rotation, is both layouts at once)."""
+        weight = next((p for p in self.parameters() if p.ndim == 4 and p.shape[1] > 1
+                       and p.shape[2] * p.shape[3] > 1), None)
+        return weight is not None and is_channels_last(weight)
+
+    def _in_layout(self, t):
+        """`t` channels-last when the model is (pixel (un)shuffle returns NCHW)."""
+        return t.contiguous(memory_format=torch.channels_last) if self.channels_last() else t
 
     def _split_stages(self):
         return [i for i, (_, split) in enumerate(self.plan) if split]

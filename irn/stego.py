@@ -29,6 +29,7 @@ from FrEIA.framework import SequenceINN
 
 from irn.couplings import COUPLINGS
 from irn.haar import HaarDownsampling
+from irn.layout import is_channels_last
 from irn.quantization import quantize
 from irn.subnets import subnet_constructor
 
@@ -66,7 +67,10 @@ class StegoNetwork(nn.Module):
         ((cover, secret), log_det). Nothing is quantised here (see hide)."""
         self._check(a, b)
         bands, j_in = self.haar(a, jac=jac)
-        h, j = self.blocks(torch.cat([bands, b], 1), rev=rev, jac=jac)
+        joined = torch.cat([bands, b], 1)
+        if is_channels_last(bands):  # b (a drawn z, the secret) is NCHW: keep the layout
+            joined = joined.contiguous(memory_format=torch.channels_last)
+        h, j = self.blocks(joined, rev=rev, jac=jac)
         image_bands, small = h.split([self.cover_channels, SECRET_CHANNELS], dim=1)
         image, j_out = self.haar(image_bands, rev=True, jac=jac)
         return (image, small), j_in + j + j_out

@@ -9,6 +9,8 @@ from functools import partial
 import torch
 import torch.nn as nn
 
+from irn.layout import is_channels_last
+
 
 def _xavier_scaled(convs, scale: float):
     # Official IRN `initialize_weights_xavier`: xavier_normal_, then *= scale, bias = 0.
@@ -50,6 +52,7 @@ class DenseBlock(nn.Module):
     def forward(self, x):
         if self.buffered_inference and not torch.is_grad_enabled() and x.is_contiguous():
             return self._forward_buffered(x)
+        x = _as_conv_input(x)
         x1 = self.lrelu(self.conv1(x))
         x2 = self.lrelu(self.conv2(torch.cat((x, x1), 1)))
         x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
@@ -85,6 +88,21 @@ class DenseBlock(nn.Module):
                 and dtype == torch.float32):
             return conv3x3_by_taps(self.conv5, buf)
         return self.conv5(buf)
+
+
+def _as_conv_input(x):
+    """The dense block's input converted once, as its five convs and four cats will read it.
+    Under autocast, in the autocast dtype: else the cat of the fp32 input with the bf16
+    outputs would be fp32 and each conv would cast it again. Channels-last, usually a
+    coupling's channel slice (strided): dense, so the cats are plain NHWC copies, ~3x faster
+    than cats with a strided first input (irn/LAYOUT.md). The channel prefix of an NHWC
+    buffer is not dense, so channels-last takes the cats, not _forward_buffered."""
+    device = x.device.type
+    if x.dtype == torch.float32 and torch.is_autocast_enabled(device):
+        x = x.to(torch.get_autocast_dtype(device))
+    if is_channels_last(x):
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
 
 
 def conv3x3_by_taps(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:

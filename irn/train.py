@@ -23,6 +23,7 @@ from irn.config import Config, from_dict
 from irn.data import train_loader, val_images
 from irn.device import pick_device, sync
 from irn.evaluate import evaluate_images, mean_metrics
+from irn.layout import layout_name, resolve_channels_last
 from irn.model import build_model, count_parameters
 from irn.objective import Objective, check_finite, no_phase
 from irn.precision import autocast, precision_name, resolve_amp
@@ -56,7 +57,9 @@ class Trainer:
         _seed_everything(cfg.seed)
         stego = cfg.task == "stego"  # irn/stego.py: its network and objective
         self.model = (build_stego_model if stego else build_model)(**cfg.arch()).to(self.device)
-        if cfg.channels_last:
+        self.channels_last, self.layout_reason = resolve_channels_last(cfg.channels_last,
+                                                                       self.device)
+        if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.params = count_parameters(self.model)
         self.objective = (StegoObjective if stego else Objective)(cfg).to(self.device)
@@ -210,7 +213,8 @@ class Trainer:
                           "time/data": t_data / n, "time/compute": t_compute / n,
                           "data_fraction": t_data / (t_data + t_compute),
                           "time/train_wall": time.perf_counter() - start,
-                          "model/params": self.params, "precision": self.precision}
+                          "model/params": self.params, "precision": self.precision,
+                          "layout": layout_name(self.channels_last)}
                 eval_start = time.perf_counter()
                 rows = self.evaluate_images()
                 report.update(mean_metrics(rows))
@@ -221,7 +225,7 @@ class Trainer:
 
     def _to_device(self, x):
         x = x.to(self.device, non_blocking=True)
-        return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else x
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
 
 class _LossWindow:

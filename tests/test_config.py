@@ -31,11 +31,22 @@ def test_budget_precedence_and_names():
         from_dict({}, budget="fast")
 
 
+@pytest.mark.parametrize("value,stored", [(True, "true"), (False, "false"), ("On", "true"),
+                                          ("0", "false"), ("AUTO", "auto")])
+def test_channels_last_takes_a_bool_or_auto(value, stored):
+    assert from_dict({"channels_last": value}).channels_last == stored
+
+
+def test_cpu_budget_chooses_the_layout_per_device():
+    assert from_dict({}, budget="cpu").channels_last == "auto"
+    assert from_dict({}).channels_last == "false"  # the official recipe: NCHW
+
+
 def test_strings_are_coerced_like_the_command_line():
     values = parse_set(["scale=4", "lr=1e-3", "channels_last=true", "lambda_guide=None",
                         "amp=bf16", "loss_recon=l2+0.1*ssim", "multiscale_depth=1"])
     cfg = from_dict(values)
-    assert cfg.scale == 4 and cfg.lr == 1e-3 and cfg.channels_last is True
+    assert cfg.scale == 4 and cfg.lr == 1e-3 and cfg.channels_last == "true"
     assert cfg.lambda_guide is None and cfg.amp == "bf16" and cfg.multiscale_depth == 1
     # round trip through strings (MLflow params come back as strings)
     assert from_dict({k: str(v) for k, v in cfg.to_dict().items()}) == cfg
@@ -53,7 +64,7 @@ def test_strings_are_coerced_like_the_command_line():
     ({"jpeg_train": "real"}, "jpeg_train must be one of off, diff, ste"),
     ({"jpeg_quality": "101"}, "jpeg_quality"),
     ({"lr": -1}, "lr must be a finite number >= 0"),
-    ({"channels_last": "maybe"}, "channels_last must be bool"),
+    ({"channels_last": "maybe"}, "channels_last must be true, false or auto, got 'maybe'"),
     ({"data": "/no/such/folder"}, "not a folder"),
     ({"scale": 2, "multiscale_depth": 1}, "multiscale_depth must be 0..0"),
     ({"scale": 4, "val_tile": 30}, "val_tile 30 must be a multiple of scale 4"),

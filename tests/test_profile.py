@@ -88,7 +88,37 @@ def test_cli_compares_loaders_and_writes_trace_and_json(tmp_path, capsys):
         assert ops and ops[0]["self_s"] >= ops[-1]["self_s"]
 
 
+def test_cli_compare_interleaves_two_values_and_gives_a_paired_speedup(tmp_path, capsys):
+    js = tmp_path / "c.json"
+    code = profile.main(["--set", "scale=2", "blocks=1", "gc=8", "batch_size=2",
+                         "patch_size=16", "device=cpu", "--steps", "4", "--warmup", "1",
+                         "--compare", "channels_last=false,true", "--json", str(js)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "channels_last=true vs channels_last=false:" in text and "interleaved pairs" in text
+    a, b = json.loads(js.read_text())["results"]
+    assert (a["layout"], b["layout"]) == ("nchw", "channels_last")
+    assert len(a["steps_s"]) == len(b["steps_s"]) == 4
+    paired = b["paired"]
+    assert paired["pairs"] == 4 and paired["verdict"] in ("faster", "slower", "indistinguishable")
+    assert paired["ci95"][0] <= paired["speedup"] <= paired["ci95"][1]
+
+
+def test_paired_speedup_calls_a_clear_difference_and_noise():
+    a = {"steps_s": [2.0, 2.1, 1.9, 2.0, 2.05, 1.95]}
+    assert profile.paired_speedup(a, {"steps_s": [1.0, 1.05, 0.95, 1.0, 1.0, 1.0]})[
+        "verdict"] == "faster"
+    assert profile.paired_speedup(a, {"steps_s": [4.0, 4.1, 3.9, 4.0, 4.1, 3.9]})[
+        "verdict"] == "slower"
+    noisy = profile.paired_speedup(a, {"steps_s": [1.8, 2.3, 1.7, 2.2, 1.9, 2.1]})
+    assert noisy["verdict"] == "indistinguishable"
+
+
 @pytest.mark.parametrize("argv, message", [
+    (["--compare", "channels_last=true"], "--compare takes KEY=A,B"),
+    (["--compare", "colour=a,b"], "unknown config key"),
+    (["--compare", "channels_last=maybe,true"], "channels_last must be true, false or auto"),
+    (["--compare", "amp=off,auto", "--compare-loaders"], "choose one"),
     (["--set", "nonsense=1"], "unknown config key"),
     (["--steps", "0"], "--steps"),
     (["--set", "loader=tape"], "loader"),

@@ -134,6 +134,7 @@ def test_cli_with_a_checkpoint_tiles_and_official_agree(tmp_path, capsys):
               "--checkpoint", str(ckpt)]
     results = {}
     for name, extra in [("ours", ["--baseline", "official", "--repeats", "2"]),
+                        ("layout", ["--channels-last", "--baseline", "nchw", "--repeats", "2"]),
                         ("official", ["--impl", "official"]),
                         ("tiled", ["--tile", "16", "--overlap", "32", "--compare-full"]),
                         ("cat", ["--dense", "cat", "--grad-mode", "no_grad"])]:
@@ -151,6 +152,10 @@ def test_cli_with_a_checkpoint_tiles_and_official_agree(tmp_path, capsys):
         b / o for b, o in zip(baseline["round_trip"]["runs"],
                               results["ours"]["round_trip"]["runs"])))
     assert results["cat"]["psnr_y"] == pytest.approx(ours, abs=1e-3)
+    layout = results["layout"]  # channels-last against ours in NCHW, same weights
+    assert layout["channels_last"] and layout["baseline"]["impl"] == "nchw"
+    assert "NCHW" in layout["baseline"]["label"] and layout["speedup"] > 0
+    assert layout["psnr_y"] == pytest.approx(layout["baseline"]["psnr_y"], abs=1e-3)
     tiled = results["tiled"]
     assert tiled["full_psnr_y"] == pytest.approx(ours, abs=1e-6)
     assert abs(tiled["psnr_y_delta"]) < 0.01
@@ -169,6 +174,8 @@ def test_settings_use_the_config_names_and_the_baseline_runs_as_official():
                                                                              "off")
     assert (official.channels_last, official.grad_mode) == (False, "no_grad")
     assert official.scale == 4 and settings.impl == "ours"  # a copy: the original is unchanged
+    nchw = dataclasses.replace(settings, baseline="nchw", amp="bf16").as_baseline()
+    assert (nchw.impl, nchw.amp, nchw.channels_last, nchw.tile) == ("ours", "off", False, 64)
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.tile = 0
 
