@@ -181,3 +181,15 @@ def test_stego_network_keeps_channels_last():
             out = cl.hide(cover.contiguous(memory_format=CL), secret)
     assert torch.allclose(out, ref, atol=1e-5)
     assert layouts.seen["NCHW"] == 0 and layouts.seen["CL"] > 0, layouts.seen
+
+
+def test_a_channels_last_checkpoint_loads_into_an_nchw_model(tmp_path):
+    from irn.checkpoint import load_model, save_model
+    torch.manual_seed(0)
+    model = perturbed(build_model(scale=2, blocks=2)).to(memory_format=CL).eval()
+    save_model(tmp_path / "m.pt", model, {"scale": 2, "blocks": 2})
+    loaded = load_model(tmp_path / "m.pt").eval()
+    assert not loaded.channels_last()
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(loaded.downscale(x), model.downscale(x), atol=1e-6)

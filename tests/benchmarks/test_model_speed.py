@@ -1,7 +1,8 @@
 """Hot paths of the model library: forward + reverse at a fixed size (x2, x4), ours against
 the official IRN design (an independent transcription, same weights) in the same run, the
-Haar transform, and one training step. Ratios to test_reference_workload are what the CI
-gate compares; ours/official is the "at least as fast as the official design" claim."""
+Haar transform, and one training step (NCHW; channels-last at x2). Ratios to
+test_reference_workload are what the CI gate compares; ours/official is the "at least as
+fast as the official design" claim."""
 import pytest
 import torch
 
@@ -55,4 +56,15 @@ def test_training_step(benchmark, scale):
     trainer = Trainer(cfg)
     batches = trainer._batches()
     hr, lr = next(batches)
+    benchmark.pedantic(lambda: trainer.train_step(hr, lr), rounds=8, warmup_rounds=1)
+
+
+def test_training_step_channels_last(benchmark):
+    """test_training_step[2] with channels_last=true (the cpu budget's auto on a CPU):
+    against it, what the layout buys in training (irn/LAYOUT.md)."""
+    cfg = from_dict({"scale": 2, "batch_size": 2, "patch_size": 32, "jpeg_eval": "",
+                     "z_train": "gaussian", "channels_last": "true"})
+    trainer = Trainer(cfg)
+    hr, lr = next(trainer._batches())
+    hr, lr = trainer._to_device(hr), trainer._to_device(lr)
     benchmark.pedantic(lambda: trainer.train_step(hr, lr), rounds=8, warmup_rounds=1)
