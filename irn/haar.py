@@ -9,7 +9,8 @@ A channels-last input (torch.channels_last) takes a butterfly of adds instead of
 convolution, and its output is channels-last too: the conv path's reshapes would return an
 NCHW tensor, and every later conv of a channels-last model would convert its input back
 (measured: irn/LAYOUT.md). The two paths agree to float rounding (the butterfly sums the
-four pixels in another order).
+four pixels in another order). Under autocast both run in the input's dtype (fp32): the
+bands carry the LR and z, which bf16 would round coarser than the LR's 8-bit steps.
 """
 import math
 
@@ -51,6 +52,11 @@ class HaarDownsampling(InvertibleModule):
         if is_channels_last(x):
             out = haar_nhwc(x) if not rev else inverse_haar_nhwc(x, self.channels)
             sign = -1.0 if rev else 1.0
+        elif torch.is_autocast_enabled(x.device.type):
+            # in the input's dtype, not autocast's: in bf16 the bands (and so the LR and z)
+            # would carry ~3 significant digits, coarser than the LR's 8-bit steps
+            with torch.autocast(x.device.type, enabled=False):
+                return self.forward([x], c, rev, jac)
         elif not rev:
             out = F.conv2d(x, self.haar_weights, stride=2, groups=ch) / 4.0
             # conv output is grouped per input channel (c0: 4 bands, c1: 4 bands, ...);
