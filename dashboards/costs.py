@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy import stats
 
-from dashboards.figures import LAYOUT, PALETTE, Section, seed_interval
+from dashboards.figures import LAYOUT, PALETTE, Section, mean_interval
 from dashboards.groups import VERDICT_COLORS, verdict_of
 
 
@@ -69,7 +69,7 @@ def quality_vs_cost(summary: dict | None) -> Section:
     differs, reason = cost_differs({g["label"]: walls[g["label"]] for g in groups})
     if differs:
         costs.append(("time_wall_s", "wall time per trial (s), mean and 95% CI over seeds",
-                      {g: seed_interval(np.array(v)[:, None]) for g, v in walls.items()}))
+                      {g: mean_interval(np.array(v)[:, None]) for g, v in walls.items()}))
     else:
         why_not.append(reason)
     if not costs:

@@ -14,8 +14,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from scipy import stats
 
+from bench.compare import mean_ci
 from dashboards.data import KEY_PARAMS, NOT_FACTORS, Sweep, metric
 from irn.evaluate import metric_spec
 
@@ -303,18 +303,13 @@ def by_parameter(sweep: Sweep) -> Section:
                    figure=fig)
 
 
-def seed_interval(matrix: np.ndarray) -> tuple[float, float | None, float | None]:
-    """(mean, lo, hi) of a seeds x images matrix: the 95% t interval of the per-seed means
-    (over the images when there is one seed; None with a single value). A simpler interval
-    than bench.compare's two-way one, used only where the sweep's summary has none."""
-    m = np.asarray(matrix, float)
-    values = m.mean(axis=1) if m.shape[0] > 1 else m.ravel()
-    if len(values) < 2:
-        return float(m.mean()), None, None
-    if np.ptp(values) == 0:
-        return float(m.mean()), float(m.mean()), float(m.mean())
-    ci = stats.ttest_1samp(values, 0).confidence_interval(0.95)  # mean(values) = m.mean()
-    return float(m.mean()), float(ci.low), float(ci.high)
+def mean_interval(matrix: np.ndarray) -> tuple[float, float | None, float | None]:
+    """(mean, lo, hi) of a seeds x images matrix by bench.compare.mean_ci, the interval of
+    the sweep's group table (so a plotted bar and the table's CI agree); lo, hi None when
+    there is no interval (a single value)."""
+    stat = mean_ci(matrix)
+    lo, hi = stat["ci95"] or (None, None)
+    return stat["mean"], lo, hi
 
 
 def jpeg_robustness(sweep: Sweep, per_image: pd.DataFrame) -> Section:
@@ -333,7 +328,7 @@ def jpeg_robustness(sweep: Sweep, per_image: pd.DataFrame) -> Section:
     stats_by_group = {}
     for label, part in per_image.groupby("label", sort=False):
         cells = part.pivot_table(index="seed", columns="image", values=cols, aggfunc="mean")
-        stats_by_group[label] = [seed_interval(cells[c].dropna(axis=1).to_numpy()) for c in cols]
+        stats_by_group[label] = [mean_interval(cells[c].dropna(axis=1).to_numpy()) for c in cols]
     ranked = sorted(stats_by_group, key=lambda g: -np.mean([m for m, _, _ in stats_by_group[g]]))
     if len(ranked) > MAX_TRACES:  # keep a few untrained groups as the reference
         untrained = [g for g in ranked if off.get(g)][:3]

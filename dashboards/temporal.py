@@ -5,22 +5,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from bench.compare import mean_ci
-from dashboards.figures import LAYOUT, PALETTE, Section
+from dashboards.figures import LAYOUT, PALETTE, Section, mean_interval
 
 
 def _cells(rows: pd.DataFrame, label: str, column: str = "flicker") -> pd.DataFrame:
     """seeds x images of one group's values."""
     part = rows[rows["label"] == label]
     return part.pivot_table(index="seed", columns="image", values=column, aggfunc="mean")
-
-
-def _interval(matrix) -> tuple[float, float | None, float | None]:
-    """(mean, lo, hi) of a seeds x images matrix: bench.compare's 95% interval, the one the
-    sweep's own comparisons use (None without a spread to estimate)."""
-    stat = mean_ci(matrix)
-    lo, hi = stat["ci95"] or (None, None)
-    return stat["mean"], lo, hi
 
 
 def _fmt(mean, lo, hi, unit: str) -> str:
@@ -41,7 +32,7 @@ def temporal_flicker(summary: dict | None, per_image: pd.DataFrame) -> Section:
     xs, ys, x_err, y_err, text = [], [], ([], []), ([], []), []
     for g in groups:
         cells = _cells(per_image, g["label"])
-        mean, lo, hi = _interval(cells.dropna(axis=1).to_numpy())
+        mean, lo, hi = mean_interval(cells.dropna(axis=1).to_numpy())
         psnr = g["psnr_y"]
         p_lo, p_hi = psnr.get("ci95") or (psnr["mean"], psnr["mean"])
         xs.append(mean)
@@ -56,7 +47,7 @@ def temporal_flicker(summary: dict | None, per_image: pd.DataFrame) -> Section:
             both = cells.columns.intersection(ref_cells.columns)
             seeds = cells.index.intersection(ref_cells.index)
             diff = (cells.loc[seeds, both] - ref_cells.loc[seeds, both]).dropna(axis=1)
-            d, d_lo, d_hi = _interval(diff.to_numpy())
+            d, d_lo, d_hi = mean_interval(diff.to_numpy())
             line += f", flicker vs {ref} {d:+.3f}" + (
                 f" [{d_lo:+.3f}, {d_hi:+.3f}]" if d_lo is not None else "")
         text.append(line)
