@@ -217,9 +217,13 @@ class Progress(tune.Callback):
         if "error" in result:
             return
         value = result.get(self.metric, float("nan"))
-        base = result.get(_baseline(self.metric), float("nan"))
+        name = _baseline(self.metric)
+        # "bicubic" for the metric's bicubic twin, else the baseline's own name (task=stego:
+        # secret_floor_psnr_y); nothing when the trial does not report it
+        label = "bicubic" if name == f"bicubic_{self.metric}" else name
+        beside = f" ({label} {result[name]:.4g})" if name in result else ""
         self.console.print(f"  {trial.trial_id} step {result.get('step')}: {self.metric} "
-                           f"{value:.4g} (bicubic {base:.4g}), loss "
+                           f"{value:.4g}{beside}, loss "
                            f"{result.get('loss/total', float('nan')):.4g}")
 
     def on_trial_complete(self, trial, **info):

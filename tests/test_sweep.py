@@ -300,3 +300,25 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
     body = page.replace(get_plotlyjs(), "")  # (plotly.js has a data URI of its own)
     assert body.count('src="data:image/png;base64,') == 2 * (4 + 3 * 2)
     assert "start-up to the first metric" in page  # the time section, from summary.json
+
+
+def test_progress_names_the_baseline_it_prints_beside_the_objective():
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from bench.sweep_log import Progress
+    trial = SimpleNamespace(trial_id="t1", config={})
+    lines = {}
+    for metric, result in (("psnr_y", {"psnr_y": 33.0, "bicubic_psnr_y": 32.5}),
+                           ("secret_psnr_y", {"secret_psnr_y": 28.0,
+                                              "secret_floor_psnr_y": 13.5}),
+                           ("psnr_y", {"psnr_y": 33.0})):
+        out = io.StringIO()
+        Progress(Console(file=out, width=200), metric, []).on_trial_result(
+            trial, {"step": 60, "loss/total": 1.0, **result})
+        lines.setdefault(metric, []).append(out.getvalue())
+    assert "psnr_y 33 (bicubic 32.5), loss 1" in lines["psnr_y"][0]
+    assert "(secret_floor_psnr_y 13.5)" in lines["secret_psnr_y"][0]  # not "bicubic"
+    assert "psnr_y 33, loss 1" in lines["psnr_y"][1]  # no baseline reported: none shown
