@@ -14,7 +14,7 @@ from ray.tune.result import AUTO_RESULT_KEYS
 
 from bench.compare import compare_groups
 from bench.replicates import REPLICATE, group_id, group_label, trial_config
-from bench.tracking import PER_IMAGE, Tracker, host_tags, numbers, one_line
+from bench.tracking import PER_IMAGE, Tracker, host_tags, numbers, one_line, path_tags
 from bench.trial_profile import PROFILE_DIR
 from irn.evaluate import metric_spec
 
@@ -163,8 +163,7 @@ class SweepLog(tune.Callback):
             self.tracker.log_json(trial_log.run_id, trial_log.per_image, PER_IMAGE)
         if result.get("node_id"):
             self.tracker.set_tags(trial_log.run_id, {"irn.node": result["node_id"],
-                                              "irn.precision": result.get("precision", ""),
-                                              "irn.layout": result.get("layout", "")})
+                                              **path_tags(result)})
         trial_log.last_step = step
 
     def on_trial_complete(self, trial, **info):

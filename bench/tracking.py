@@ -78,6 +78,12 @@ def host_tags() -> dict:
             "irn.gpu": gpu_name()}
 
 
+def path_tags(report: dict) -> dict:
+    """The tags saying which arithmetic and memory layout a trainer's report ran
+    (irn/precision.py, irn/layout.py)."""
+    return {"irn.precision": report.get("precision", ""), "irn.layout": report.get("layout", "")}
+
+
 def one_line(text: str, limit: int = 500) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[:limit - 3] + "..."
@@ -306,8 +312,7 @@ class SingleRun:
                   "time/wall": time.perf_counter() - self.start}
         self.tracker.log_report(self.run_id, values, first=self.first)
         if self.first and report.get("precision"):
-            self.tracker.set_tags(self.run_id, {"irn.precision": report["precision"],
-                                                "irn.layout": report.get("layout", "")})
+            self.tracker.set_tags(self.run_id, path_tags(report))
         self.first = False
         if report.get("per_image"):
             self.per_image += report["per_image"]

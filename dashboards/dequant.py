@@ -5,35 +5,26 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboards.figures import LAYOUT, Section
-from dashboards.groups import VERDICT_COLORS
+from dashboards.groups import reference_gains
 
 
 def dequant_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
     title = "Dequantization: what each mode buys"
-    groups = [g for g in (summary or {}).get("groups", []) if "gain_db" in g]
-    if len({str(g.get("config", {}).get("quantization", "ste")) for g in groups}) < 2:
+    rows = reference_gains(summary, "quantization", "ste")
+    if rows is None:
         return Section("dequant", title, note="the sweep does not vary `quantization`")
     bpd = (per_image.groupby("label")["dequant_bpd"].mean()
            if "dequant_bpd" in per_image else pd.Series(dtype=float))
-    labels, ys, up, down, colors, text = [], [], [], [], [], []
-    for g in groups:
-        vs = g.get("vs_reference") or {}
-        if vs.get("delta") is None:
-            continue
-        lo, hi = vs.get("ci95") or (vs["delta"], vs["delta"])
-        verdict = "reference" if vs.get("self") else vs.get("verdict", "indistinguishable")
-        extra = (f", q {bpd[g['label']]:.4f} bits per LR element from uniform"
-                 if pd.notna(bpd.get(g["label"])) else "")
-        labels.append(g["label"])
-        ys.append(vs["delta"])
-        up.append(hi - vs["delta"])
-        down.append(vs["delta"] - lo)
-        colors.append(VERDICT_COLORS.get("best" if vs.get("self") else verdict, "#7f7f7f"))
-        text.append(f"{g['label']}: {vs['delta']:+.3f} dB [{lo:+.3f}, {hi:+.3f}], {verdict}"
-                    + extra)
+    text = []
+    for r in rows:
+        q = bpd.get(r["group"]["label"])
+        text.append(r["text"] + (f", q {q:.4f} bits per LR element from uniform"
+                                 if pd.notna(q) else ""))
     fig = go.Figure(go.Scatter(
-        x=labels, y=ys, mode="markers", marker=dict(size=12, color=colors),
-        error_y=dict(type="data", array=up, arrayminus=down, thickness=2),
+        x=[r["group"]["label"] for r in rows], y=[r["delta"] for r in rows], mode="markers",
+        marker=dict(size=12, color=[r["color"] for r in rows]),
+        error_y=dict(type="data", array=[r["hi"] - r["delta"] for r in rows],
+                     arrayminus=[r["delta"] - r["lo"] for r in rows], thickness=2),
         customdata=text, hovertemplate="%{customdata}<extra></extra>"))
     fig.add_hline(y=0, line=dict(color="black", dash="dot"))
     fig.update_layout(**LAYOUT, height=420, xaxis=dict(title="group"),

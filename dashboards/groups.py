@@ -17,6 +17,28 @@ VERDICT_COLORS = {"best": "#2ca02c", "indistinguishable": "#7f7f7f", "worse": "#
                   "better": "#1f77b4"}
 
 
+def reference_gains(summary: dict | None, key: str, default: str) -> list[dict] | None:
+    """Each group's paired gain over the reference group, as the sweep's summary has it:
+    {group, delta, lo, hi, verdict ("reference" for the reference itself), color, text}.
+    None when the sweep does not vary config `key` (whose unset value is `default`)."""
+    groups = [g for g in (summary or {}).get("groups", []) if "gain_db" in g]
+    if len({str(g.get("config", {}).get(key, default)) for g in groups}) < 2:
+        return None
+    rows = []
+    for g in groups:
+        vs = g.get("vs_reference") or {}
+        if vs.get("delta") is None:
+            continue
+        delta = vs["delta"]
+        lo, hi = vs.get("ci95") or (delta, delta)
+        verdict = "reference" if vs.get("self") else vs.get("verdict", "indistinguishable")
+        rows.append({"group": g, "delta": delta, "lo": lo, "hi": hi, "verdict": verdict,
+                     "color": VERDICT_COLORS.get("best" if vs.get("self") else verdict,
+                                                 "#7f7f7f"),
+                     "text": f"{g['label']}: {delta:+.3f} dB [{lo:+.3f}, {hi:+.3f}], {verdict}"})
+    return rows
+
+
 def verdict_of(group: dict) -> str:
     """"best", or the group's verdict against the best group."""
     vs = group.get("vs_best") or {}

@@ -130,8 +130,8 @@ def choices() -> dict[str, tuple]:
     from irn.data.samples import LOADERS
     from irn.dequantization import QUANTIZATIONS
     from irn.jpeg import JPEG_MODES
-    from irn.model import SCALES, Z_MODES
     from irn.layout import LAYOUT_MODES
+    from irn.model import SCALES, Z_MODES
     from irn.stamp import STAMPS
     from irn.stego import GUIDE_TARGETS, TASKS
     return {"scale": SCALES, "z_train": Z_MODES, "z_eval": Z_MODES,

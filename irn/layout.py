@@ -18,6 +18,12 @@ def is_channels_last(x: torch.Tensor) -> bool:
     return x.ndim == 4 and x.shape[1] > 1 and x.stride(1) == 1 and not x.is_contiguous()
 
 
+def in_layout(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """`x` dense channels-last when `channels_last` (one copy unless it already is), else as
+    it is."""
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
 def resolve_channels_last(mode: str, device: torch.device) -> tuple[bool, str]:
     """(whether to run channels-last, why). `auto`: on a CPU yes (oneDNN's NHWC convolutions
     are faster, and the training step measured 1.08-1.10x on an AVX2 EPYC, irn/LAYOUT.md);

@@ -18,7 +18,7 @@ from FrEIA.framework import SequenceINN
 from irn.config import default
 from irn.couplings import COUPLINGS, LR_CHANNELS
 from irn.haar import HaarDownsampling
-from irn.layout import is_channels_last
+from irn.layout import in_layout, is_channels_last
 from irn.quantization import quantize
 from irn.subnets import SUBNETS, subnet_constructor
 
@@ -71,10 +71,12 @@ class InvertibleRescaler(nn.Module):
         A channels-last model (`.to(memory_format=torch.channels_last)`) runs channels-last
         whatever the input's layout: callers build inputs NCHW (cat with a drawn z), and
         one NCHW tensor would make every conv after it convert (irn/LAYOUT.md)."""
-        x = self._in_layout(x)
-        return self._reverse(x, jac) if rev else self._forward(x, jac)
+        channels_last = self.channels_last()
+        x = in_layout(x, channels_last)
+        return (self._reverse(x, jac, channels_last) if rev else
+                self._forward(x, jac, channels_last))
 
-    def _forward(self, x, jac):
+    def _forward(self, x, jac, channels_last):
         self._check_hr(x)
         h, log_det, latents = x, x.new_zeros(x.shape[0]), []
         for stage, (stage_ch, split) in zip(self.stages, self.plan):
@@ -87,9 +89,10 @@ class InvertibleRescaler(nn.Module):
         n = len(self.stages)
         parts = [h] + [F.pixel_unshuffle(z, 2 ** (n - 1 - i)) if n - 1 - i else z
                        for i, z in zip(self._split_stages(), latents)]
-        return self._in_layout(torch.cat(parts, 1)), log_det
+        # pixel (un)shuffle returns NCHW
+        return in_layout(torch.cat(parts, 1), channels_last), log_det
 
-    def _reverse(self, y, jac):
+    def _reverse(self, y, jac, channels_last):
         expected = 3 * self.scale ** 2
         if y.ndim != 4 or y.shape[1] != expected:
             raise ValueError(f"reverse input must be N x {expected} x h x w, got {tuple(y.shape)}")
@@ -103,7 +106,7 @@ class InvertibleRescaler(nn.Module):
         log_det = y.new_zeros(y.shape[0])
         for i in reversed(range(n)):
             if i in latents:
-                h = self._in_layout(torch.cat([h, latents[i]], 1))
+                h = in_layout(torch.cat([h, latents[i]], 1), channels_last)
             h, j = self.stages[i](h, rev=True, jac=jac)
             log_det = log_det + j
         return h, log_det
@@ -114,10 +117,6 @@ class InvertibleRescaler(nn.Module):
         weight = next((p for p in self.parameters() if p.ndim == 4 and p.shape[1] > 1
                        and p.shape[2] * p.shape[3] > 1), None)
         return weight is not None and is_channels_last(weight)
-
-    def _in_layout(self, t):
-        """`t` channels-last when the model is (pixel (un)shuffle returns NCHW)."""
-        return t.contiguous(memory_format=torch.channels_last) if self.channels_last() else t
 
     def _split_stages(self):
         return [i for i, (_, split) in enumerate(self.plan) if split]

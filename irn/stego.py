@@ -29,7 +29,7 @@ from FrEIA.framework import SequenceINN
 
 from irn.couplings import COUPLINGS
 from irn.haar import HaarDownsampling
-from irn.layout import is_channels_last
+from irn.layout import in_layout, is_channels_last
 from irn.quantization import quantize
 from irn.subnets import subnet_constructor
 
@@ -67,9 +67,8 @@ class StegoNetwork(nn.Module):
         ((cover, secret), log_det). Nothing is quantised here (see hide)."""
         self._check(a, b)
         bands, j_in = self.haar(a, jac=jac)
-        joined = torch.cat([bands, b], 1)
-        if is_channels_last(bands):  # b (a drawn z, the secret) is NCHW: keep the layout
-            joined = joined.contiguous(memory_format=torch.channels_last)
+        # b (a drawn z, the secret) is NCHW: the cat keeps the bands' layout
+        joined = in_layout(torch.cat([bands, b], 1), is_channels_last(bands))
         h, j = self.blocks(joined, rev=rev, jac=jac)
         image_bands, small = h.split([self.cover_channels, SECRET_CHANNELS], dim=1)
         image, j_out = self.haar(image_bands, rev=True, jac=jac)

@@ -9,7 +9,7 @@ from functools import partial
 import torch
 import torch.nn as nn
 
-from irn.layout import is_channels_last
+from irn.layout import in_layout, is_channels_last
 
 
 def _xavier_scaled(convs, scale: float):
@@ -100,9 +100,7 @@ def _as_conv_input(x):
     device = x.device.type
     if x.dtype == torch.float32 and torch.is_autocast_enabled(device):
         x = x.to(torch.get_autocast_dtype(device))
-    if is_channels_last(x):
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x
+    return in_layout(x, is_channels_last(x))
 
 
 def conv3x3_by_taps(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ from irn.config import Config, from_dict
 from irn.data import train_loader, val_images
 from irn.device import pick_device, sync
 from irn.evaluate import evaluate_images, mean_metrics
-from irn.layout import layout_name, resolve_channels_last
+from irn.layout import in_layout, layout_name, resolve_channels_last
 from irn.model import build_model, count_parameters
 from irn.objective import Objective, check_finite, no_phase
 from irn.precision import autocast, precision_name, resolve_amp
@@ -225,7 +225,7 @@ class Trainer:
 
     def _to_device(self, x):
         x = x.to(self.device, non_blocking=True)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        return in_layout(x, self.channels_last)
 
 
 class _LossWindow:
