@@ -36,7 +36,8 @@ bench: setup
 # The performance gate (bench/gate.py, bench/REGRESS.md): checks the base commit out in a
 # temporary worktree and measures base and this tree in this job, on this machine:
 # callgrind instruction counts of the small hot paths, then the wall-time suite interleaved
-# base, head, base, head, base, head, as ratios to the reference workload. BASE: GATE_BASE,
+# base, head, head, base, base, head, as ratios to the reference workload; a wall-time
+# regression fails only if three fresh pairs confirm it. BASE: GATE_BASE,
 # else bench/GATE_BASE (written by `make gate-base` at the start of a session), else the
 # newest first-parent ancestor 3 h older than HEAD. BENCH_K=<pytest -k expr> limits it.
 GATE_BASE ?=

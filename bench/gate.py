@@ -14,8 +14,11 @@ afterwards, also on failure) and measured with this same Python, importing its o
 
 1. instruction counts: tests/benchmarks/callgrind_workloads.py of each tree under valgrind's
    callgrind (deterministic; both trees at once), fail above +INSTR_FAIL_PCT per workload;
-2. wall time: the pytest-benchmark suite, interleaved base, head, base, head, ... and
-   compared by bench.regress as ratios to the reference workload (WALL_FAIL).
+2. wall time: the pytest-benchmark suite, interleaved base, head, head, base, ... and
+   compared by bench.regress as ratios to the reference workload (WALL_FAIL);
+3. confirmation: a benchmark that REGRESSED in wall time is measured again, alone with the
+   reference, in --confirm-pairs fresh interleaved pairs, and fails only if it regresses
+   there too (a noise burst on a shared runner rarely strikes the same benchmark twice).
 
 Exit 0: no regression. Exit 1: a regression, a benchmark missing in HEAD, or HEAD's
 benchmarks failed. Exit 2: bad input (one line on stderr). Results in --out (gate.json,
@@ -223,10 +226,12 @@ def render_counts(rows: list[dict]) -> str:
 
 # ------------------------------------------------------------------ wall time
 
-def run_suite(python: str, tree: Path, out_json: Path, k: str) -> tuple[int, float]:
-    """One pytest-benchmark run of the tree's suite; (pytest's exit status, seconds)."""
+def run_suite(python: str, tree: Path, out_json: Path, k: str,
+              targets: list[str] | None = None) -> tuple[int, float]:
+    """One pytest-benchmark run of the tree's suite (or of just `targets`, pytest node ids);
+    (pytest's exit status, seconds)."""
     cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "gate_probe",
-           "tests/benchmarks", f"--ignore={NOT_GATED}", "--benchmark-only",
+           *(targets or ["tests/benchmarks"]), f"--ignore={NOT_GATED}", "--benchmark-only",
            f"--benchmark-json={out_json}"] + (["-k", k] if k else [])
     start = time.monotonic()
     with open(out_json.with_suffix(".log"), "w") as log:
@@ -252,6 +257,57 @@ def wall_files(runs: list[tuple[Path, int]], tree: Path, side: str) -> list[str]
     return files
 
 
+def interleaved_runs(python: str, trees: dict[str, Path], out: Path, prefix: str, pairs: int,
+                     k: str, targets: list[str] | None, failures: list[str]) -> dict[str, list[str]]:
+    """`pairs` interleaved base/head runs, in the order base, head, head, base, base, head...
+    (counterbalanced: the second run of a pair is not always head's); {side: JSON files
+    holding results}. A failed head run is appended to `failures`."""
+    runs = {"base": [], "head": []}
+    for i in range(1, pairs + 1):
+        for side in ("base", "head") if i % 2 else ("head", "base"):
+            tree = trees[side]
+            path = out / f"{prefix}{side}-{i}.json"
+            path.unlink(missing_ok=True)
+            rc, seconds = run_suite(python, tree, path, k, targets)
+            runs[side].append((path, rc))
+            print(f"gate: {prefix}{side} run {i}/{pairs}: pytest exit {rc}, {seconds:.0f} s", flush=True)
+            if rc == 5:
+                raise UsageError(f"no benchmark in the {side} tree matches -k {k!r}")
+            if rc and side == "head":
+                failures.append(f"head's {prefix}benchmark run {i} failed (pytest exit {rc}): see "
+                                f"{path.with_suffix('.log')}")
+    return {side: wall_files(runs[side], trees[side], side) for side in trees}
+
+
+def compare_wall(files: dict[str, list[str]], json_out: Path) -> dict:
+    """bench.regress on one set of runs (its table printed); its JSON result."""
+    argv = [",".join(files["base"]), ",".join(files["head"]), "--json", str(json_out)]
+    if regress.main(argv + [a for spec in WALL_FAIL for a in ("--fail", spec)]) == 2:
+        raise GateError("bench.regress could not compare the runs (its line is above)")
+    return json.loads(json_out.read_text())
+
+
+def confirm(python: str, trees: dict[str, Path], out: Path, pairs: int, flagged: list[str],
+            references: list[str], failures: list[str]) -> list[dict]:
+    """Measure the flagged benchmarks again, with the reference, in fresh interleaved pairs;
+    one row per flagged benchmark with the confirmation's verdict."""
+    print(f"gate: {len(flagged)} wall-time regression(s) to confirm in {pairs} fresh pair(s): "
+          + ", ".join(flagged), flush=True)
+    files = interleaved_runs(python, trees, out, "confirm-", pairs, "", references + flagged,
+                             failures)
+    if not files["base"] or not files["head"]:
+        raise GateError("the confirmation runs wrote no results: see the logs in " + str(out))
+    rows = {r["name"]: r for r in compare_wall(files, out / "regress-confirm.json")["benchmarks"]}
+    confirmed = []
+    for name in flagged:
+        row = rows.get(name, dict(name=name, verdict="missing in head", fails=True, change_pct=None))
+        confirmed.append(dict(name=name, change_pct=row["change_pct"], verdict=row["verdict"],
+                              confirmed=bool(row["fails"])))
+        print(f"gate: {name}: " + ("regression CONFIRMED" if row["fails"] else
+              f"not confirmed ({row['verdict']} in the fresh pairs): first-round noise"))
+    return confirmed
+
+
 # ------------------------------------------------------------------ the command
 
 class GateParser(OneLineParser):
@@ -267,11 +323,16 @@ def parse_args(argv):
                    help="pytest -k expression limiting the benchmarks and the instruction-count "
                         "workloads (named instructions::NAME); the reference workload always runs")
     p.add_argument("--pairs", type=int, default=PAIRS, help=f"interleaved base/head pairs (default {PAIRS})")
+    p.add_argument("--confirm-pairs", type=int, default=PAIRS, help="fresh interleaved pairs "
+                   f"that re-measure a wall-time regression before it fails (default {PAIRS}; 0: "
+                   "the first round decides)")
     p.add_argument("--out", default=".benchmarks/gate", help="folder for the results (default %(default)s)")
     p.add_argument("--no-instructions", action="store_true", help="skip the callgrind counts")
     args = p.parse_args(argv)
     if args.pairs < 1:
         p.error("--pairs must be at least 1")
+    if args.confirm_pairs < 0:
+        p.error("--confirm-pairs must be 0 or more")
     return args
 
 
@@ -324,34 +385,27 @@ def gate(args) -> int:
 
         # 2. Wall time, interleaved: a burst of noise hits both sides, not one.
         os.sync()  # pending writeback (the unit tests') would skew the first runs
-        runs = {"base": [], "head": []}
-        for i in range(1, args.pairs + 1):
-            for side, tree in trees.items():
-                path = out / f"{side}-{i}.json"
-                path.unlink(missing_ok=True)
-                rc, seconds = run_suite(python, tree, path, wall_k)
-                runs[side].append((path, rc))
-                print(f"gate: {side} run {i}/{args.pairs}: pytest exit {rc}, {seconds:.0f} s", flush=True)
-                if rc == 5:
-                    raise UsageError(f"no benchmark in the {side} tree matches -k {wall_k!r}")
-                if rc and side == "head":
-                    failures.append(f"head's benchmark run {i} failed (pytest exit {rc}): see "
-                                    f"{path.with_suffix('.log')}")
-        base_files = wall_files(runs["base"], base_tree, "base")
-        head_files = wall_files(runs["head"], ROOT, "head")
-    if not head_files:
-        raise GateError("head's benchmark runs wrote no results: see the logs in " + str(out))
-    if not base_files:
-        print("gate: the base tree's benchmark runs wrote no results: every wall-time "
-              "benchmark is missing in base", file=sys.stderr)
-        wall_rc = 0
-    else:
-        regress_argv = [",".join(base_files), ",".join(head_files), "--json", str(out / "regress.json")]
-        wall_rc = regress.main(regress_argv + [a for spec in WALL_FAIL for a in ("--fail", spec)])
-        if wall_rc == 2:
-            raise GateError("bench.regress could not compare the runs (its line is above)")
-    result.update(base_files=base_files, head_files=head_files, wall_exit_code=wall_rc)
-    exit_code = 1 if failures or wall_rc else 0
+        files = interleaved_runs(python, trees, out, "", args.pairs, wall_k, None, failures)
+        if not files["head"]:
+            raise GateError("head's benchmark runs wrote no results: see the logs in " + str(out))
+        result.update(base_files=files["base"], head_files=files["head"], confirmation=[])
+        if not files["base"]:
+            print("gate: the base tree's benchmark runs wrote no results: every wall-time "
+                  "benchmark is missing in base", file=sys.stderr)
+        else:
+            wall = compare_wall(files, out / "regress.json")
+            failures += [f"{r['name']} missing in head" for r in wall["benchmarks"]
+                         if r["fails"] and r["verdict"] != "REGRESSED"]
+            flagged = [r["name"] for r in wall["benchmarks"] if r["verdict"] == "REGRESSED"]
+            # 3. Confirmation: only a regression that shows again in fresh pairs fails.
+            if flagged and args.confirm_pairs:
+                references = (wall["reference"] or {}).get("names", [])
+                result["confirmation"] = confirm(python, trees, out, args.confirm_pairs,
+                                                 flagged, references, failures)
+                flagged = [r["name"] for r in result["confirmation"] if r["confirmed"]]
+            failures += [f"{name} REGRESSED" + (" (confirmed in fresh pairs)" if args.confirm_pairs else "")
+                         for name in flagged]
+    exit_code = 1 if failures else 0
     result.update(failures=failures, exit_code=exit_code)
     write_json_atomic(out / "gate.json", result)
     for line in failures:

@@ -4,6 +4,7 @@ verdicts, and one real end-to-end run on a tiny git repository whose suite takes
 The repositories are real (`git init` in tmp_path, commits with chosen dates); the
 end-to-end test runs real pytest-benchmark in a real base worktree, so it also checks that
 the base run imported the base tree's `irn`, not the editable install's."""
+import json
 import os
 import shutil
 import subprocess
@@ -206,7 +207,8 @@ def tiny_project(repo: Path, n: int, extra: str = "") -> dict[str, str]:
 
 def run_gate(monkeypatch, capsys, repo: Path, *argv) -> tuple[int, str, str]:
     monkeypatch.setattr(gate, "ROOT", repo)
-    rc = gate.main(["--pairs", "1", "--no-instructions", "--out", str(repo / "out"), *argv])
+    rc = gate.main(["--pairs", "1", "--confirm-pairs", "1", "--no-instructions",
+                    "--out", str(repo / "out"), *argv])
     out, err = capsys.readouterr()
     return rc, out, err
 
@@ -224,8 +226,12 @@ def test_end_to_end_in_a_base_worktree(tmp_path, monkeypatch, capsys):
     work = next(line for line in out.splitlines() if "::test_work " in line)
     assert work.split()[-1] == "REGRESSED" and float(work.split()[-3].strip("%+")) > 500
     assert "missing in base" in next(line for line in out.splitlines() if "::test_new " in line)
-    result = (repo / "out" / "gate.json").read_text()
-    assert '"exit_code": 1' in result and not list(tmp_path.glob("irn-gate-*"))
+    assert "::test_work: regression CONFIRMED" in out  # measured again, alone, and still slow
+    assert "gate: FAIL: tests/benchmarks/test_speed.py::test_work REGRESSED (confirmed" in out
+    result = json.loads((repo / "out" / "gate.json").read_text())
+    assert result["exit_code"] == 1 and not list(tmp_path.glob("irn-gate-*"))
+    assert [r["confirmed"] for r in result["confirmation"]] == [True]
+    assert (repo / "out" / "confirm-head-1.json").is_file()
     assert sh(repo, "worktree", "list").count("\n") == 0
 
     # The same change the other way round (head 20x faster) passes; so does the override.
@@ -234,6 +240,40 @@ def test_end_to_end_in_a_base_worktree(tmp_path, monkeypatch, capsys):
     assert rc == 0, out + err
     assert "improved" in next(line for line in out.splitlines() if "::test_work " in line)
     assert f"BASE {base[:12]} (GATE_BASE={base})" in out
+
+
+BURST = '''
+def test_burst(benchmark):
+    # A neighbour's burst of load, once: the first head run is 20x slower, later ones are not.
+    import os
+    n = 20000
+    if os.path.exists("burst-once"):
+        os.remove("burst-once")
+        n *= 20
+    benchmark.pedantic(spin, (n,), rounds=15)
+'''
+
+
+def test_a_regression_seen_once_is_not_confirmed_and_passes(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(gate, "WALL_FAIL", ["min:100%"])  # the burst is +1900%; noise is not
+    repo = new_repo(tmp_path / "proj")
+    commit(repo, T0, tiny_project(repo, 20000, BURST))
+    commit(repo, T0 + HOUR, tiny_project(repo, 20000, BURST + "\n# head\n"))
+    (repo / "burst-once").write_text("")  # untracked: only the head tree (the checkout) sees it
+    rc, out, err = run_gate(monkeypatch, capsys, repo, "--base", "HEAD~1")
+    assert rc == 0, out + err
+    assert "REGRESSED" in next(line for line in out.splitlines() if "::test_burst " in line)
+    assert "::test_burst: not confirmed (ok in the fresh pairs)" in out and "gate: PASS" in out
+    confirm_run = json.loads((repo / "out" / "confirm-head-1.json").read_text())
+    assert {b["name"] for b in confirm_run["benchmarks"]} == {"test_reference_workload", "test_burst"}
+
+    # Without a confirmation round the first round decides, and fails.
+    (repo / "burst-once").write_text("")
+    monkeypatch.setattr(gate, "ROOT", repo)
+    rc = gate.main(["--base", "HEAD~1", "--pairs", "1", "--confirm-pairs", "0",
+                    "--no-instructions", "--out", str(repo / "out")])
+    out = capsys.readouterr().out
+    assert rc == 1 and "gate: FAIL: tests/benchmarks/test_speed.py::test_burst REGRESSED\n" in out
 
 
 def test_end_to_end_head_crash_fails_and_k_limits(tmp_path, monkeypatch, capsys):
