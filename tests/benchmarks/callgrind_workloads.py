@@ -18,6 +18,7 @@ from irn.config import from_dict
 from irn.couplings import EnhancedCoupling
 from irn.data import train_loader
 from irn.haar import HaarDownsampling
+from irn.model import build_model
 from irn.subnets import DenseBlock
 from irn.train import Trainer
 
@@ -68,5 +69,20 @@ def training_step():
     return (lambda: trainer.train_step(hr, lr)), 2
 
 
+def x4_round_trip():
+    """Inference through the whole x4 model, one block per stage: downscale, then upscale
+    from the LR and z = 0 (test_forward_reverse's path, multiscale cats and pixel shuffles
+    included) on 32x32."""
+    torch.manual_seed(0)
+    model = build_model(scale=4, blocks=1, gc=8).eval()
+    x = torch.rand(1, 3, 32, 32)
+
+    @torch.inference_mode()
+    def both():
+        y, _ = model(x, jac=False)
+        return model(y, rev=True, jac=False)[0]
+    return both, 4
+
+
 WORKLOADS = {f.__name__: f for f in (haar_transform, coupling_block, loader_batch_memory,
-                                     training_step)}
+                                     training_step, x4_round_trip)}
