@@ -28,21 +28,21 @@ def main() -> int:
     p.add_argument("nodeids", nargs="+")
     p.add_argument("--pairs", type=int, default=8)
     args = p.parse_args()
-    rows, out = [], Path(tempfile.mkdtemp(prefix="pairs-check-"))
+    failures, out = [], Path(tempfile.mkdtemp(prefix="pairs-check-"))
     with gate.worktree(gate.ROOT, args.commit) as wt:
-        trees = {"wt": wt, "root": gate.ROOT}
-        for i in range(args.pairs):
-            for pos, side in enumerate(("wt", "root") if i % 2 == 0 else ("root", "wt")):
-                path = out / f"{i}-{side}.json"
-                rc, _ = gate.run_suite(sys.executable, trees[side], path, "", [REFERENCE] + args.nodeids)
-                if rc:
-                    print(f"pairs_check: pytest exit {rc}: see {path.with_suffix('.log')}", file=sys.stderr)
-                    return 1
-                stats = {b["fullname"]: b["stats"]["min"] for b in json.loads(path.read_text())["benchmarks"]}
-                ref = stats.pop(REFERENCE)
-                rows.append(dict(side=side, pos=pos, ratios={k: v / ref for k, v in stats.items()}))
-                print(f"pair {i} {side} (position {pos}): reference {ref * 1e3:.1f} ms, "
-                      + ", ".join(f"{k.split('::')[-1]} {v:.3f}" for k, v in rows[-1]["ratios"].items()), flush=True)
+        # the gate's own counterbalanced loop: the worktree is its "base" (first in odd pairs)
+        files = gate.interleaved_runs(sys.executable, {"base": wt, "head": gate.ROOT}, out, "",
+                                      args.pairs, "", [REFERENCE] + args.nodeids, failures)
+    if failures or any(len(f) != args.pairs for f in files.values()):
+        print(f"pairs_check: a run failed or wrote no results: see the logs in {out}", file=sys.stderr)
+        return 1
+    rows = []
+    for side, name in (("base", "wt"), ("head", "root")):
+        for i, path in enumerate(files[side]):
+            stats = {b["fullname"]: b["stats"]["min"] for b in json.loads(Path(path).read_text())["benchmarks"]}
+            ref = stats.pop(REFERENCE)
+            rows.append(dict(side=name, pos=(i % 2) ^ (side == "head"),
+                             ratios={k: v / ref for k, v in stats.items()}))
     for key, values in (("side", ("wt", "root")), ("pos", (0, 1))):
         for value in values:
             sel = [r for r in rows if r[key] == value]
