@@ -306,7 +306,8 @@ def test_every_instruction_workload_runs_natively():
     an API change that breaks one fails the unit tests, not only the gate."""
     from tests.benchmarks.callgrind_workloads import WORKLOADS
     assert {"haar_transform", "coupling_block", "loader_batch_memory", "training_step",
-            "x4_round_trip"} <= set(WORKLOADS)
+            "x4_round_trip", "jpeg_training_step", "recon_losses",
+            "evaluate_one_image"} <= set(WORKLOADS)
     for name, make in WORKLOADS.items():
         fn, number = make()
         assert number >= 1 and fn() is not None, name

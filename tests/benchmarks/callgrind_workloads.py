@@ -17,7 +17,10 @@ import torch
 from irn.config import from_dict
 from irn.couplings import EnhancedCoupling
 from irn.data import train_loader
+from irn.evaluate import evaluate_image
 from irn.haar import HaarDownsampling
+from irn.imresize import imresize
+from irn.losses import build_loss
 from irn.model import build_model
 from irn.subnets import DenseBlock
 from irn.train import Trainer
@@ -84,5 +87,44 @@ def x4_round_trip():
     return both, 4
 
 
+def jpeg_training_step():
+    """The JPEG study's optimiser step: training_step's model with the LR through kornia's
+    differentiable JPEG (jpeg_train=diff, QF 75) before the reconstruction."""
+    cfg = from_dict({"scale": 2, "blocks": 1, "gc": 8, "batch_size": 1, "patch_size": 32,
+                     "jpeg_eval": "", "jpeg_train": "diff", "jpeg_quality": "75"})
+    trainer = Trainer(cfg, train_images=_photos())
+    hr, lr = next(trainer._batches())
+    return (lambda: trainer.train_step(hr, lr)), 2
+
+
+def recon_losses():
+    """Forward and backward of the hand-configured reconstruction losses a study compares
+    (lpips/dists need VGG weights: not here), summed as one loss spec, on 2 x 3 x 48 x 48."""
+    loss = build_loss("l1+l2+charbonnier+huber+barron+barron_adaptive+ssim+ms_ssim+gmsd+ycbcr")
+    gen = torch.Generator().manual_seed(0)
+    target = torch.rand(2, 3, 48, 48, generator=gen)
+    pred = (target + 0.05 * torch.randn(2, 3, 48, 48, generator=gen)).requires_grad_()
+
+    def step():
+        pred.grad = None
+        value = loss(pred, target)
+        value.backward()
+        return value
+    return step, 2
+
+
+def evaluate_one_image():
+    """irn.evaluate's published-convention evaluation of one 48 x 48 image by a one-block x2
+    model: two gaussian z draws, Y-PSNR/SSIM, RGB PSNR, the bicubic and SR rows, and the
+    real-JPEG rows at QF 75 (libjpeg encode and decode)."""
+    torch.manual_seed(0)
+    cfg = from_dict({"scale": 2, "blocks": 1, "gc": 8, "jpeg_eval": "75", "eval_z_draws": 2})
+    model = build_model(scale=2, blocks=1, gc=8).eval()
+    hr = torch.from_numpy(_photos(1, 48)[0]).permute(2, 0, 1)[None].float() / 255
+    lr_ref = imresize(hr, 0.5)
+    return (lambda: evaluate_image(model, hr, lr_ref, cfg, seed=0)), 2
+
+
 WORKLOADS = {f.__name__: f for f in (haar_transform, coupling_block, loader_batch_memory,
-                                     training_step, x4_round_trip)}
+                                     training_step, x4_round_trip, jpeg_training_step,
+                                     recon_losses, evaluate_one_image)}
