@@ -185,9 +185,10 @@ def _candidates(key: str, value, path: str) -> list:
     return [value]
 
 
-def validate(space: Space, base: dict) -> None:
+def validate(space: Space, base: dict, sets: dict | None = None) -> None:
     """Every value of every key, and every discrete combination, must build a Config on top
-    of `base` (defaults + budget + fixed overrides). SpaceError otherwise."""
+    of `base` (defaults + budget + fixed overrides). SpaceError otherwise; one that the
+    command line's `sets` (--set, inside `base`) cause is blamed on them, not on the file."""
     valid = set(keys())
     for key in space.space:
         if key not in valid:
@@ -195,6 +196,7 @@ def validate(space: Space, base: dict) -> None:
                              f"{', '.join(keys())}")
     cands = {k: _candidates(k, v, space.path) for k, v in space.space.items()}
     first = {k: c[0] for k, c in cands.items() if c}  # fixed values and each axis's first
+    _check_sets(sets or {}, {**base, **first})
     for key, values in cands.items():
         for v in values:
             _build(space.path, {**base, **first, key: v}, f"{key}={v!r}")
@@ -205,6 +207,22 @@ def validate(space: Space, base: dict) -> None:
             point = dict(zip(discrete, combo))
             _build(space.path, {**base, **first, **point},
                    " with ".join(f"{k}={v!r}" for k, v in point.items()))
+
+
+def _check_sets(sets: dict, values: dict) -> None:
+    """SpaceError naming the --set values when `values` fails to build but builds without
+    them (their defaults instead); a failure that remains is the space's, for validate."""
+    try:
+        from_dict(values)
+        return
+    except ConfigError as e:
+        error = e
+    try:
+        from_dict({k: v for k, v in values.items() if k not in sets})
+    except ConfigError:
+        return
+    given = " ".join(f"{k}={v}" for k, v in sets.items())
+    raise SpaceError(f"--set {given}: {error}")
 
 
 def _build(path: str, values: dict, where: str):

@@ -154,7 +154,7 @@ def plan_sweep(args) -> SweepPlan:
             raise UsageError(f"{space.path} uses lpips/dists, which need the VGG16 weights: "
                              "--set vgg_weights=PATH or $IRN_VGG16_WEIGHTS")
         base["vgg_weights"] = os.path.abspath(weights)  # workers may not share our env
-    validate(space, base)
+    validate(space, base, fixed)
     check_searcher(space, tune_cfg["searcher"])
     _check_metric(tune_cfg["metric"], from_dict({**base, **space.fixed()}), space)
     if args.num_samples:

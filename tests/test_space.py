@@ -163,3 +163,29 @@ def test_set_overrides_a_value_the_space_fixes(tmp_path):
                                   str(tmp_path / "r")]))
     assert plan.base["jpeg_eval"] == "50" and "jpeg_eval" not in plan.space_obj.space
     assert plan.overridden == ["jpeg_eval"] and plan.space_obj.space == {"blocks": 1}
+
+
+@pytest.mark.parametrize("sets, expected", [
+    (["coupling=foo"], "--set coupling=foo: unknown coupling 'foo'"),
+    (["multiscale_depth=3"], "--set multiscale_depth=3: multiscale_depth must be 0..0 at scale 2"),
+])
+def test_cli_bad_set_value_is_blamed_on_the_set(capsys, tmp_path, sets, expected):
+    """A --set value that fails on its own names the --set, not a value of the space file
+    (which once read `bad value (loss_recon='l1'): unknown coupling 'foo'`)."""
+    path = write(tmp_path, "from ray import tune\nSPACE = {'loss_recon': "
+                           "tune.grid_search(['l1', 'l2'])}\n")
+    argv = [path, "--storage", str(tmp_path), "--budget", "smoke"]
+    code, err = _cli(capsys, argv + [a for s in sets for a in ("--set", s)])
+    assert code == 2 and expected in err and len(err.splitlines()) == 1, err
+    assert "bad value" not in err
+    assert not list(tmp_path.glob("*/*")), "nothing may be written before the refusal"
+
+
+def test_set_that_fails_only_with_the_space_is_the_space_combination(capsys, tmp_path):
+    """--set scale=2 on a space that searches multiscale depth 1: the combination fails, and
+    the message names the space's value that does not fit."""
+    path = write(tmp_path, "from ray import tune\nSPACE = {'multiscale_depth': "
+                           "tune.grid_search([0, 1])}\n")
+    code, err = _cli(capsys, [path, "--storage", str(tmp_path), "--budget", "smoke",
+                              "--set", "scale=2"])
+    assert code == 2 and "bad value (multiscale_depth=1)" in err and len(err.splitlines()) == 1
