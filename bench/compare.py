@@ -19,7 +19,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from irn.evaluate import metric_spec
+from irn.metric_registry import metric_spec
 
 CONFIDENCE = 0.95
 RESAMPLES = 4999

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from irn.atomic import atomic_write
-from irn.evaluate import metric_spec
+from irn.metric_registry import metric_spec
 
 
 def _ci(stat: dict, spec) -> str:

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from bench.compare import mean_ci
-from irn.evaluate import ImageViews, evaluation_metrics, storage_metrics
+from irn.evaluate import ImageViews
+from irn.metric_registry import evaluation_metrics, storage_metrics
 from irn.imresize import imresize
 from irn.jpeg import jpeg_real
 from irn.rescale import pad_to_multiple

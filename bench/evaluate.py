@@ -108,7 +108,7 @@ def evaluate(model, cfg, args, data: dict, console) -> tuple[dict, list[dict]]:
     from bench.eval_data import image_pairs
     from bench.eval_run import draw_spread, evaluate_pairs, summarize, table_metrics
     from bench.published import comparison
-    from irn.evaluate import jpeg_qualities
+    from irn.metric_registry import jpeg_qualities
     qualities = jpeg_qualities(cfg)
     metrics = table_metrics(cfg, qualities)
     datasets, all_rows = {}, []

@@ -2,7 +2,7 @@
 CI of each group metric, and the paired difference against the best and the reference
 group with its verdict. Rendered for the terminal (rich) and as markdown (MLflow)."""
 from bench.compare import GROUP_METRICS
-from irn.evaluate import metric_spec
+from irn.metric_registry import metric_spec
 
 
 def _stat(stat: dict | None, fmt: str) -> str:
@@ -83,7 +83,7 @@ def markdown(summary: dict) -> str:
 def metrics_legend(summary: dict) -> str:
     """The registry's entry for every metric the trials logged: unit, direction, baseline,
     meaning (MLflow shows names only)."""
-    from irn.evaluate import metric_spec
+    from irn.metric_registry import metric_spec
     names = sorted({k for t in summary["trials"] for k in t.get("metrics", {})} | {"gain_db"})
     lines = ["| metric | unit | better | compared with | meaning |", "|---|---|---|---|---|"]
     for name in names:

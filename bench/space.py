@@ -6,7 +6,7 @@ A space file is a Python module that declares
     TUNE = {"metric": "psnr_y", "mode": "max", "searcher": "grid|random|optuna",
             "scheduler": "fifo|asha", "num_samples": 1, "budget": "cpu",
             "seeds": 1, "reference": {searched key: value}}                  # optional
-`mode` defaults to the metric's direction (irn.evaluate.METRICS); `seeds` replicates every
+`mode` defaults to the metric's direction (irn.metric_registry.METRICS); `seeds` replicates every
 configuration (bench/replicates.py); `reference` picks the group every other is compared
 with (default: the official recipe when the grid holds it, else the first group).
 and nothing else. Every problem is one SpaceError whose message is a single line.
@@ -20,7 +20,7 @@ from ray import tune
 from ray.tune.search.sample import Categorical, Domain, Float, Function, Integer
 
 from irn.config import BUDGETS, ConfigError, from_dict, keys
-from irn.evaluate import metric_spec
+from irn.metric_registry import metric_spec
 
 SEARCHERS = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")

@@ -175,7 +175,7 @@ def plan_sweep(args) -> SweepPlan:
 
 def _check_metric(metric: str, cfg, space) -> None:
     """Every report must carry the objective (Tune stops the sweep otherwise)."""
-    from irn.evaluate import jpeg_qualities, metric_spec
+    from irn.metric_registry import jpeg_qualities, metric_spec
     if metric_spec(metric) is None:
         raise UsageError(f"unknown TUNE metric {metric!r}; e.g. psnr_y, gain_db, ssim_y, "
                          "jpeg50_psnr_y, loss/total")

@@ -16,7 +16,7 @@ from bench.compare import compare_groups
 from bench.replicates import REPLICATE, group_id, group_label, trial_config
 from bench.tracking import PER_IMAGE, Tracker, host_tags, numbers, one_line, path_tags
 from bench.trial_profile import PROFILE_DIR
-from irn.evaluate import metric_spec
+from irn.metric_registry import metric_spec
 
 # Ray's own result entries: not logged as metrics (node_id becomes the irn.node tag).
 RAY_KEYS = set(AUTO_RESULT_KEYS) | {"done", "trial_id", "experiment_tag", "should_checkpoint",

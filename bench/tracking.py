@@ -18,7 +18,7 @@ Run layout (experiment from --experiment, default "irn-bench"):
                       profile/{trace.json,top_ops.*} (profiled trials),
                       crops/<image>/<kind>.png (PNG, a centre crop of up to 4 untiled
                       validation images, 128 px at most; kinds gt, lr, lr_bicubic,
-                      bicubic_up, recon: irn.evaluate.visual_crops),
+                      bicubic_up, recon: irn.crops.visual_crops),
                       eval/per_image.json (every evaluation's per-image rows)
   single run          as a trial, with irn.role=single and no parent.
 
@@ -205,13 +205,13 @@ class Tracker:
         return int(self.client.get_run(run_id).data.tags.get(STEP_TAG, -1))
 
     def log_crops(self, run_id: str, crops: dict) -> None:
-        from irn.evaluate import save_crops
+        from irn.crops import save_crops
         with tempfile.TemporaryDirectory() as d:
             save_crops(crops, d)
             self.client.log_artifacts(run_id, d, "crops")
 
     def log_crop_files(self, run_id: str, folder: str) -> bool:
-        """Log the crops/<image>/<kind>.png a trial saved (irn.evaluate.save_crops), every
+        """Log the crops/<image>/<kind>.png a trial saved (irn.crops.save_crops), every
         image that has all CROPS kinds; False when the folder holds none."""
         images = sorted(d for d in (os.listdir(folder) if os.path.isdir(folder) else ())
                         if all(os.path.isfile(os.path.join(folder, d, f"{k}.png"))
@@ -264,7 +264,7 @@ def report_points(report: dict, first: bool) -> list[tuple[str, float, int]]:
     JSON text) replaces the report's interval-mean losses, each point at its own step; the
     constants (model/params, bicubic baselines: `constant` in the metric registry) only in
     the `first` report of a run."""
-    from irn.evaluate import metric_spec
+    from irn.metric_registry import metric_spec
     step = int(report["step"])
     trace = report.get("loss_trace") or []
     trace = json.loads(trace) if isinstance(trace, str) else trace

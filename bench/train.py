@@ -42,8 +42,8 @@ def parse_args(argv):
 
 def results_table(final: dict) -> Table:
     """The final evaluation beside its baselines; names, units and formats from the metric
-    registry (irn.evaluate.METRICS)."""
-    from irn.evaluate import metric_spec
+    registry (irn.metric_registry.METRICS)."""
+    from irn.metric_registry import metric_spec
     table = Table(title="Evaluation (published convention: uint8, Y channel, scale-px crop)")
     for col, justify in (("metric", "left"), ("model", "right"), ("baseline", "right"),
                          ("meaning", "left")):
@@ -129,7 +129,7 @@ def main(argv=None) -> int:
             tracking.end(error="interrupted", status="KILLED")
         raise
     if tracking:
-        from irn.evaluate import visual_crops
+        from irn.crops import visual_crops
         trainer.model.eval()
         tracking.crops(visual_crops(trainer.model, trainer.val_set, cfg, device=trainer.device))
         tracking.end()

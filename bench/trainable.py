@@ -26,7 +26,7 @@ from ray import tune
 from bench.replicates import trial_config
 from bench.telemetry import Telemetry, system_metrics
 from bench.trial_profile import PROFILE_DIR, TrialProfiler, copy_profile
-from irn.evaluate import save_crops, visual_crops
+from irn.crops import save_crops, visual_crops
 from irn.objective import NonFiniteLossError
 from irn.train import Trainer, validation_set
 

@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 
 from bench.compare import mean_ci
 from dashboards.data import KEY_PARAMS, NOT_FACTORS, Sweep, metric
-from irn.evaluate import metric_spec
+from irn.metric_registry import metric_spec
 
 # Final values shown per trial, when they differ between trials (a constant column is noise).
 TABLE_METRICS = ("psnr_y", "gain_db", "ssim_y", "lr_psnr_y", "sr_psnr_y", "psnr_y_zero",

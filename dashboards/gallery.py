@@ -1,4 +1,4 @@
-"""The gallery: for every validation image's crop (irn.evaluate.visual_crops), the bicubic
+"""The gallery: for every validation image's crop (irn.crops.visual_crops), the bicubic
 down/up reconstruction beside each group's, with error maps against the ground truth
 amplified by one fixed factor, and the network's LR beside the bicubic LR."""
 import base64

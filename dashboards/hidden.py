@@ -1,6 +1,6 @@
 """What the LR hides, across a sweep of `lambda_guide` (search_spaces/guide.py): per group, the
 model's LR minus the bicubic LR, amplified, its 2-D spectrum and its radial power profile,
-from the crops each group's first trial saved (irn.evaluate.visual_crops; the computations
+from the crops each group's first trial saved (irn.crops.visual_crops; the computations
 are irn.analysis.spectrum's, the same as `bench.analyze`'s)."""
 import io
 

@@ -51,7 +51,7 @@ class Config:
     jpeg_clean_weight: float = 0.0  # >0: also reconstruct the clean LR, with this weight
     jpeg_eval: str = "30,50,70,80,90"  # QFs evaluated with real libjpeg; "" = none
     # rate-distortion (irn/storage.py): the LR's coded size as PNG and at each jpeg_eval QF,
-    # and plain JPEG of the HR at fixed QFs (irn.evaluate.HR_JPEG_QUALITIES)
+    # and plain JPEG of the HR at fixed QFs (irn.metric_registry.HR_JPEG_QUALITIES)
     storage_eval: bool = False
     # the rescaling stamp (irn/stamp.py): LR pixels free of the guide loss
     stamp: str = "none"  # none | border | corners
@@ -131,7 +131,8 @@ def choices() -> dict[str, tuple]:
     from irn.dequantization import QUANTIZATIONS
     from irn.jpeg import JPEG_MODES
     from irn.layout import LAYOUT_MODES
-    from irn.model import SCALES, Z_MODES
+    from irn.latent import Z_MODES
+    from irn.model import SCALES
     from irn.stamp import STAMPS
     from irn.stego import GUIDE_TARGETS, TASKS
     return {"scale": SCALES, "z_train": Z_MODES, "z_eval": Z_MODES,

@@ -18,12 +18,12 @@ from FrEIA.framework import SequenceINN
 from irn.config import default
 from irn.couplings import COUPLINGS, LR_CHANNELS
 from irn.haar import HaarDownsampling
+from irn.latent import draw_latent
 from irn.layout import in_layout, is_channels_last
 from irn.quantization import quantize
 from irn.subnets import SUBNETS, subnet_constructor
 
 SCALES = (2, 4, 8)
-Z_MODES = ("gaussian", "zero")  # how upscale draws z when none is given
 # Nominal spatial size used only for FrEIA's shape inference; real inputs may be any size
 # divisible by the scale.
 _NOMINAL = 64
@@ -143,13 +143,7 @@ class InvertibleRescaler(nn.Module):
         """LR (N,3,h,w) -> HR (N,3,h*s,w*s), not clamped. z: given, or drawn by `mode`:
         'gaussian' (N(0, temperature^2)) or 'zero'."""
         if z is None:
-            if mode == "gaussian":
-                z = torch.randn(self.latent_shape(lr), generator=generator, dtype=lr.dtype,
-                                device=lr.device) * temperature
-            elif mode == "zero":
-                z = lr.new_zeros(self.latent_shape(lr))
-            else:
-                raise ValueError(f"unknown z mode {mode!r}; valid: {', '.join(Z_MODES)}")
+            z = draw_latent(self.latent_shape(lr), lr, mode, temperature, generator)
         out, _ = self.forward(torch.cat([lr, z], 1), rev=True, jac=False)
         return out[:, :3]
 

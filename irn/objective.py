@@ -19,6 +19,7 @@ import torch
 from irn.config import Config
 from irn.dequantization import DequantizationFlow, uniform_noise
 from irn.jpeg import apply_jpeg, parse_quality
+from irn.latent import draw_latent
 from irn.losses import build_loss
 from irn.quantization import quantize
 from irn.stamp import free_stamp
@@ -64,10 +65,7 @@ class Objective(torch.nn.Module):
         return lr, z, terms
 
     def draw_z(self, shape, like, generator=None):
-        if self.cfg.z_train == "zero":
-            return like.new_zeros(shape)
-        z = torch.randn(shape, generator=generator, device=like.device, dtype=like.dtype)
-        return z * self.cfg.temperature
+        return draw_latent(shape, like, self.cfg.z_train, self.cfg.temperature, generator)
 
     def dequantize(self, lr_q, generator=None):
         """(the LR the reverse pass sees in training, {dequant}): `quantization`'s noise."""

@@ -29,6 +29,7 @@ from FrEIA.framework import SequenceINN
 
 from irn.couplings import COUPLINGS
 from irn.haar import HaarDownsampling
+from irn.latent import draw_latent
 from irn.layout import in_layout, is_channels_last
 from irn.quantization import quantize
 from irn.subnets import subnet_constructor
@@ -98,12 +99,7 @@ class StegoNetwork(nn.Module):
         """The secret recovered from `stego`, not clamped; z given, or drawn by `mode`
         ('gaussian': N(0, temperature^2), or 'zero')."""
         if z is None:
-            if mode not in ("gaussian", "zero"):
-                raise ValueError(f"unknown z mode {mode!r}; valid: gaussian, zero")
-            z = stego.new_zeros(self.latent_shape(stego))
-            if mode == "gaussian":
-                z = torch.randn(z.shape, generator=generator, dtype=stego.dtype,
-                                device=stego.device) * temperature
+            z = draw_latent(self.latent_shape(stego), stego, mode, temperature, generator)
         (_, secret), _ = self.forward(stego, z, rev=True, jac=False)
         return secret
 

@@ -5,7 +5,7 @@ Tile i is the cover and hides the 8-bit bicubic LR of tile (i+1) mod n (irn.steg
 next_image_targets). The stego image is quantised to 8 bits before anything reads it; the
 secret is revealed with z as `z_eval` (gaussian: the mean over `eval_z_draws` draws seeded
 with the image's index; zero). Under task=stego the rescaling metrics (psnr_y, gain_db,
-lr_psnr_y, ...) do not apply and are not computed: `irn.evaluate.evaluation_metrics` returns
+lr_psnr_y, ...) do not apply and are not computed: `irn.metric_registry.evaluation_metrics` returns
 `stego_metrics(...)` instead, and `irn.evaluate.evaluate_images` these rows.
 
 Crops: the stego image against the cover crops `scale` pixels from each border, as the
@@ -67,7 +67,7 @@ def _stego_gaussian(cfg) -> bool:
 
 def stego_metrics(qualities=()) -> list:
     """The per-image MetricSpecs of task=stego, then those of each JPEG QF in `qualities`."""
-    from irn.evaluate import MetricSpec  # irn.evaluate registers these: imported lazily
+    from irn.metric_registry import MetricSpec  # which registers these: imported lazily
     dB = "dB"
     out = [
         MetricSpec("secret_psnr_y", "max", dB, "Y-PSNR of the secret revealed from the 8-bit "
@@ -103,7 +103,8 @@ def stego_metrics(qualities=()) -> list:
 def stego_rows(model, val_set, cfg, device="cpu") -> list[dict]:
     """One row per validation image: {"image": name, metric: value, ...}; image i hides the
     next image's 8-bit bicubic LR, and its z draws are seeded with i."""
-    from irn.evaluate import evaluation_metrics, image_names
+    from irn.evaluate import image_names
+    from irn.metric_registry import evaluation_metrics
     metrics = evaluation_metrics(cfg)
     secrets = next_image_targets(val_set)
     rows = []

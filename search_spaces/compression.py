@@ -3,7 +3,7 @@ code for the upscaler. Is the pair (downscale, store, upscale) a better codec th
 
 lambda_guide from the published x2 weight (scale^2 = 4) down to 0, enhanced coupling, two seeds
 each: 8 trials at the cpu budget. Every evaluation also stores each LR as PNG and as JPEG at
-the jpeg_eval QFs and codes the HR itself with plain JPEG at irn.evaluate.HR_JPEG_QUALITIES
+the jpeg_eval QFs and codes the HR itself with plain JPEG at irn.metric_registry.HR_JPEG_QUALITIES
 (`storage_eval`): rates are payload bits per HR pixel (irn/storage.py: the coded data without
 its container, which would dominate 64-px tiles). The report's rate-distortion section draws
 the curves (model, bicubic LR through the same codecs, plain JPEG) and, at each model point,

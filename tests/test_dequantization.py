@@ -7,7 +7,7 @@ import torch
 
 from irn.config import ConfigError, from_dict
 from irn.dequantization import DequantizationFlow, uniform_noise
-from irn.evaluate import METRICS
+from irn.metric_registry import METRICS
 from irn.objective import Objective
 from irn.quantization import quantize
 from irn.train import Trainer

@@ -5,8 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from irn.config import from_dict
+from irn.crops import visual_crops
 from irn.data import val_images
-from irn.evaluate import evaluate, visual_crops
+from irn.evaluate import evaluate
 from irn.imresize import imresize
 from irn.metrics import psnr_y, quantize_uint8
 from irn.model import build_model
@@ -65,7 +66,8 @@ def test_visual_crops_cover_every_image_with_the_bicubic_baseline(val_set):
 
 
 def test_registry_describes_every_metric_an_evaluation_computes(val_set):
-    from irn.evaluate import METRICS, evaluate_images, evaluation_metrics, metric_spec
+    from irn.evaluate import evaluate_images
+    from irn.metric_registry import METRICS, evaluation_metrics, metric_spec
     cfg = from_dict({"z_eval": "gaussian", "eval_z_draws": 2, "jpeg_eval": "50"})
     rows = evaluate_images(build_model(scale=2, blocks=1, gc=8).eval(), val_set, cfg)
     names = [m.name for m in evaluation_metrics(cfg)]

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from irn.config import ConfigError, from_dict
-from irn.evaluate import evaluation_metrics
+from irn.metric_registry import evaluation_metrics
 from irn.objective import Objective
 from irn.stamp import free_stamp, stamp_bits_per_hr_pixel, stamp_mask
 from irn.train import Trainer

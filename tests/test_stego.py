@@ -9,7 +9,8 @@ import torch
 from irn.checkpoint import load_model
 from irn.config import ConfigError, from_dict
 from irn.couplings import COUPLINGS
-from irn.evaluate import evaluate_images, evaluation_metrics, metric_spec
+from irn.evaluate import evaluate_images
+from irn.metric_registry import evaluation_metrics, metric_spec
 from irn.imresize import imresize
 from irn.metrics import psnr_y
 from irn.model import build_model

@@ -7,7 +7,8 @@ import torch
 from PIL import Image
 
 from irn.config import from_dict
-from irn.evaluate import HR_JPEG_QUALITIES, evaluate_image, evaluation_metrics, metric_spec
+from irn.evaluate import evaluate_image
+from irn.metric_registry import HR_JPEG_QUALITIES, evaluation_metrics, metric_spec
 from irn.imresize import imresize
 from irn.model import build_model
 from irn.storage import jpeg_bytes, jpeg_payload_bits, png_bytes, png_payload_bits

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from irn.config import ConfigError, from_dict
-from irn.evaluate import evaluation_metrics
+from irn.metric_registry import evaluation_metrics
 from irn.model import build_model
 from irn.objective import Objective
 from irn.temporal import (TemporalLoss, affine_theta, flicker, gt_flicker, identity_theta,

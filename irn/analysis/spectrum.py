@@ -2,7 +2,7 @@
 
 Inputs are LR pairs as uint8 H x W x 3 (numpy or torch) or float tensors in [0, 1]
 (3 x H x W or 1 x 3 x H x W); floats are rounded to 8 bits first. The sweep's saved crops
-(irn.evaluate.visual_crops, kinds `lr` and `lr_bicubic`) are nearest-upsampled to HR size:
+(irn.crops.visual_crops, kinds `lr` and `lr_bicubic`) are nearest-upsampled to HR size:
 pass `nearest=scale` and every scale-th pixel is taken back.
 
 Differences are in 8-bit levels of BT.601 Y. Each image's mean difference (a brightness
