@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboards.figures import LAYOUT, Section
-from dashboards.groups import reference_gains
+from dashboards.groups import gain_error_bars, label_means, reference_gains
 
 
 def dequant_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
@@ -13,8 +13,7 @@ def dequant_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
     rows = reference_gains(summary, "quantization", "ste")
     if rows is None:
         return Section("dequant", title, note="the sweep does not vary `quantization`")
-    bpd = (per_image.groupby("label")["dequant_bpd"].mean()
-           if "dequant_bpd" in per_image else pd.Series(dtype=float))
+    bpd = label_means(per_image, "dequant_bpd")
     text = []
     for r in rows:
         q = bpd.get(r["group"]["label"])
@@ -23,8 +22,7 @@ def dequant_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
     fig = go.Figure(go.Scatter(
         x=[r["group"]["label"] for r in rows], y=[r["delta"] for r in rows], mode="markers",
         marker=dict(size=12, color=[r["color"] for r in rows]),
-        error_y=dict(type="data", array=[r["hi"] - r["delta"] for r in rows],
-                     arrayminus=[r["delta"] - r["lo"] for r in rows], thickness=2),
+        error_y=gain_error_bars(rows),
         customdata=text, hovertemplate="%{customdata}<extra></extra>"))
     fig.add_hline(y=0, line=dict(color="black", dash="dot"))
     fig.update_layout(**LAYOUT, height=420, xaxis=dict(title="group"),

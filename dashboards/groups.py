@@ -39,6 +39,19 @@ def reference_gains(summary: dict | None, key: str, default: str) -> list[dict] 
     return rows
 
 
+def gain_error_bars(rows: list[dict]) -> dict:
+    """Plotly error_y for reference_gains' rows: each row's 95% CI around its delta."""
+    return dict(type="data", array=[r["hi"] - r["delta"] for r in rows],
+                arrayminus=[r["delta"] - r["lo"] for r in rows], thickness=2)
+
+
+def label_means(per_image: pd.DataFrame, column: str) -> pd.Series:
+    """The mean of a per-image column per group label (empty where no row has it)."""
+    if column not in per_image:
+        return pd.Series(dtype=float)
+    return per_image.groupby("label")[column].mean()
+
+
 def verdict_of(group: dict) -> str:
     """"best", or the group's verdict against the best group."""
     vs = group.get("vs_best") or {}

@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboards.figures import LAYOUT, Section
-from dashboards.groups import reference_gains
+from dashboards.groups import gain_error_bars, label_means, reference_gains
 
 
 def stamp_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
@@ -13,8 +13,7 @@ def stamp_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
     rows = reference_gains(summary, "stamp", "none")
     if rows is None:
         return Section("stamp", title, note="the sweep does not vary `stamp`")
-    bpp = (per_image.groupby("label")["stamp_bpp"].mean()
-           if "stamp_bpp" in per_image else pd.Series(dtype=float))
+    bpp = label_means(per_image, "stamp_bpp")
     capacity = [bpp.get(r["group"]["label"], 0.0) for r in rows]
     xs = [float(c) if pd.notna(c) else 0.0 for c in capacity]
     text = [r["text"] for r in rows]
@@ -22,8 +21,7 @@ def stamp_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
         x=xs, y=[r["delta"] for r in rows], mode="markers+text",
         text=[r["group"]["label"] for r in rows], textposition="top center",
         marker=dict(size=12, color=[r["color"] for r in rows]),
-        error_y=dict(type="data", array=[r["hi"] - r["delta"] for r in rows],
-                     arrayminus=[r["delta"] - r["lo"] for r in rows], thickness=2),
+        error_y=gain_error_bars(rows),
         customdata=text, hovertemplate="%{customdata}<br>capacity %{x:.3f} bits per HR "
                                        "pixel<extra></extra>"))
     fig.add_hline(y=0, line=dict(color="black", dash="dot"),
