@@ -256,7 +256,7 @@ def metric_spec(name: str) -> MetricSpec | None:
         return next(m for m in jpeg_metrics(int(qf.group(1))) if m.name == name)
     secret = re.fullmatch(r"jpeg(\d+)_secret_psnr_y", name)
     if secret and 1 <= int(secret.group(1)) <= 100:
-        return stego_metrics([int(secret.group(1))])[-1]
+        return next(m for m in stego_metrics([int(secret.group(1))]) if m.name == name)
     stored = re.fullmatch(r"(?:bicubic_)?lr_(?:png|jpeg(\d+))_bpp", name)
     if stored and (stored.group(1) is None or 1 <= int(stored.group(1)) <= 100):
         qs = [int(stored.group(1))] if stored.group(1) else []
