@@ -52,6 +52,32 @@ def rows(summary: dict) -> tuple[list[str], list[list[str]]]:
     return header, out
 
 
+def also_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the TUNE compare metrics: per group, each metric's mean [CI] and
+    its paired difference from the reference group; empty when there are none."""
+    also = summary.get("also") or []
+    if not also:
+        return [], []
+    header = ["group", "seeds", "images"]
+    for block in also:
+        header += [_head(block["metric"]), f"{block['metric']} vs {block['reference']}"]
+    labels = list(dict.fromkeys(g["label"] for block in also for g in block["groups"]))
+    out = []
+    for label in labels:
+        cells = None
+        for block in also:
+            name = block["metric"]
+            g = next((g for g in block["groups"] if g["label"] == label), {})
+            if cells is None:
+                cells = [label, ",".join(map(str, g.get("seeds", []))) or "-",
+                         str(g.get("n_images", 0))]
+            fmt = metric_spec(name).fmt
+            cells += [_stat(g.get("stat"), fmt), _versus(g.get("vs_reference"), fmt,
+                                                         "reference")]
+        out.append(cells)
+    return header, out
+
+
 def _head(metric: str) -> str:
     unit = metric_spec(metric).unit
     return f"{metric} ({unit})" if unit else metric
@@ -69,11 +95,35 @@ def rich_table(summary: dict):
     return table
 
 
+ALSO_TITLE = "the TUNE compare metrics against the reference: mean [95% CI] over seeds x " \
+             "images, paired difference (same image, same replicate)"
+
+
+def also_table(summary: dict):
+    """The rich table of also_rows, or None."""
+    from rich.table import Table
+    header, body = also_rows(summary)
+    if not body:
+        return None
+    table = Table(title=ALSO_TITLE)
+    for col in header:
+        table.add_column(col, justify="left" if col in ("group", "seeds") else "right")
+    for r in body:
+        table.add_row(*r)
+    return table
+
+
+def _markdown_table(header: list[str], body: list[list[str]]) -> list[str]:
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body])
+
+
 def markdown(summary: dict) -> str:
     header, body = rows(summary)
-    lines = [f"**{summary['comparison']['sentence']}**", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body]
+    lines = [f"**{summary['comparison']['sentence']}**", ""] + _markdown_table(header, body)
+    also_header, also_body = also_rows(summary)
+    if also_body:
+        lines += ["", f"*{ALSO_TITLE}*", ""] + _markdown_table(also_header, also_body)
     lines += ["", "Mean [95% CI] over seeds x images (bench/STATISTICS.md); verdicts: a "
               "paired difference whose interval excludes 0 is better/worse, else "
               "indistinguishable."]

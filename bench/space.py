@@ -5,10 +5,13 @@ A space file is a Python module that declares
              | tune.loguniform(a, b) | ...}
     TUNE = {"metric": "psnr_y", "mode": "max", "searcher": "grid|random|optuna",
             "scheduler": "fifo|asha", "num_samples": 1, "budget": "cpu",
-            "seeds": 1, "reference": {searched key: value}}                  # optional
+            "seeds": 1, "reference": {searched key: value},
+            "compare": ["psnr_y", "jpeg90_psnr_y"]}                           # optional
 `mode` defaults to the metric's direction (irn.metric_registry.METRICS); `seeds` replicates every
 configuration (bench/replicates.py); `reference` picks the group every other is compared
-with (default: the official recipe when the grid holds it, else the first group).
+with (default: the official recipe when the grid holds it, else the first group);
+`compare` names more per-image metrics on which every group is also compared with the
+reference (a paired difference with its 95% CI and verdict, as for the objective).
 and nothing else. Every problem is one SpaceError whose message is a single line.
 """
 import itertools
@@ -26,7 +29,7 @@ SEARCHERS = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")
 TUNE_DEFAULTS = {"metric": "psnr_y", "mode": None, "searcher": None, "scheduler": "fifo",
                  "num_samples": 1, "budget": "cpu", "seeds": 1, "reference": None,
-                 "profile": False}
+                 "profile": False, "compare": ()}
 PERCEPTUAL = ("lpips", "dists")
 MAX_COMBINATIONS = 4096  # cross-check every discrete combination up to this many
 
@@ -129,7 +132,23 @@ def _check_tune(path: str, given: dict, space: dict) -> dict:
     if not isinstance(out["profile"], bool):
         raise SpaceError(f"{path}: TUNE profile must be True or False; got {out['profile']!r}")
     _check_reference(path, out["reference"], space)
+    out["compare"] = check_compare(out["compare"], f"{path}: TUNE compare")
     return out
+
+
+def check_compare(names, where: str) -> list[str]:
+    """The metrics of TUNE compare / --compare: a list (or a comma-separated string) of
+    per-image metric names."""
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise SpaceError(f"{where} must be a list of metric names such as ['psnr_y']")
+    for name in names:
+        spec = metric_spec(name)
+        if spec is None or not spec.per_image:
+            raise SpaceError(f"{where}: {name!r} is not a per-image evaluation metric "
+                             "(e.g. psnr_y, ssim_y, lr_psnr_y, jpeg90_psnr_y)")
+    return list(dict.fromkeys(names))
 
 
 def _check_reference(path: str, reference, space: dict) -> None:

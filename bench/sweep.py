@@ -77,6 +77,9 @@ def parse_args(argv=None):
                    "run as profile/trace.json with the top operators (default: TUNE profile)")
     p.add_argument("--resume", action="store_true", help="continue the latest interrupted sweep "
                    "of this space under --storage/--experiment, with the settings it started with")
+    p.add_argument("--compare", metavar="M1,M2", help="also compare every group with the "
+                   "reference on these per-image metrics (default: TUNE compare); with --resume "
+                   "also for a finished sweep, whose trials are not rerun")
     p.add_argument("--json", metavar="OUT", help="write the final table as JSON (atomically)")
     return p.parse_args(argv)
 
@@ -108,8 +111,8 @@ class SweepPlan:
 
 def plan_sweep(args) -> SweepPlan:
     """Everything decided before Ray starts: the space, the base config, Tune's settings."""
-    from bench.space import (check_searcher, default_reference, load_space, uses_perceptual,
-                             validate)
+    from bench.space import (check_compare, check_searcher, default_reference, load_space,
+                             uses_perceptual, validate)
     check_json_target(args.json)
     for name in ("num_samples", "seeds", "max_concurrent", "max_failures"):
         value = getattr(args, name)
@@ -125,7 +128,13 @@ def plan_sweep(args) -> SweepPlan:
         saved = _read_json(os.path.join(exp_dir, STATE_FILE))
         space = load_space(os.path.join(exp_dir, "space.py"))  # exactly what ran
         space = space.without(saved.get("overridden", []))
-        return SweepPlan(**saved, space_obj=space, exp_dir=exp_dir, resume=True)
+        plan = SweepPlan(**saved, space_obj=space, exp_dir=exp_dir, resume=True)
+        if args.compare is not None:
+            plan = dataclasses.replace(plan, tune={**plan.tune, "compare": check_compare(
+                args.compare, "--compare")})
+        for name in plan.tune.get("compare", ()):
+            _check_metric(name, from_dict({**plan.base, **space.fixed()}), space, "--compare")
+        return plan
     space = load_space(args.space)
     tune_cfg = dict(space.tune)
     budget = args.budget or tune_cfg["budget"]
@@ -156,7 +165,11 @@ def plan_sweep(args) -> SweepPlan:
         base["vgg_weights"] = os.path.abspath(weights)  # workers may not share our env
     validate(space, base, fixed)
     check_searcher(space, tune_cfg["searcher"])
-    _check_metric(tune_cfg["metric"], from_dict({**base, **space.fixed()}), space)
+    if args.compare is not None:
+        tune_cfg["compare"] = check_compare(args.compare, "--compare")
+    for name in (tune_cfg["metric"], *tune_cfg["compare"]):
+        _check_metric(name, from_dict({**base, **space.fixed()}), space,
+                      "TUNE metric" if name == tune_cfg["metric"] else "compare metric")
     if args.num_samples:
         tune_cfg["num_samples"] = args.num_samples
     if args.seeds:
@@ -173,16 +186,17 @@ def plan_sweep(args) -> SweepPlan:
         default_reference=default_reference(space), overridden=overridden, exp_root=root)
 
 
-def _check_metric(metric: str, cfg, space) -> None:
-    """Every report must carry the objective (Tune stops the sweep otherwise)."""
+def _check_metric(metric: str, cfg, space, what: str = "TUNE metric") -> None:
+    """Every report must carry the objective (Tune stops the sweep otherwise), and the
+    evaluation must compute every compare metric."""
     from irn.metric_registry import jpeg_qualities, metric_spec
     if metric_spec(metric) is None:
-        raise UsageError(f"unknown TUNE metric {metric!r}; e.g. psnr_y, gain_db, ssim_y, "
+        raise UsageError(f"unknown {what} {metric!r}; e.g. psnr_y, gain_db, ssim_y, "
                          "jpeg50_psnr_y, loss/total")
     qf = re.search(r"jpeg(\d+)_", metric)
     if qf and "jpeg_eval" not in space.searched and int(qf.group(1)) not in \
             jpeg_qualities(cfg):
-        raise UsageError(f"TUNE metric {metric} needs QF {qf.group(1)} in jpeg_eval "
+        raise UsageError(f"{what} {metric} needs QF {qf.group(1)} in jpeg_eval "
                          f"(now {cfg.jpeg_eval!r}); set it in SPACE or with --set")
 
 
@@ -458,6 +472,8 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     out = Console(width=None if sys.stdout.isatty() else 200)
     out.print(summary_table(summary))
     out.print(group_table.rich_table(summary))
+    if group_table.also_table(summary) is not None:
+        out.print(group_table.also_table(summary))
     print(f"verdict: {summary['comparison']['sentence']}")
     o = summary["overhead"]
     print(f"{len(summary['trials'])} trials, {len(summary['failed'])} failed; "

@@ -319,9 +319,9 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
     # Interrupted: a trial is unfinished, or trials the searcher would still create are missing.
     done = sum(r["status"] != "UNFINISHED" for r in rows)
     interrupted = done < plan.total_trials or any(r["status"] == "UNFINISHED" for r in rows)
-    comparison = compare_groups([{**r, "per_image": per_image[r["trial_id"]]}
-                                 for r in in_grid_order], metric, mode,
-                                plan.tune.get("reference") or plan.default_reference)
+    trials = [{**r, "per_image": per_image[r["trial_id"]]} for r in in_grid_order]
+    reference = plan.tune.get("reference") or plan.default_reference
+    comparison = compare_groups(trials, metric, mode, reference)
     return {"space": plan.space, "experiment": plan.experiment, "budget": plan.budget,
             "seeds": plan.tune.get("seeds", 1), "groups": comparison["groups"],
             "comparison": {k: v for k, v in comparison.items() if k != "groups"},
@@ -330,7 +330,25 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
             "baseline": _baseline(metric), "searcher": plan.tune["searcher"],
             "scheduler": plan.tune["scheduler"], "searched": searched, "trials": rows,
             "failed": [r["trial_id"] for r in rows if r["status"] == "FAILED"],
-            "interrupted": interrupted, "overhead": overhead}
+            "interrupted": interrupted, "overhead": overhead,
+            "also": also_compared(trials, plan.tune.get("compare", ()), reference)}
+
+
+def also_compared(trials: list[dict], names, reference: dict | None) -> list[dict]:
+    """[{"metric", "reference": label, "groups": [{label, seeds, n_images, stat,
+    vs_reference}]}] in TUNE compare's order (a list: summary.json sorts dict keys), for each
+    metric some finished trial has, in the metric's own direction."""
+    from irn.metric_registry import metric_spec
+    out = []
+    for name in names:
+        result = compare_groups(trials, name, metric_spec(name).mode, reference)
+        if result["best"] is None:  # no finished trial has it
+            continue
+        out.append({"metric": name, "reference": result["reference"], "groups": [
+            {"label": g["label"], "seeds": g["seeds"], "n_images": g["n_images"],
+             "stat": g.get(name), "vs_reference": g.get("vs_reference")}
+            for g in result["groups"]]})
+    return out
 
 
 def _status(run, trial, result: dict, planned: int) -> str:

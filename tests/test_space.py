@@ -61,6 +61,11 @@ def test_searched_and_fixed_keys(tmp_path):
      "TUNE = {'searcher': 'optuna'}\n", "searcher 'optuna' cannot take tune.grid_search"),
     ("SPACE = {'lr': [1e-4, 2e-4]}\n", "wrap lists in tune.grid_search or tune.choice"),
     ("SPACE = {'blocks': 1}\nTUNE = {'metrik': 'psnr_y'}\n", "unknown TUNE key 'metrik'"),
+    ("SPACE = {'blocks': 1}\nTUNE = {'compare': ['psnr_yy']}\n",
+     "TUNE compare: 'psnr_yy' is not a per-image evaluation metric"),
+    ("SPACE = {'blocks': 1}\nTUNE = {'compare': ['loss/total']}\n",
+     "TUNE compare: 'loss/total' is not a per-image evaluation metric"),
+    ("SPACE = {'blocks': 1}\nTUNE = {'compare': 3}\n", "TUNE compare must be a list"),
     ("SPACE = {'blocks': 1}\nTUNE = {'searcher': 'bayes'}\n", "searcher must be one of"),
     ("SPACE = {}\n", "SPACE must be a non-empty dict"),
     ("TUNE = {}\n", "declares no SPACE"),
@@ -189,3 +194,14 @@ def test_set_that_fails_only_with_the_space_is_the_space_combination(capsys, tmp
     code, err = _cli(capsys, [path, "--storage", str(tmp_path), "--budget", "smoke",
                               "--set", "scale=2"])
     assert code == 2 and "bad value (multiscale_depth=1)" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("nope", "--compare: 'nope' is not a per-image evaluation metric"),
+    ("jpeg30_psnr_y", "compare metric jpeg30_psnr_y needs QF 30 in jpeg_eval"),
+])
+def test_cli_bad_compare_metric_exit_2(capsys, tmp_path, value, expected):
+    path = write(tmp_path, "SPACE = {'blocks': 1}\n")
+    code, err = _cli(capsys, [path, "--storage", str(tmp_path), "--budget", "smoke",
+                              "--compare", value])
+    assert code == 2 and expected in err and len(err.splitlines()) == 1, err

@@ -173,6 +173,20 @@ def test_interrupted_sweep_resumes(ray_local, tmp_path):
     assert len(children) == 2  # exactly one run per trial across the two processes
     for child in children:
         assert steps(client, child) == [1, 2, 3, 4] and child.info.status == "FINISHED"
+    # a finished sweep compared afterwards on another metric: no trial reruns
+    later = Recorder()
+    assert run_sweep(parse_args(sweep_args(tmp_path, space, "--resume", "--compare",
+                                           "psnr_rgb")), callbacks=[later]) == 0
+    assert not later.started
+    out = json.loads((tmp_path / "out.json").read_text())
+    ref = out["comparison"]["reference"]
+    (block,) = out["also"]
+    assert block["metric"] == "psnr_rgb" and block["reference"] == ref
+    rows = {g["label"]: g for g in block["groups"]}
+    other = ({"l1", "l2"} - {ref}).pop()
+    assert rows[ref]["vs_reference"]["self"] and rows[other]["n_images"] == 8
+    assert rows[other]["vs_reference"]["verdict"] in ("better", "worse", "indistinguishable")
+    assert len(runs(tmp_path, "trial")[1]) == 2
 
 
 def test_interrupt_after_every_trial_reported_is_not_reported_as_finished(ray_local,
@@ -233,8 +247,17 @@ def test_unmeetable_resources_are_refused(ray_local, tmp_path, capsys):
 def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path):
     space = tiny_space(tmp_path, "'loss_recon': tune.grid_search(['l1', 'charbonnier'])",
                        ", 'reference': {'loss_recon': 'charbonnier'}")
-    assert run_sweep(parse_args(sweep_args(tmp_path, space, "--seeds", "2", "--profile"))) == 0
+    assert run_sweep(parse_args(sweep_args(tmp_path, space, "--seeds", "2", "--profile",
+                                           "--compare", "ssim_y,psnr_rgb"))) == 0
     out = json.loads((tmp_path / "out.json").read_text())
+    # --compare: every group against the reference on each named metric, in its direction
+    assert [b["metric"] for b in out["also"]] == ["ssim_y", "psnr_rgb"]
+    for block in out["also"]:
+        assert block["reference"] == "charbonnier"
+        rows = {g["label"]: g for g in block["groups"]}
+        assert rows["charbonnier"]["vs_reference"]["self"]
+        lo, hi = rows["l1"]["vs_reference"]["ci95"]
+        assert lo <= rows["l1"]["vs_reference"]["delta"] <= hi and rows["l1"]["seeds"] == [0, 1]
     assert len(out["trials"]) == 4 and out["seeds"] == 2
     assert sorted(t["seed"] for t in out["trials"]) == [0, 0, 1, 1]
     groups = {g["label"]: g for g in out["groups"]}
@@ -282,6 +305,9 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
     assert "leads" in parent.data.tags["mlflow.note.content"]
     names = [a.path for a in client.list_artifacts(parent.info.run_id)]
     assert {"comparison.md", "metrics.md", "summary.json", "report.html"} <= set(names)
+    with open(client.download_artifacts(parent.info.run_id, "comparison.md", str(tmp_path)),
+              encoding="utf-8") as f:
+        assert "| psnr_rgb (dB) | psnr_rgb vs charbonnier |" in f.read()
     # the report built from this real store leads with the groups and the per-image gains
     with open(client.download_artifacts(parent.info.run_id, "report.html", str(tmp_path)),
               encoding="utf-8") as f:
