@@ -475,10 +475,7 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     if group_table.also_table(summary) is not None:
         out.print(group_table.also_table(summary))
     print(f"verdict: {summary['comparison']['sentence']}")
-    o = summary["overhead"]
-    print(f"{len(summary['trials'])} trials, {len(summary['failed'])} failed; "
-          f"wall {o['wall_s']:.0f} s, first metric after {o['time_to_first_metric_s']:.1f} s, "
-          f"not training {100 * o['non_training_share']:.0f}% of {o['slots']} slot(s)")
+    print(overhead_line(summary))
     if args.json:
         write_json_atomic(args.json, summary)
     sys.stdout.flush()  # before Ray's exit handlers run: no duplicated output
@@ -487,6 +484,19 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
               file=sys.stderr)
         return INTERRUPTED
     return 0
+
+
+def overhead_line(summary: dict) -> str:
+    """Trials, failures, and this process's wall time and overhead; a --resume of a finished
+    sweep, where no trial reported, says so instead of a 100% overhead."""
+    o = summary["overhead"]
+    head = f"{len(summary['trials'])} trials, {len(summary['failed'])} failed; " \
+           f"wall {o['wall_s']:.0f} s"
+    if not o["train_s"] and math.isnan(o["time_to_first_metric_s"]):
+        return head + " (no trial reported in this process: the statistics above are " \
+                      "from the trials' stored results)"
+    return head + f", first metric after {o['time_to_first_metric_s']:.1f} s, not training " \
+                  f"{100 * o['non_training_share']:.0f}% of {o['slots']} slot(s)"
 
 
 def _drop_unused(plan: SweepPlan | None) -> None:

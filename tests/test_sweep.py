@@ -348,3 +348,18 @@ def test_progress_names_the_baseline_it_prints_beside_the_objective():
     assert "psnr_y 33 (bicubic 32.5), loss 1" in lines["psnr_y"][0]
     assert "(secret_floor_psnr_y 13.5)" in lines["secret_psnr_y"][0]  # not "bicubic"
     assert "psnr_y 33, loss 1" in lines["psnr_y"][1]  # no baseline reported: none shown
+
+
+def test_overhead_line_of_a_resume_where_nothing_ran_claims_no_overhead():
+    from bench.sweep import overhead_line
+    ran = {"trials": [{}] * 6, "failed": [], "overhead": {
+        "wall_s": 600.0, "time_to_first_metric_s": 122.7, "train_s": 924.0, "slots": 2,
+        "non_training_share": 0.23}}
+    assert overhead_line(ran) == ("6 trials, 0 failed; wall 600 s, first metric after "
+                                  "122.7 s, not training 23% of 2 slot(s)")
+    resumed = {**ran, "overhead": {**ran["overhead"], "wall_s": 15.0, "train_s": 0.0,
+                                   "time_to_first_metric_s": float("nan"),
+                                   "non_training_share": 1.0}}
+    line = overhead_line(resumed)
+    assert line.startswith("6 trials, 0 failed; wall 15 s (no trial reported")
+    assert "100%" not in line and "nan" not in line
