@@ -5,6 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboards.figures import LAYOUT, PALETTE, Section
+from irn.metric_registry import metric_spec
 
 
 def _ci_bar(stat: dict) -> tuple[float, float]:
@@ -155,3 +156,47 @@ def interaction(summary: dict | None) -> Section:
                    "intervals overlap the best's may be indistinguishable from it: see the "
                    "verdict). Parallel rows or columns mean the factors do not interact.",
                    figure=fig)
+
+
+def also_gains(summary: dict | None) -> Section:
+    """TUNE compare: each group's paired difference from the reference on every extra
+    metric, one panel per metric (their units differ), 95% CI error bars."""
+    from plotly.subplots import make_subplots
+    also = (summary or {}).get("also")
+    blocks = [b for b in (also if isinstance(also, list) else [])
+              if any((g.get("vs_reference") or {}).get("delta") is not None for g in b["groups"])]
+    title = "The other metrics: what each group gains or costs against the reference"
+    if not blocks:
+        return Section("also", title, note="the sweep compares no further metrics "
+                                           "(TUNE compare / --compare)")
+    fig = make_subplots(rows=len(blocks), cols=1, vertical_spacing=0.5 / len(blocks),
+                        subplot_titles=[f"{b['metric']} minus {b['reference']}" for b in blocks])
+    lines = []
+    for i, block in enumerate(blocks, 1):
+        rows = [g for g in block["groups"] if (g.get("vs_reference") or {}).get("delta")
+                is not None and not g["vs_reference"].get("self")]
+        vs = [g["vs_reference"] for g in rows]
+        los = [(v.get("ci95") or (v["delta"], v["delta"]))[0] for v in vs]
+        his = [(v.get("ci95") or (v["delta"], v["delta"]))[1] for v in vs]
+        text = [f"{g['label']}: {v['delta']:+.3g} [{lo:+.3g}, {hi:+.3g}], {v['verdict']} "
+                f"({len(g['seeds'])} seeds x {g['n_images']} images)"
+                for g, v, lo, hi in zip(rows, vs, los, his)]
+        fig.add_trace(go.Scatter(
+            x=[g["label"] for g in rows], y=[v["delta"] for v in vs], mode="markers",
+            name=block["metric"], showlegend=False,
+            marker=dict(size=12, color=[VERDICT_COLORS.get(v["verdict"], "#7f7f7f")
+                                        for v in vs]),
+            error_y=dict(type="data", array=[h - v["delta"] for h, v in zip(his, vs)],
+                         arrayminus=[v["delta"] - lo for lo, v in zip(los, vs)], thickness=2),
+            customdata=text, hovertemplate="%{customdata}<extra></extra>"), row=i, col=1)
+        fig.add_hline(y=0, line=dict(color="black", dash="dot"), row=i, col=1)
+        spec = metric_spec(block["metric"])
+        fig.update_yaxes(title_text=f"{spec.unit + ', ' if spec and spec.unit else ''}95% CI",
+                         row=i, col=1)
+        lines.append(f"{block['metric']}: " + "; ".join(text))
+    fig.update_layout(**LAYOUT, height=320 * len(blocks))
+    return Section("also", title,
+                   "Paired differences from the reference group (same image and seed), 95% "
+                   "CI over seeds x validation images; the group table ranks by the "
+                   "objective, these say what the same choice does elsewhere. "
+                   + " | ".join(lines) + ".", figure=fig)

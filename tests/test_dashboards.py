@@ -511,3 +511,26 @@ def test_what_the_lr_hides_grows_as_the_guide_weakens(full):
     assert len(sections[1].figure.data) == len(TRIALS)
     plain = synthetic_sweep(4)[0]  # varies no lambda_guide: no section
     assert hidden.lr_hidden(plain, {}) == []
+
+
+def test_also_section_draws_each_compare_metric_against_the_reference():
+    from dashboards.groups import also_gains
+
+    def group(label, delta, ci, verdict, self_=False):
+        return {"label": label, "seeds": [0, 1], "n_images": 32, "stat": {"mean": 1.0},
+                "vs_reference": {"delta": delta, "ci95": ci, "verdict": verdict, "self": self_}}
+    summary = {"also": [
+        {"metric": "psnr_y", "reference": "off", "groups": [
+            group("ste", -0.46, [-0.60, -0.32], "worse"), group("diff", -0.03, [-0.14, 0.07],
+                                                               "indistinguishable"),
+            group("off", 0.0, [0.0, 0.0], "indistinguishable", self_=True)]},
+        {"metric": "ssim_y", "reference": "off", "groups": [
+            group("ste", 0.001, [-0.002, 0.004], "indistinguishable"),
+            group("off", 0.0, [0.0, 0.0], "indistinguishable", self_=True)]}]}
+    section = also_gains(summary)
+    assert not section.note and len(section.figure.data) == 2  # one panel per metric
+    first = section.figure.data[0]
+    assert list(first.x) == ["ste", "diff"]  # the reference itself is not drawn
+    assert list(first.error_y.arrayminus) == pytest.approx([0.14, 0.11])
+    assert "ste: -0.46 [-0.6, -0.32], worse (2 seeds x 32 images)" in section.blurb
+    assert also_gains({"groups": []}).note and also_gains(None).note

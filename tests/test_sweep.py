@@ -317,7 +317,7 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
     assert "no group statistics" not in page and "charbonnier@" not in page
     assert "astronaut@0,0" in page and out["comparison"]["sentence"] in page
     # the rest of the report, from what this sweep wrote
-    assert {"parcoords", "curves", "jpeg", "time"} <= set(figs)
+    assert {"parcoords", "curves", "jpeg", "time", "also"} <= set(figs)  # also: --compare
     assert "not two-factor (1 config key(s)" in page  # one searched key: no heatmap
     assert 'data-linked="parcoords"' in page and page.count("data-run=") == 4
     assert "lambda_guide=4" in page and "lambda_guide=None" not in page  # scale 2: 2^2
