@@ -115,10 +115,11 @@ def _matrix(c: dict) -> np.ndarray:
 
 
 def compare_groups(trials: list[dict], objective: str, mode: str,
-                   reference: dict | None = None) -> dict:
+                   reference: dict | None = None, group_metrics=GROUP_METRICS) -> dict:
     """Group statistics and verdicts. `trials`: dicts with group, label, config, replicate,
     seed, status, per_image (the last evaluation's rows). `reference`: searched values that
-    pick the reference group (default: the first group). Returns {"groups", "best",
+    pick the reference group (default: the first group). `group_metrics`: the metrics whose
+    mean [CI] each group also gets, beside the objective's. Returns {"groups", "best",
     "reference", "sentence", "seeds_known"}."""
     order: dict[str, list[dict]] = {}
     for t in trials:
@@ -131,7 +132,7 @@ def compare_groups(trials: list[dict], objective: str, mode: str,
         g = {"group": gid, "label": members[0]["label"], "config": members[0]["config"],
              "seeds": sorted(t["seed"] for t in finished), "trials": len(members),
              "finished": len(finished), "n_images": 0}
-        for metric in dict.fromkeys((*GROUP_METRICS, stat_metric)):
+        for metric in dict.fromkeys((*group_metrics, stat_metric)):
             m = _matrix(cells(finished, metric))
             if m.size:
                 g[metric] = mean_ci(m)

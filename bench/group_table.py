@@ -61,19 +61,15 @@ def also_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
     header = ["group", "seeds", "images"]
     for block in also:
         header += [_head(block["metric"]), f"{block['metric']} vs {block['reference']}"]
-    labels = list(dict.fromkeys(g["label"] for block in also for g in block["groups"]))
+    by_label = [{g["label"]: g for g in block["groups"]} for block in also]
     out = []
-    for label in labels:
-        cells = None
-        for block in also:
-            name = block["metric"]
-            g = next((g for g in block["groups"] if g["label"] == label), {})
-            if cells is None:
-                cells = [label, ",".join(map(str, g.get("seeds", []))) or "-",
-                         str(g.get("n_images", 0))]
-            fmt = metric_spec(name).fmt
-            cells += [_stat(g.get("stat"), fmt), _versus(g.get("vs_reference"), fmt,
-                                                         "reference")]
+    for label in dict.fromkeys(label for groups in by_label for label in groups):
+        first = next(groups[label] for groups in by_label if label in groups)
+        cells = [label, ",".join(map(str, first["seeds"])) or "-", str(first["n_images"])]
+        for block, groups in zip(also, by_label):
+            g, fmt = groups.get(label, {}), metric_spec(block["metric"]).fmt
+            cells += [_stat(g.get("stat"), fmt),
+                      _versus(g.get("vs_reference"), fmt, "reference")]
         out.append(cells)
     return header, out
 
@@ -83,16 +79,19 @@ def _head(metric: str) -> str:
     return f"{metric} ({unit})" if unit else metric
 
 
-def rich_table(summary: dict):
+def _rich_table(title: str, header: list[str], body: list[list[str]]):
     from rich.table import Table
-    header, body = rows(summary)
-    table = Table(title="groups: mean [95% CI] over seeds x images; paired differences "
-                        "(same image, same replicate)")
+    table = Table(title=title)
     for col in header:
         table.add_column(col, justify="left" if col in ("group", "seeds") else "right")
     for r in body:
         table.add_row(*r)
     return table
+
+
+def rich_table(summary: dict):
+    return _rich_table("groups: mean [95% CI] over seeds x images; paired differences "
+                       "(same image, same replicate)", *rows(summary))
 
 
 ALSO_TITLE = "the TUNE compare metrics against the reference: mean [95% CI] over seeds x " \
@@ -101,16 +100,8 @@ ALSO_TITLE = "the TUNE compare metrics against the reference: mean [95% CI] over
 
 def also_table(summary: dict):
     """The rich table of also_rows, or None."""
-    from rich.table import Table
     header, body = also_rows(summary)
-    if not body:
-        return None
-    table = Table(title=ALSO_TITLE)
-    for col in header:
-        table.add_column(col, justify="left" if col in ("group", "seeds") else "right")
-    for r in body:
-        table.add_row(*r)
-    return table
+    return _rich_table(ALSO_TITLE, header, body) if body else None
 
 
 def _markdown_table(header: list[str], body: list[list[str]]) -> list[str]:

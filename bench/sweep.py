@@ -111,8 +111,8 @@ class SweepPlan:
 
 def plan_sweep(args) -> SweepPlan:
     """Everything decided before Ray starts: the space, the base config, Tune's settings."""
-    from bench.space import (check_compare, check_searcher, default_reference, load_space,
-                             uses_perceptual, validate)
+    from bench.space import (check_searcher, default_reference, load_space, uses_perceptual,
+                             validate)
     check_json_target(args.json)
     for name in ("num_samples", "seeds", "max_concurrent", "max_failures"):
         value = getattr(args, name)
@@ -129,12 +129,8 @@ def plan_sweep(args) -> SweepPlan:
         space = load_space(os.path.join(exp_dir, "space.py"))  # exactly what ran
         space = space.without(saved.get("overridden", []))
         plan = SweepPlan(**saved, space_obj=space, exp_dir=exp_dir, resume=True)
-        if args.compare is not None:
-            plan = dataclasses.replace(plan, tune={**plan.tune, "compare": check_compare(
-                args.compare, "--compare")})
-        for name in plan.tune.get("compare", ()):
-            _check_metric(name, from_dict({**plan.base, **space.fixed()}), space, "--compare")
-        return plan
+        compare = _compare_metrics(args, plan.tune.get("compare", ()), plan.base, space)
+        return dataclasses.replace(plan, tune={**plan.tune, "compare": compare})
     space = load_space(args.space)
     tune_cfg = dict(space.tune)
     budget = args.budget or tune_cfg["budget"]
@@ -165,11 +161,8 @@ def plan_sweep(args) -> SweepPlan:
         base["vgg_weights"] = os.path.abspath(weights)  # workers may not share our env
     validate(space, base, fixed)
     check_searcher(space, tune_cfg["searcher"])
-    if args.compare is not None:
-        tune_cfg["compare"] = check_compare(args.compare, "--compare")
-    for name in (tune_cfg["metric"], *tune_cfg["compare"]):
-        _check_metric(name, from_dict({**base, **space.fixed()}), space,
-                      "TUNE metric" if name == tune_cfg["metric"] else "compare metric")
+    _check_metric(tune_cfg["metric"], from_dict({**base, **space.fixed()}), space)
+    tune_cfg["compare"] = _compare_metrics(args, tune_cfg["compare"], base, space)
     if args.num_samples:
         tune_cfg["num_samples"] = args.num_samples
     if args.seeds:
@@ -184,6 +177,17 @@ def plan_sweep(args) -> SweepPlan:
         max_concurrent=args.max_concurrent, max_failures=args.max_failures,
         total_trials=space.grid_size * tune_cfg["num_samples"] * tune_cfg["seeds"],
         default_reference=default_reference(space), overridden=overridden, exp_root=root)
+
+
+def _compare_metrics(args, compare, base: dict, space) -> list[str]:
+    """The compare metrics (--compare over TUNE compare), each one the evaluation computes."""
+    from bench.space import check_compare
+    if args.compare is not None:
+        compare = check_compare(args.compare, "--compare")
+    cfg = from_dict({**base, **space.fixed()})
+    for name in compare:
+        _check_metric(name, cfg, space, "compare metric")
+    return list(compare)
 
 
 def _check_metric(metric: str, cfg, space, what: str = "TUNE metric") -> None:
@@ -472,8 +476,9 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     out = Console(width=None if sys.stdout.isatty() else 200)
     out.print(summary_table(summary))
     out.print(group_table.rich_table(summary))
-    if group_table.also_table(summary) is not None:
-        out.print(group_table.also_table(summary))
+    also = group_table.also_table(summary)
+    if also is not None:
+        out.print(also)
     print(f"verdict: {summary['comparison']['sentence']}")
     print(overhead_line(summary))
     if args.json:

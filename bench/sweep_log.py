@@ -338,10 +338,10 @@ def also_compared(trials: list[dict], names, reference: dict | None) -> list[dic
     """[{"metric", "reference": label, "groups": [{label, seeds, n_images, stat,
     vs_reference}]}] in TUNE compare's order (a list: summary.json sorts dict keys), for each
     metric some finished trial has, in the metric's own direction."""
-    from irn.metric_registry import metric_spec
     out = []
-    for name in names:
-        result = compare_groups(trials, name, metric_spec(name).mode, reference)
+    for name in names:  # only this metric's statistics: the group table has the others
+        result = compare_groups(trials, name, metric_spec(name).mode, reference,
+                                group_metrics=())
         if result["best"] is None:  # no finished trial has it
             continue
         out.append({"metric": name, "reference": result["reference"], "groups": [

@@ -25,6 +25,12 @@ def reference_gains(summary: dict | None, key: str, default: str) -> list[dict] 
     groups = [g for g in (summary or {}).get("groups", []) if "gain_db" in g]
     if len({str(g.get("config", {}).get(key, default)) for g in groups}) < 2:
         return None
+    return versus_reference(groups)
+
+
+def versus_reference(groups: list[dict], fmt: str = "+.3f", unit: str = " dB") -> list[dict]:
+    """{group, delta, lo, hi, verdict ("reference" for the reference itself), color, text}
+    per group whose summary entry has a paired difference from the reference."""
     rows = []
     for g in groups:
         vs = g.get("vs_reference") or {}
@@ -36,7 +42,8 @@ def reference_gains(summary: dict | None, key: str, default: str) -> list[dict] 
         rows.append({"group": g, "delta": delta, "lo": lo, "hi": hi, "verdict": verdict,
                      "color": VERDICT_COLORS.get("best" if vs.get("self") else verdict,
                                                  "#7f7f7f"),
-                     "text": f"{g['label']}: {delta:+.3f} dB [{lo:+.3f}, {hi:+.3f}], {verdict}"})
+                     "text": f"{g['label']}: {delta:{fmt}}{unit} [{lo:{fmt}}, {hi:{fmt}}], "
+                             f"{verdict}"})
     return rows
 
 
@@ -163,8 +170,7 @@ def also_gains(summary: dict | None) -> Section:
     metric, one panel per metric (their units differ), 95% CI error bars."""
     from plotly.subplots import make_subplots
     also = (summary or {}).get("also")
-    blocks = [b for b in (also if isinstance(also, list) else [])
-              if any((g.get("vs_reference") or {}).get("delta") is not None for g in b["groups"])]
+    blocks = [b for b in (also if isinstance(also, list) else []) if versus_reference(b["groups"])]
     title = "The other metrics: what each group gains or costs against the reference"
     if not blocks:
         return Section("also", title, note="the sweep compares no further metrics "
@@ -173,22 +179,16 @@ def also_gains(summary: dict | None) -> Section:
                         subplot_titles=[f"{b['metric']} minus {b['reference']}" for b in blocks])
     lines = []
     for i, block in enumerate(blocks, 1):
-        rows = [g for g in block["groups"] if (g.get("vs_reference") or {}).get("delta")
-                is not None and not g["vs_reference"].get("self")]
-        vs = [g["vs_reference"] for g in rows]
-        los = [(v.get("ci95") or (v["delta"], v["delta"]))[0] for v in vs]
-        his = [(v.get("ci95") or (v["delta"], v["delta"]))[1] for v in vs]
-        text = [f"{g['label']}: {v['delta']:+.3g} [{lo:+.3g}, {hi:+.3g}], {v['verdict']} "
-                f"({len(g['seeds'])} seeds x {g['n_images']} images)"
-                for g, v, lo, hi in zip(rows, vs, los, his)]
+        rows = [r for r in versus_reference(block["groups"], fmt="+.3g", unit="")
+                if r["verdict"] != "reference"]  # the reference itself is not drawn
+        text = [f"{r['text']} ({len(r['group']['seeds'])} seeds x {r['group']['n_images']} "
+                "images)" for r in rows]
         fig.add_trace(go.Scatter(
-            x=[g["label"] for g in rows], y=[v["delta"] for v in vs], mode="markers",
-            name=block["metric"], showlegend=False,
-            marker=dict(size=12, color=[VERDICT_COLORS.get(v["verdict"], "#7f7f7f")
-                                        for v in vs]),
-            error_y=dict(type="data", array=[h - v["delta"] for h, v in zip(his, vs)],
-                         arrayminus=[v["delta"] - lo for lo, v in zip(los, vs)], thickness=2),
-            customdata=text, hovertemplate="%{customdata}<extra></extra>"), row=i, col=1)
+            x=[r["group"]["label"] for r in rows], y=[r["delta"] for r in rows],
+            mode="markers", name=block["metric"], showlegend=False,
+            marker=dict(size=12, color=[r["color"] for r in rows]),
+            error_y=gain_error_bars(rows), customdata=text,
+            hovertemplate="%{customdata}<extra></extra>"), row=i, col=1)
         fig.add_hline(y=0, line=dict(color="black", dash="dot"), row=i, col=1)
         spec = metric_spec(block["metric"])
         fig.update_yaxes(title_text=f"{spec.unit + ', ' if spec and spec.unit else ''}95% CI",

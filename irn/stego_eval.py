@@ -5,8 +5,8 @@ Tile i is the cover and hides the 8-bit bicubic LR of tile (i+1) mod n (irn.steg
 next_image_targets). The stego image is quantised to 8 bits before anything reads it; the
 secret is revealed with z as `z_eval` (gaussian: the mean over `eval_z_draws` draws seeded
 with the image's index; zero). Under task=stego the rescaling metrics (psnr_y, gain_db,
-lr_psnr_y, ...) do not apply and are not computed: `irn.metric_registry.evaluation_metrics` returns
-`stego_metrics(...)` instead, and `irn.evaluate.evaluate_images` these rows.
+lr_psnr_y, ...) do not apply and are not computed: `irn.metric_registry.evaluation_metrics`
+returns `stego_metrics(...)` instead, and `irn.evaluate.evaluate_images` these rows.
 
 Crops: the stego image against the cover crops `scale` pixels from each border, as the
 rescaling HR metrics do; the LR-sized secret 1 pixel, as `lr_psnr_y`.

@@ -16,10 +16,9 @@ import torch
 
 from irn.config import from_dict
 from irn.couplings import EnhancedCoupling
-from irn.data import train_loader
+from irn.data import train_loader, val_images
 from irn.evaluate import evaluate_image
 from irn.haar import HaarDownsampling
-from irn.imresize import imresize
 from irn.losses import build_loss
 from irn.model import build_model
 from irn.subnets import DenseBlock
@@ -63,13 +62,18 @@ def loader_batch_memory():
     return (lambda: next(batches)), 6
 
 
-def training_step():
-    """One optimiser step (forward, three losses, backward, Adam) of a one-block x2 model."""
-    cfg = from_dict({"scale": 2, "blocks": 1, "gc": 8, "batch_size": 1, "patch_size": 16,
-                     "jpeg_eval": "", "z_train": "gaussian"})
+def _step(**settings):
+    """One optimiser step of a one-block x2 model under these config settings."""
+    cfg = from_dict({"scale": 2, "blocks": 1, "gc": 8, "batch_size": 1, "jpeg_eval": "",
+                     **settings})
     trainer = Trainer(cfg, train_images=_photos())
     hr, lr = next(trainer._batches())
     return (lambda: trainer.train_step(hr, lr)), 2
+
+
+def training_step():
+    """One optimiser step (forward, three losses, backward, Adam) of a one-block x2 model."""
+    return _step(patch_size=16, z_train="gaussian")
 
 
 def x4_round_trip():
@@ -90,11 +94,7 @@ def x4_round_trip():
 def jpeg_training_step():
     """The JPEG study's optimiser step: training_step's model with the LR through kornia's
     differentiable JPEG (jpeg_train=diff, QF 75) before the reconstruction."""
-    cfg = from_dict({"scale": 2, "blocks": 1, "gc": 8, "batch_size": 1, "patch_size": 32,
-                     "jpeg_eval": "", "jpeg_train": "diff", "jpeg_quality": "75"})
-    trainer = Trainer(cfg, train_images=_photos())
-    hr, lr = next(trainer._batches())
-    return (lambda: trainer.train_step(hr, lr)), 2
+    return _step(patch_size=32, jpeg_train="diff", jpeg_quality="75")
 
 
 def recon_losses():
@@ -119,9 +119,8 @@ def evaluate_one_image():
     real-JPEG rows at QF 75 (libjpeg encode and decode)."""
     torch.manual_seed(0)
     cfg = from_dict({"scale": 2, "blocks": 1, "gc": 8, "jpeg_eval": "75", "eval_z_draws": 2})
-    model = build_model(scale=2, blocks=1, gc=8).eval()
-    hr = torch.from_numpy(_photos(1, 48)[0]).permute(2, 0, 1)[None].float() / 255
-    lr_ref = imresize(hr, 0.5)
+    model = build_model(**cfg.arch()).eval()
+    ((hr, lr_ref),) = val_images(scale=cfg.scale, images=_photos(1, 48), tile=0)
     return (lambda: evaluate_image(model, hr, lr_ref, cfg, seed=0)), 2
 
 
