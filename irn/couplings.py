@@ -112,6 +112,13 @@ class IResNetCoupling(IResNetLayer):
                          spectral_norm_max=0.8)
         self.lipschitz_correction()
 
+    def lipschitz_correction(self):
+        """FrEIA's power-method rescale of each conv to spectral norm <= 0.8, run on NCHW
+        copies of the weights (its `.view` refuses a channels-last model's conv outputs) and
+        written back into the weights' own layout."""
+        with _nchw_weights(self, write_back=True):
+            super().lipschitz_correction()
+
     def _log_det(self, point):
         with torch.enable_grad(), torch.random.fork_rng(devices=[]), _nchw_weights(self):
             torch.manual_seed(0)  # same Hutchinson probe vectors forward and reverse
@@ -134,10 +141,11 @@ class IResNetCoupling(IResNetLayer):
 
 
 @contextlib.contextmanager
-def _nchw_weights(module):
-    """`module`'s conv weights NCHW for the block's duration (values unchanged). FrEIA 0.2's
-    log-det estimator `.view`s the vector-Jacobian products flat, which a channels-last
-    model's products refuse; the estimate is not differentiated, so swapping `.data` is safe."""
+def _nchw_weights(module, write_back: bool = False):
+    """`module`'s conv weights NCHW for the block's duration. FrEIA 0.2's log-det estimator
+    and its Lipschitz correction `.view` conv outputs flat, which a channels-last model's
+    outputs refuse; neither is differentiated, so swapping `.data` is safe. write_back: copy
+    what the block wrote into the NCHW weights back into the original (layout kept)."""
     saved = [(p, p.data) for p in module.parameters() if p.ndim == 4]
     for p, data in saved:
         p.data = data.contiguous()
@@ -145,6 +153,8 @@ def _nchw_weights(module):
         yield
     finally:
         for p, data in saved:
+            if write_back and p.data.data_ptr() != data.data_ptr():
+                data.copy_(p.data)
             p.data = data
 
 

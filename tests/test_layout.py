@@ -193,3 +193,36 @@ def test_a_channels_last_checkpoint_loads_into_an_nchw_model(tmp_path):
     x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         assert torch.allclose(loaded.downscale(x), model.downscale(x), atol=1e-6)
+
+
+def test_channels_last_iresnet_lipschitz_correction_matches_nchw():
+    # FrEIA's correction `.view`s conv outputs flat: a channels-last model used to raise here
+    # at its first optimiser step (found by search_spaces/coupling.py at the cpu budget)
+    torch.manual_seed(0)
+    nchw = COUPLINGS["iresnet"]([(12, 8, 8)], None)
+    with torch.no_grad():
+        for layer in nchw.layers:
+            layer.weight *= 10  # far above the bound, so the correction must rescale
+    cl = copy.deepcopy(nchw).to(memory_format=CL)
+    before = [layer.weight.clone() for layer in nchw.layers]
+    for block in (nchw, cl):
+        torch.manual_seed(1)  # the power method's random start
+        block.lipschitz_correction()
+    for old, a, b in zip(before, nchw.layers, cl.layers):
+        assert b.weight.is_contiguous(memory_format=CL)
+        assert torch.allclose(a.weight, b.weight, rtol=1e-5, atol=1e-7)
+        assert a.weight.norm() < 0.5 * old.norm()  # rescaled, and the rescale was kept
+
+
+def test_channels_last_iresnet_trains():
+    losses = {}
+    for channels_last in (False, True):
+        cfg = from_dict({"coupling": "iresnet", "blocks": 1, "channels_last": channels_last,
+                         "steps": 2}, budget="smoke")
+        trainer = Trainer(cfg)
+        batches = trainer._batches()
+        for _ in range(2):
+            hr, lr = (trainer._to_device(t) for t in next(batches))
+            losses[channels_last] = trainer.train_step(hr, lr)
+    for term, value in losses[False].items():
+        assert losses[True][term] == pytest.approx(value, rel=1e-3), term
