@@ -214,10 +214,12 @@ def test_channels_last_iresnet_lipschitz_correction_matches_nchw():
         assert a.weight.norm() < 0.5 * old.norm()  # rescaled, and the rescale was kept
 
 
-def test_channels_last_iresnet_trains():
+@pytest.mark.parametrize("coupling", list(COUPLINGS))
+def test_channels_last_training_matches_nchw_for_every_coupling(coupling):
+    # two steps, so the second sees the first's optimiser step and model.constrain()
     losses = {}
     for channels_last in (False, True):
-        cfg = from_dict({"coupling": "iresnet", "blocks": 1, "channels_last": channels_last,
+        cfg = from_dict({"coupling": coupling, "blocks": 1, "channels_last": channels_last,
                          "steps": 2}, budget="smoke")
         trainer = Trainer(cfg)
         batches = trainer._batches()
