@@ -24,7 +24,8 @@ import warnings
 from rich.console import Console
 from rich.table import Table
 
-from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic
+from bench.cli import (OneLineParser, UsageError, check_device, check_json_target, fail,
+                       write_json_atomic)
 from irn.config import ConfigError, from_dict
 from irn.data import DataError
 from irn.official import CheckpointError
@@ -171,10 +172,7 @@ def main(argv=None) -> int:
         check_out_dir(args.out)
         if args.run:
             check_store(args)
-        if args.device == "cuda":
-            import torch
-            if not torch.cuda.is_available():
-                raise UsageError("--device cuda: no CUDA device here")
+        check_device(args.device)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch/scipy chatter; refusals are exceptions
             model, source = resolve_model(args)

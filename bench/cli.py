@@ -51,3 +51,11 @@ def check_output_target(path, flag: str) -> None:
         raise UsageError(f"folder for {flag} does not exist: {folder}")
     if os.path.isdir(path):
         raise UsageError(f"{flag} path is a folder: {path}")
+
+
+def check_device(device: str) -> None:
+    """Refuse `--device cuda` where no CUDA device is, before any work."""
+    if device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA device here")

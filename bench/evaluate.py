@@ -25,8 +25,8 @@ import warnings
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench.cli import (OneLineParser, UsageError, check_json_target, check_output_target, fail,
-                       write_json_atomic)
+from bench.cli import (OneLineParser, UsageError, check_device, check_json_target,
+                       check_output_target, fail, write_json_atomic)
 from irn.config import ConfigError, from_dict
 from irn.data import DataError
 from irn.official import CheckpointError
@@ -137,6 +137,7 @@ def main(argv=None) -> int:
         from bench.eval_source import resolve_model
         check_json_target(args.json)
         check_output_target(args.csv, "--csv")
+        check_device(args.device)
         tracker = open_tracker(args)
         specs = parse_data(args.data)
         with warnings.catch_warnings():
@@ -144,10 +145,6 @@ def main(argv=None) -> int:
             data = load_all(specs)
             model, source = resolve_model(args)
         cfg = setup_config(args, model.scale)
-        if args.device == "cuda":
-            import torch
-            if not torch.cuda.is_available():
-                raise UsageError("--device cuda: no CUDA device here")
         datasets, rows = evaluate(model, cfg, args, data, console)
     except (UsageError, DataError, CheckpointError, ConfigError) as exc:
         return fail(exc)

@@ -174,6 +174,8 @@ def test_run_attaches_page_and_numbers(folder, tmp_path, capsys):  # noqa: F811
     ("no_folder", "does not exist"),
     ("size", "not divisible by the scale 2"),
     ("no_store", "no MLflow database"),
+    pytest.param("no_cuda", "no CUDA device here", marks=pytest.mark.skipif(
+        torch.cuda.is_available(), reason="a CUDA device is here")),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(case, message, random_model, tmp_path,
                                                       capsys):
@@ -186,8 +188,9 @@ def test_bad_input_is_one_line_exit_2_nothing_written(case, message, random_mode
            }.get(case, ["--checkpoint", ours])
     data = ["--data", f"x={tmp_path / 'missing'}"] if case == "no_folder" else []
     size = ["--max-size", "63" if case == "size" else "32"]
+    device = ["--device", "cuda"] if case == "no_cuda" else []
     out, js = tmp_path / "out", tmp_path / "n.json"
-    rc = main([str(a) for a in src + data + size + ["--out", out, "--json", js]])
+    rc = main([str(a) for a in src + data + size + device + ["--out", out, "--json", js]])
     lines = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines

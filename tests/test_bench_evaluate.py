@@ -184,6 +184,8 @@ def test_sweep_best_trial_and_mlflow_run(folder, model_files, tmp_path, capsys):
     ("tiny", "too small for x2"),
     ("scale", "not x4"),
     ("ours_scale", "not x4"),
+    pytest.param("no_cuda", "no CUDA device here", marks=pytest.mark.skipif(
+        torch.cuda.is_available(), reason="a CUDA device is here")),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(case, message, folder, model_files,
                                                       tmp_path, capsys):
@@ -201,7 +203,9 @@ def test_bad_input_is_one_line_exit_2_nothing_written(case, message, folder, mod
     ckpt = ["--checkpoint", ours, "--scale", "4"] if case == "ours_scale" else \
         ["--checkpoint", official, "--scale", "4" if case == "scale" else "2"]
     out = tmp_path / "out.json"
-    rc, cap = _run(ckpt + ["--data", data, "--json", out, "--csv", tmp_path / "r.csv"], capsys)
+    device = ["--device", "cuda"] if case == "no_cuda" else []
+    rc, cap = _run(ckpt + device + ["--data", data, "--json", out, "--csv", tmp_path / "r.csv"],
+                   capsys)
     assert rc == 2
     lines = cap.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], cap.err
