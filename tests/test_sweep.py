@@ -276,6 +276,8 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
     client, children = runs(tmp_path, "trial")
     assert len(children) == 4
     assert len({c.data.tags["irn.group"] for c in children}) == 2
+    # the summary's groups are the runs' groups (the space fixes blocks and gc: both count)
+    assert {t["group"] for t in out["trials"]} == {c.data.tags["irn.group"] for c in children}
     assert sorted(c.info.run_name for c in children) == [
         "charbonnier|s0", "charbonnier|s1", "l1|s0", "l1|s1"]
     for child in children:
