@@ -280,10 +280,10 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
         # an unstarted trial has no result config yet; Tune's trial object has it
         given = result.config or getattr(tune_trials.get(trial_id), "config", None) or {}
         config = {k: given.get(k) for k in searched}
-        # the whole trial config, as SweepLog saw it: the space's fixed keys make the Config
-        # too (a space fixing scale=8 searches depths the base's scale refuses)
-        who = trial_identity(plan.base, {**plan.space_obj.fixed(), **given, **config,
-                                         REPLICATE: given.get(REPLICATE, 0)}, searched)
+        # the whole trial config (replicate included), as SweepLog saw it: the space's fixed
+        # keys make the Config too (a space fixing scale=8 searches depths scale 2 refuses)
+        who = trial_identity(plan.base, {**plan.space_obj.fixed(), **config, **given},
+                             searched)
         error = m.get("error")
         if result.error is not None:
             error = one_line(str(result.error).strip().splitlines()[-1])

@@ -170,17 +170,18 @@ def also_gains(summary: dict | None) -> Section:
     metric, one panel per metric (their units differ), 95% CI error bars."""
     from plotly.subplots import make_subplots
     also = (summary or {}).get("also")
-    blocks = [b for b in (also if isinstance(also, list) else []) if versus_reference(b["groups"])]
+    blocks = [(b, rows) for b in (also if isinstance(also, list) else [])
+              if (rows := versus_reference(b["groups"], fmt="+.3g", unit=""))]
     title = "The other metrics: what each group gains or costs against the reference"
     if not blocks:
         return Section("also", title, note="the sweep compares no further metrics "
                                            "(TUNE compare / --compare)")
     fig = make_subplots(rows=len(blocks), cols=1, vertical_spacing=0.5 / len(blocks),
-                        subplot_titles=[f"{b['metric']} minus {b['reference']}" for b in blocks])
+                        subplot_titles=[f"{b['metric']} minus {b['reference']}"
+                                        for b, _ in blocks])
     lines = []
-    for i, block in enumerate(blocks, 1):
-        rows = [r for r in versus_reference(block["groups"], fmt="+.3g", unit="")
-                if r["verdict"] != "reference"]  # the reference itself is not drawn
+    for i, (block, rows) in enumerate(blocks, 1):
+        rows = [r for r in rows if r["verdict"] != "reference"]  # the reference is not drawn
         text = [f"{r['text']} ({len(r['group']['seeds'])} seeds x {r['group']['n_images']} "
                 "images)" for r in rows]
         fig.add_trace(go.Scatter(

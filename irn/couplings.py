@@ -153,7 +153,7 @@ def _nchw_weights(module, write_back: bool = False):
         yield
     finally:
         for p, data in saved:
-            if write_back and p.data.data_ptr() != data.data_ptr():
+            if write_back and p.data is not data:  # an NCHW model's weights were not copied
                 data.copy_(p.data)
             p.data = data
 
