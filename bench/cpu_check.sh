@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 16's CPU targets, prepared as one command for an AVX-512-BF16 machine (it runs on any
 # CPU; where bf16 is not native, `auto` resolves to fp32 and the script says so). In order:
+#   0. one dense-block conv's GFLOP/s per precision and layout (bench.conv_speed)
 #   1. a `cpu`-budget x4 checkpoint (the trained weights the accuracy targets need)
 #   2. x4 1080p round trip against the official network, same weights, interleaved:
 #      fp32 (target >= 1.5x, Y-PSNR equal to 0.001 dB), then the auto path (--dtype auto
@@ -12,7 +13,8 @@
 # The final psnr_y against the seed spread, and the main job before / after, are sweeps:
 #   python -m bench.sweep search_spaces/losses.py --set amp=off   (then --set amp=auto)
 #
-#   bash bench/cpu_check.sh            # about 40 minutes on a 2-core Zen 3, less on Zen 4
+#   bash bench/cpu_check.sh            # about 40 minutes on a 2-core Zen 3; 13 on the 2-core
+#                                      # Intel Xeon with AMX of 2026-12-02 (bench/THROUGHPUT.md)
 #   QUICK=1 bash bench/cpu_check.sh    # 256-px images, smoke checkpoint: the plumbing, minutes
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +37,7 @@ step() {  # name, command...: output to $OUT/name.log, stops the script on failu
     "$@" > "$OUT/$name.log" 2>&1 || { tail -5 "$OUT/$name.log"; exit 1; }
     tail -3 "$OUT/$name.log"
 }
+step conv "$PY" -m bench.conv_speed
 step train "$PY" -m bench.train --budget "$BUDGET" --set scale=4 --set jpeg_eval= \
     --save "$OUT/x4.pt" --json "$OUT/train.json"
 TP=("$PY" -m bench.throughput --scale 4 --threads "$THREADS" --checkpoint "$OUT/x4.pt")

@@ -298,6 +298,7 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
                "step": m.get("step"), "planned_steps": who["cfg"].steps,
                "node": m.get("node_id"),
                "time_wall_s": _num(m.get("time/wall")),
+               "precision": m.get("precision"), "layout": m.get("layout"),
                "restarts": int(run.data.tags.get("irn.restarts", 0)) if run else 0,
                "mlflow_run_id": run.info.run_id if run else None,
                "metrics": {k: v for k, v in numbers(m).items() if k not in RAY_KEYS}}
@@ -321,7 +322,9 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
     # Interrupted: a trial is unfinished, or trials the searcher would still create are missing.
     done = sum(r["status"] != "UNFINISHED" for r in rows)
     interrupted = done < plan.total_trials or any(r["status"] == "UNFINISHED" for r in rows)
-    trials = [{**r, "per_image": per_image[r["trial_id"]]} for r in in_grid_order]
+    for r in rows:  # the last evaluation's per-image rows: what bench.versus pairs
+        r["per_image"] = per_image[r["trial_id"]]
+    trials = in_grid_order
     reference = plan.tune.get("reference") or plan.default_reference
     comparison = compare_groups(trials, metric, mode, reference)
     return {"space": plan.space, "experiment": plan.experiment, "budget": plan.budget,
@@ -329,7 +332,8 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
             "comparison": {k: v for k, v in comparison.items() if k != "groups"},
             "tracking_uri": plan.tracking_uri, "parent_run_id": plan.parent_run_id,
             "storage": plan.exp_dir, "objective": metric, "mode": mode,
-            "baseline": _baseline(metric), "searcher": plan.tune["searcher"],
+            "baseline": _baseline(metric), "base_config": {**plan.base, **plan.space_obj.fixed()},
+            "searcher": plan.tune["searcher"],
             "scheduler": plan.tune["scheduler"], "searched": searched, "trials": rows,
             "failed": [r["trial_id"] for r in rows if r["status"] == "FAILED"],
             "interrupted": interrupted, "overhead": overhead,

@@ -147,7 +147,7 @@ BUDGETS = {
                   val_max_size=64, val_tile=32, jpeg_eval="50"),
     "cpu": dict(steps=120, batch_size=4, patch_size=48, lr=5e-4, warmup=10, schedule="cosine",
                 eval_every=60, log_every=5, val_max_size=256, val_tile=64, z_train="zero",
-                z_eval="zero", channels_last="auto"),
+                z_eval="zero", channels_last="auto", amp="auto"),
     "gpu": dict(steps=20_000, batch_size=16, patch_size=144, lr=2e-4, warmup=500,
                 schedule="cosine", eval_every=2000, val_max_size=0),
     "paper": dict(steps=500_000, batch_size=16, patch_size=144, lr=2e-4, warmup=0,

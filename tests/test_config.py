@@ -39,6 +39,8 @@ def test_channels_last_takes_a_bool_or_auto(value, stored):
 
 def test_cpu_budget_chooses_the_layout_per_device():
     assert from_dict({}, budget="cpu").channels_last == "auto"
+    assert from_dict({}, budget="cpu").amp == "auto"  # bf16 where native (irn/precision.py)
+    assert from_dict({}, budget="smoke").amp == "off"
     assert from_dict({}).channels_last == "false"  # the official recipe: NCHW
 
 

@@ -272,6 +272,16 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
             assert set(g[key]) >= {"delta", "ci95", "verdict"}
     assert out["comparison"]["reference"] == "charbonnier"
     assert groups["charbonnier"]["vs_reference"]["self"]
+    # what bench.versus pairs: each trial's last per-image rows, the base config, the path
+    for t in out["trials"]:
+        assert len(t["per_image"]) == 8 and {r["step"] for r in t["per_image"]} == {4}
+        assert t["precision"] == "fp32" and t["layout"] == "nchw"
+    assert out["base_config"]["steps"] == 4 and out["base_config"]["blocks"] == 1
+    from bench.versus import main as versus
+    assert versus([str(tmp_path / "out.json"), str(tmp_path / "out.json"),
+                   "--json", str(tmp_path / "versus.json")]) == 0
+    same = json.loads((tmp_path / "versus.json").read_text())["metrics"][0]
+    assert same["pooled"]["delta"] == 0 and same["pooled"]["n_trial_pairs"] == 4
     # MLflow: every child run has its per-image rows and group tags; the parent the verdict
     client, children = runs(tmp_path, "trial")
     assert len(children) == 4

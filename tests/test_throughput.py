@@ -130,7 +130,7 @@ def test_cli_with_a_checkpoint_tiles_and_official_agree(tmp_path, capsys):
     model = perturbed(build_model(**ARCH), std=0.01)
     ckpt = tmp_path / "m.pt"
     save_model(ckpt, model, ARCH)
-    common = ["--scale", "4", "--size", "64x48", "--repeats", "1", "--warmup", "0",
+    common = ["--scale", "4", "--size", "64x48", "--repeats", "1", "--warmup", "0", "--dtype", "fp32",
               "--checkpoint", str(ckpt)]
     results = {}
     for name, extra in [("ours", ["--baseline", "official", "--repeats", "2"]),
