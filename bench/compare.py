@@ -100,13 +100,13 @@ def paired_difference(a: dict, b: dict, mode: str) -> dict:
             "n_replicates": len(reps), "n_images": len(images)}
 
 
-def cells(trials: list[dict], metric: str) -> dict:
-    """{replicate: {image: value}} of a group's finished trials."""
-    return {t["replicate"]: {r["image"]: float(r[metric]) for r in t["per_image"] if metric in r}
+def cells(trials: list[dict], metric: str, key: str = "replicate") -> dict:
+    """{replicate (or the trial's `key`): {image: value}} of a group's finished trials."""
+    return {t[key]: {r["image"]: float(r[metric]) for r in t["per_image"] if metric in r}
             for t in trials if t["status"] == "FINISHED" and t.get("per_image")}
 
 
-def _matrix(c: dict) -> np.ndarray:
+def cell_matrix(c: dict) -> np.ndarray:
     """The replicates x images matrix over the images every replicate has."""
     if not c:
         return np.empty((0, 0))
@@ -133,7 +133,7 @@ def compare_groups(trials: list[dict], objective: str, mode: str,
              "seeds": sorted(t["seed"] for t in finished), "trials": len(members),
              "finished": len(finished), "n_images": 0}
         for metric in dict.fromkeys((*group_metrics, stat_metric)):
-            m = _matrix(cells(finished, metric))
+            m = cell_matrix(cells(finished, metric))
             if m.size:
                 g[metric] = mean_ci(m)
                 g["n_images"] = m.shape[1]

@@ -273,7 +273,7 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
     runs = {r.data.tags.get("irn.trial_id"): r
             for r in tracker.find_runs({"mlflow.parentRunId": plan.parent_run_id})}
     tune_trials = {t.trial_id: t for t in log.all_trials}
-    rows, per_image = [], {}
+    rows = []
     for result in results:
         m = dict(result.metrics or {})
         trial_id = m.get("trial_id") or os.path.basename(result.path)
@@ -290,7 +290,6 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
         run = runs.get(trial_id)
         status = "FAILED" if error else _status(run, tune_trials.get(trial_id), m,
                                                 who["cfg"].steps)
-        per_image[trial_id] = per_image_rows(m)
         row = {"trial_id": trial_id, "status": status, "config": config,
                "group": who["group"], "label": who["label"], "replicate": who["replicate"],
                "seed": who["seed"], "name": who["name"],
@@ -299,6 +298,8 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
                "node": m.get("node_id"),
                "time_wall_s": _num(m.get("time/wall")),
                "precision": m.get("precision"), "layout": m.get("layout"),
+               # the last evaluation's per-image rows: what the statistics and bench.versus pair
+               "per_image": per_image_rows(m),
                "restarts": int(run.data.tags.get("irn.restarts", 0)) if run else 0,
                "mlflow_run_id": run.info.run_id if run else None,
                "metrics": {k: v for k, v in numbers(m).items() if k not in RAY_KEYS}}
@@ -322,11 +323,8 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
     # Interrupted: a trial is unfinished, or trials the searcher would still create are missing.
     done = sum(r["status"] != "UNFINISHED" for r in rows)
     interrupted = done < plan.total_trials or any(r["status"] == "UNFINISHED" for r in rows)
-    for r in rows:  # the last evaluation's per-image rows: what bench.versus pairs
-        r["per_image"] = per_image[r["trial_id"]]
-    trials = in_grid_order
     reference = plan.tune.get("reference") or plan.default_reference
-    comparison = compare_groups(trials, metric, mode, reference)
+    comparison = compare_groups(in_grid_order, metric, mode, reference)
     return {"space": plan.space, "experiment": plan.experiment, "budget": plan.budget,
             "seeds": plan.tune.get("seeds", 1), "groups": comparison["groups"],
             "comparison": {k: v for k, v in comparison.items() if k != "groups"},
@@ -337,7 +335,7 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
             "scheduler": plan.tune["scheduler"], "searched": searched, "trials": rows,
             "failed": [r["trial_id"] for r in rows if r["status"] == "FAILED"],
             "interrupted": interrupted, "overhead": overhead,
-            "also": also_compared(trials, plan.tune.get("compare", ()), reference)}
+            "also": also_compared(in_grid_order, plan.tune.get("compare", ()), reference)}
 
 
 def also_compared(trials: list[dict], names, reference: dict | None) -> list[dict]:

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic
-from bench.compare import mean_ci, paired_difference, verdict
+from bench.compare import cell_matrix, cells, mean_ci, paired_difference, verdict
 from irn.metric_registry import metric_spec
 
 
@@ -41,25 +41,18 @@ def load_summary(path: str) -> dict:
 
 
 def seed_cells(summary: dict, metric: str) -> dict:
-    """{label: {seed: {image: value}}} of the finished trials."""
-    out: dict = {}
+    """{label: {seed: {image: value}}} of the finished trials that have `metric`."""
+    by_label: dict = {}
     for t in summary["trials"]:
-        if t.get("status") != "FINISHED":
-            continue
-        values = {r["image"]: float(r[metric]) for r in t.get("per_image") or ()
-                  if r.get(metric) is not None}
-        if values:
-            out.setdefault(t["label"], {})[t["seed"]] = values
-    return out
+        by_label.setdefault(t["label"], []).append(t)
+    out = {label: cells(trials, metric, key="seed") for label, trials in by_label.items()}
+    return {label: {s: v for s, v in c.items() if v} for label, c in out.items()
+            if any(c.values())}
 
 
-def seed_spread(cells: dict) -> float | None:
+def seed_spread(c: dict) -> float | None:
     """The range of a group's seed means over the images every seed has (None: 1 seed)."""
-    if len(cells) < 2:
-        return None
-    images = set.intersection(*[set(v) for v in cells.values()])
-    means = [np.mean([v[i] for i in images]) for v in cells.values()]
-    return float(max(means) - min(means))
+    return float(np.ptp(cell_matrix(c).mean(axis=1))) if len(c) >= 2 else None
 
 
 def compare_metric(before: dict, after: dict, metric: str) -> dict:
