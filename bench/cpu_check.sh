@@ -4,8 +4,9 @@
 #   0. one dense-block conv's GFLOP/s per precision and layout (bench.conv_speed)
 #   1. a `cpu`-budget x4 checkpoint (the trained weights the accuracy targets need)
 #   2. x4 1080p round trip against the official network, same weights, interleaved:
-#      fp32 (target >= 1.5x, Y-PSNR equal to 0.001 dB), then the auto path (--dtype auto
-#      --channels-last: target >= 3x, Y-PSNR cost <= 0.05 dB against fp32)
+#      fp32 (target >= 1.5x, Y-PSNR equal to 0.001 dB) in NCHW and channels-last, then the
+#      auto path (--dtype auto --channels-last: target >= 3x, Y-PSNR cost <= 0.05 dB against
+#      fp32)
 #   3. 4K x4 tiled round trip, fp32 and auto: time and peak RSS (target < 3 GB)
 #   4. `cpu`-budget x2 training steps, interleaved pairs: amp=off,auto (target >= 1.8x) and
 #      channels_last=false,true
@@ -14,7 +15,8 @@
 #   python -m bench.sweep search_spaces/losses.py --set amp=off   (then --set amp=auto)
 #
 #   bash bench/cpu_check.sh            # about 40 minutes on a 2-core Zen 3; 13 on the 2-core
-#                                      # Intel Xeon with AMX of 2026-12-02 (bench/THROUGHPUT.md)
+#                                      # Intel Xeon with AMX of 2026-12-02 (bench/THROUGHPUT.md),
+#                                      # before the fp32 channels-last step (~3.5 min more there)
 #   QUICK=1 bash bench/cpu_check.sh    # 256-px images, smoke checkpoint: the plumbing, minutes
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +45,8 @@ step train "$PY" -m bench.train --budget "$BUDGET" --set scale=4 --set jpeg_eval
 TP=("$PY" -m bench.throughput --scale 4 --threads "$THREADS" --checkpoint "$OUT/x4.pt")
 step hd_fp32 "${TP[@]}" --size "$HD" --repeats 2 --warmup 0 --dtype fp32 \
     --baseline official --json "$OUT/hd_fp32.json"
+step hd_fp32_cl "${TP[@]}" --size "$HD" --repeats 2 --warmup 0 --dtype fp32 --channels-last \
+    --baseline official --json "$OUT/hd_fp32_cl.json"
 step hd_auto "${TP[@]}" --size "$HD" --repeats 2 --warmup 0 --dtype auto --channels-last \
     --baseline official --json "$OUT/hd_auto.json"
 step uhd_fp32 "${TP[@]}" --size "$UHD" --tile "$TILE" --overlap 64 --repeats 1 --warmup 0 \
@@ -60,10 +64,11 @@ out = sys.argv[1]
 def load(name):
     with open(f"{out}/{name}.json") as f:
         return json.load(f)
-hd32, hdauto = load("hd_fp32"), load("hd_auto")
-rows = [
-    ("x4 HD fp32 vs official", f"{hd32['speedup']:.2f}x, Y-PSNR diff "
-     f"{hd32['psnr_y'] - hd32['baseline']['psnr_y']:+.4f} dB", ">= 1.5x, |diff| <= 0.001"),
+hd32, hd32cl, hdauto = load("hd_fp32"), load("hd_fp32_cl"), load("hd_auto")
+rows = [(f"x4 HD fp32{layout} vs official", f"{r['speedup']:.2f}x, Y-PSNR diff "
+         f"{r['psnr_y'] - r['baseline']['psnr_y']:+.4f} dB", ">= 1.5x, |diff| <= 0.001")
+        for r, layout in ((hd32, ""), (hd32cl, ", channels-last"))]
+rows += [
     ("x4 HD auto vs official", f"{hdauto['speedup']:.2f}x ({hdauto['dtype']}, "
      f"{hdauto['dtype_reason']}); Y-PSNR cost vs fp32 {hd32['psnr_y'] - hdauto['psnr_y']:+.4f} dB",
      ">= 3x, cost <= 0.05"),

@@ -9,4 +9,4 @@ SPACE = {
     "loss_recon": tune.grid_search(["charbonnier", "charbonnier+0.1*lpips",
                                     "charbonnier+0.1*dists", "l1+0.1*lpips"]),
 }
-TUNE = {"metric": "psnr_y", "mode": "max", "searcher": "grid", "budget": "cpu"}
+TUNE = {"metric": "psnr_y", "mode": "max", "searcher": "grid", "budget": "cpu", "seeds": 2}
