@@ -59,3 +59,22 @@ def check_device(device: str) -> None:
         import torch
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device here")
+
+
+def parse_margins(items: list[str]) -> dict:
+    """--margin METRIC=VALUE ... as {metric: margin} (irn.metric_registry.margin_problem)."""
+    from irn.metric_registry import margin_problem
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or number is None:
+            raise UsageError(f"--margin {item}: give METRIC=VALUE, e.g. --margin psnr_y=0.1")
+        problem = margin_problem(name.strip(), number)
+        if problem:
+            raise UsageError(f"--margin: {problem}")
+        out[name.strip()] = number
+    return out

@@ -9,6 +9,7 @@ import tempfile
 from rich.console import Console
 from rich.table import Table
 
+from bench.verdicts import level
 from irn.atomic import atomic_write
 from irn.metric_registry import metric_spec
 
@@ -49,10 +50,15 @@ def metrics_table(name: str, ds: dict, setup: dict) -> Table:
 
 
 def published_table(name: str, rows: list[dict]) -> Table:
-    table = Table(title=f"{name}: published rows beside ours (ours - published: the CI is "
-                  "ours, shifted)", title_justify="left")
+    family = rows[0].get("family", 1) if rows else 1
+    how = (f"{level(family):.2%} intervals, Bonferroni over {family} rows" if family > 1
+           else "95% interval")
+    table = Table(title=f"{name}: published rows beside ours (ours - published over our "
+                  f"images: {how}; verdict against the registry's margin)",
+                  title_justify="left")
     for col, justify in (("published row", "left"), ("metric", "left"), ("published", "right"),
                          ("ours [95% CI]", "right"), ("ours - published", "right"),
+                         ("verdict", "left"),
                          ("source", "left")):
         table.add_column(col, justify=justify)
     for r in rows:
@@ -61,8 +67,11 @@ def published_table(name: str, rows: list[dict]) -> Table:
         d = r["delta_ci95"]
         delta = f"{r['delta']:+{spec.fmt}}" + (f" [{d[0]:+{spec.fmt}}, {d[1]:+{spec.fmt}}]"
                                                 if d else "")
+        word = r.get("verdict", "")
+        if r.get("negligible"):
+            word += " (negligible)"
         table.add_row(label, r["metric"], spec.format(r["published"]), _ci(r["ours"], spec),
-                      delta, r["source"])
+                      delta, word, r["source"])
     return table
 
 

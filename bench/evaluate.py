@@ -123,7 +123,7 @@ def evaluate(model, cfg, args, data: dict, console) -> tuple[dict, list[dict]]:
             summary = summarize(rows, metrics)
             datasets[name] = {"n_images": len(rows), "metrics": summary,
                               "z_draws": draw_spread(rows),
-                              "published": comparison(name, model.scale, summary)}
+                              "published": comparison(name, model.scale, summary, rows)}
             all_rows += [{"dataset": name, **r} for r in rows]
     return datasets, all_rows
 

@@ -2,6 +2,7 @@
 CI of each group metric, and the paired difference against the best and the reference
 group with its verdict. Rendered for the terminal (rich) and as markdown (MLflow)."""
 from bench.compare import GROUP_METRICS
+from bench.verdicts import MAX_SEEDS_ESTIMATE
 from irn.metric_registry import metric_spec
 
 
@@ -21,7 +22,15 @@ def _versus(d: dict | None, fmt: str, self_word: str) -> str:
         return "no common images"
     ci = d["ci95"]
     interval = f"[{_signed(ci[0], fmt)}, {_signed(ci[1], fmt)}]" if ci else "[-]"
-    return f"{_signed(d['delta'], fmt)} {interval} {d['verdict']}"
+    word = d["verdict"]
+    if d.get("negligible"):
+        word += " (negligible)"
+    elif word == "undecided" and d.get("seeds_to_decide"):
+        need = d["seeds_to_decide"]
+        word += f" (~{need} seeds)" if need <= MAX_SEEDS_ESTIMATE else \
+            f" (>{MAX_SEEDS_ESTIMATE} seeds)"
+    spread = {"own": "; own spread"}.get(d.get("spread"), "")
+    return f"{_signed(d['delta'], fmt)} {interval} {word}{spread}"
 
 
 def _signed(v: float, fmt: str) -> str:
@@ -89,9 +98,31 @@ def _rich_table(title: str, header: list[str], body: list[list[str]]):
     return table
 
 
+def family_line(summary: dict) -> str:
+    """What stands behind the verdicts: margin, correction, pooled spread (one line)."""
+    comp = summary["comparison"]
+    if "family" not in comp:  # a summary from before the four verdicts
+        return "paired differences: 95% intervals, one per comparison"
+    spec = metric_spec(comp["metric"])
+    unit = f" {spec.unit}" if spec.unit else ""
+    pooled = comp.get("pooled") or {}
+    if pooled.get("sd") is not None:
+        spread = (f"seed spread pooled over {len(pooled['groups'])} groups "
+                  f"(sd {pooled['sd']:.3g}{unit} per replicate mean, {pooled['df']} df)")
+        if pooled.get("out_of_line"):
+            spread += "; own spread for " + ", ".join(pooled["out_of_line"]) + " (out of line)"
+    else:
+        spread = "each comparison's own seed spread"
+    return (f"paired differences (same image, same replicate): {comp['confidence']:.2%} "
+            f"intervals, {comp['correction']} over {comp['family']} comparison(s) (95% for "
+            f"the family); {spread}; margin +-{comp['margin']:g}{unit}: better/worse "
+            "(negligible: inside the margin), equivalent, undecided (~N seeds: about how "
+            "many per group would decide it)")
+
+
 def rich_table(summary: dict):
-    return _rich_table("groups: mean [95% CI] over seeds x images; paired differences "
-                       "(same image, same replicate)", *rows(summary))
+    return _rich_table("groups: mean [95% CI] over seeds x images; " + family_line(summary),
+                       *rows(summary))
 
 
 ALSO_TITLE = "the TUNE compare metrics against the reference: mean [95% CI] over seeds x " \
@@ -115,9 +146,8 @@ def markdown(summary: dict) -> str:
     also_header, also_body = also_rows(summary)
     if also_body:
         lines += ["", f"*{ALSO_TITLE}*", ""] + _markdown_table(also_header, also_body)
-    lines += ["", "Mean [95% CI] over seeds x images (bench/STATISTICS.md); verdicts: a "
-              "paired difference whose interval excludes 0 is better/worse, else "
-              "indistinguishable."]
+    lines += ["", "Group columns: mean [95% CI] over seeds x images. The versus columns: "
+              + family_line(summary) + " (bench/STATISTICS.md)."]
     return "\n".join(lines) + "\n"
 
 

@@ -34,22 +34,43 @@ def measured_metric(method: str, qf: int | None, quantity: str) -> str:
     return f"{'bicubic_' if bicubic else ''}jpeg{qf}_{quantity}"
 
 
-def comparison(dataset: str, scale: int, summary: dict) -> list[dict]:
+def comparison(dataset: str, scale: int, summary: dict,
+               rows: list[dict] | None = None) -> list[dict]:
     """One row per published number of this dataset and scale whose metric we measured:
-    published, ours (mean, ci95, n) and ours - published (the CI shifted by a constant)."""
+    published, ours (mean, ci95, n) and ours - published with its interval and verdict
+    (bench.verdicts: the rows are one family, Bonferroni; margins from the metric registry).
+    `rows`: our per-image rows, for the family-wise interval (without them: our 95% CI,
+    shifted by the published constant, and no family correction)."""
+    import numpy as np
+
+    from bench import verdicts
+    from bench.compare import mean_ci
+    from irn.metric_registry import equivalence_margin, metric_spec
     name = canonical(dataset)
-    out = []
+    matches = []
     for row in published_rows():
         if row["dataset"] != name or row["scale"] != scale:
             continue
         for quantity in ("psnr_y", "ssim_y"):
             metric = measured_metric(row["method"], row["qf"], quantity)
-            if row[quantity] is None or metric not in summary:
-                continue
-            ours, pub = summary[metric], row[quantity]
-            ci = ours["ci95"]
-            out.append({"method": row["method"], "qf": row["qf"], "metric": metric,
-                        "published": pub, "ours": ours, "delta": ours["mean"] - pub,
-                        "delta_ci95": [ci[0] - pub, ci[1] - pub] if ci else None,
-                        "source": row["source"]})
+            if row[quantity] is not None and metric in summary:
+                matches.append((row, metric, row[quantity]))
+    family = len(matches) if rows else 1
+    out = []
+    for row, metric, pub in matches:
+        ours = summary[metric]
+        ci = ours["ci95"]
+        if rows:
+            ci = mean_ci(np.array([[r[metric] - pub for r in rows]]),
+                         verdicts.level(family))["ci95"]
+        else:
+            ci = [ci[0] - pub, ci[1] - pub] if ci else None
+        margin = equivalence_margin(metric)
+        word = verdicts.verdict(ci, metric_spec(metric).mode, margin)
+        out.append({"method": row["method"], "qf": row["qf"], "metric": metric,
+                    "published": pub, "ours": ours, "delta": ours["mean"] - pub,
+                    "delta_ci95": ci, "verdict": word, "margin": margin,
+                    "negligible": word in ("better", "worse") and verdicts.negligible(ci, margin),
+                    "family": family, "correction": verdicts.CORRECTION if family > 1 else None,
+                    "source": row["source"]})
     return out

@@ -23,13 +23,13 @@ from ray import tune
 from ray.tune.search.sample import Categorical, Domain, Float, Function, Integer
 
 from irn.config import BUDGETS, ConfigError, from_dict, keys
-from irn.metric_registry import metric_spec
+from irn.metric_registry import margin_problem, metric_spec
 
 SEARCHERS = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")
 TUNE_DEFAULTS = {"metric": "psnr_y", "mode": None, "searcher": None, "scheduler": "fifo",
                  "num_samples": 1, "budget": "cpu", "seeds": 1, "reference": None,
-                 "profile": False, "compare": ()}
+                 "profile": False, "compare": (), "margins": {}}
 PERCEPTUAL = ("lpips", "dists")
 MAX_COMBINATIONS = 4096  # cross-check every discrete combination up to this many
 
@@ -133,7 +133,20 @@ def _check_tune(path: str, given: dict, space: dict) -> dict:
         raise SpaceError(f"{path}: TUNE profile must be True or False; got {out['profile']!r}")
     _check_reference(path, out["reference"], space)
     out["compare"] = check_compare(out["compare"], f"{path}: TUNE compare")
+    out["margins"] = check_margins(out["margins"], f"{path}: TUNE margins")
     return out
+
+
+def check_margins(margins, where: str) -> dict:
+    """TUNE margins: {per-image metric: equivalence margin >= 0, finite} (in the metric's
+    unit; irn.metric_registry.MARGINS has the defaults)."""
+    if not isinstance(margins, dict):
+        raise SpaceError(f"{where} must be a dict such as {{'psnr_y': 0.1}}")
+    for name, value in margins.items():
+        problem = margin_problem(name, value)
+        if problem:
+            raise SpaceError(f"{where}: {problem}")
+    return {name: float(value) for name, value in margins.items()}
 
 
 def check_compare(names, where: str) -> list[str]:

@@ -30,7 +30,8 @@ import psutil
 PROCESS_START = psutil.Process().create_time()  # overhead is measured from the command's start
 
 from bench import group_table  # noqa: E402
-from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic  # noqa: E402
+from bench.cli import (OneLineParser, UsageError, check_json_target, fail,  # noqa: E402
+                       parse_margins, write_json_atomic)
 from bench.tracking import (DEFAULT_EXPERIMENT, TrackingError, Tracker,  # noqa: E402
                             default_tracking_uri, host_tags)
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set  # noqa: E402
@@ -80,6 +81,10 @@ def parse_args(argv=None):
     p.add_argument("--compare", metavar="M1,M2", help="also compare every group with the "
                    "reference on these per-image metrics (default: TUNE compare); with --resume "
                    "also for a finished sweep, whose trials are not rerun")
+    p.add_argument("--margin", dest="margins", action="append", default=[],
+                   metavar="METRIC=VALUE", help="equivalence margin of a per-image metric, "
+                   "in its unit (repeatable; default: TUNE margins, else the metric "
+                   "registry's: 0.05 dB, 0.0005 for SSIM; bench/STATISTICS.md)")
     p.add_argument("--json", metavar="OUT", help="write the final table as JSON (atomically)")
     return p.parse_args(argv)
 
@@ -130,7 +135,9 @@ def plan_sweep(args) -> SweepPlan:
         space = space.without(saved.get("overridden", []))
         plan = SweepPlan(**saved, space_obj=space, exp_dir=exp_dir, resume=True)
         compare = _compare_metrics(args, plan.tune.get("compare", ()), plan.base, space)
-        return dataclasses.replace(plan, tune={**plan.tune, "compare": compare})
+        margins = {**plan.tune.get("margins", {}), **parse_margins(args.margins)}
+        return dataclasses.replace(plan, tune={**plan.tune, "compare": compare,
+                                               "margins": margins})
     space = load_space(args.space)
     tune_cfg = dict(space.tune)
     budget = args.budget or tune_cfg["budget"]
@@ -163,6 +170,7 @@ def plan_sweep(args) -> SweepPlan:
     check_searcher(space, tune_cfg["searcher"])
     _check_metric(tune_cfg["metric"], from_dict({**base, **space.fixed()}), space)
     tune_cfg["compare"] = _compare_metrics(args, tune_cfg["compare"], base, space)
+    tune_cfg["margins"] = {**tune_cfg["margins"], **parse_margins(args.margins)}
     if args.num_samples:
         tune_cfg["num_samples"] = args.num_samples
     if args.seeds:

@@ -12,7 +12,7 @@ import time
 from ray import tune
 from ray.tune.result import AUTO_RESULT_KEYS
 
-from bench.compare import compare_groups
+from bench.compare import also_compared, compare_groups
 from bench.replicates import REPLICATE, group_id, group_label, trial_config
 from bench.tracking import PER_IMAGE, Tracker, host_tags, numbers, one_line, path_tags
 from bench.trial_profile import PROFILE_DIR
@@ -324,7 +324,8 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
     done = sum(r["status"] != "UNFINISHED" for r in rows)
     interrupted = done < plan.total_trials or any(r["status"] == "UNFINISHED" for r in rows)
     reference = plan.tune.get("reference") or plan.default_reference
-    comparison = compare_groups(in_grid_order, metric, mode, reference)
+    margins = plan.tune.get("margins") or {}
+    comparison = compare_groups(in_grid_order, metric, mode, reference, margins=margins)
     return {"space": plan.space, "experiment": plan.experiment, "budget": plan.budget,
             "seeds": plan.tune.get("seeds", 1), "groups": comparison["groups"],
             "comparison": {k: v for k, v in comparison.items() if k != "groups"},
@@ -335,24 +336,9 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
             "scheduler": plan.tune["scheduler"], "searched": searched, "trials": rows,
             "failed": [r["trial_id"] for r in rows if r["status"] == "FAILED"],
             "interrupted": interrupted, "overhead": overhead,
-            "also": also_compared(in_grid_order, plan.tune.get("compare", ()), reference)}
-
-
-def also_compared(trials: list[dict], names, reference: dict | None) -> list[dict]:
-    """[{"metric", "reference": label, "groups": [{label, seeds, n_images, stat,
-    vs_reference}]}] in TUNE compare's order (a list: summary.json sorts dict keys), for each
-    metric some finished trial has, in the metric's own direction."""
-    out = []
-    for name in names:  # only this metric's statistics: the group table has the others
-        result = compare_groups(trials, name, metric_spec(name).mode, reference,
-                                group_metrics=())
-        if result["best"] is None:  # no finished trial has it
-            continue
-        out.append({"metric": name, "reference": result["reference"], "groups": [
-            {"label": g["label"], "seeds": g["seeds"], "n_images": g["n_images"],
-             "stat": g.get(name), "vs_reference": g.get("vs_reference")}
-            for g in result["groups"]]})
-    return out
+            "also": also_compared(in_grid_order, plan.tune.get("compare", ()), reference,
+                                  margins),
+            "margins": margins, "grid_order": [r["trial_id"] for r in in_grid_order]}
 
 
 def _status(run, trial, result: dict, planned: int) -> str:

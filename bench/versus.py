@@ -19,8 +19,9 @@ import sys
 import numpy as np
 
 from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic
+from bench import verdicts
 from bench.compare import cell_matrix, cells, mean_ci, paired_difference, verdict
-from irn.metric_registry import metric_spec
+from irn.metric_registry import equivalence_margin, metric_spec
 
 
 def load_summary(path: str) -> dict:
@@ -66,8 +67,10 @@ def compare_metric(before: dict, after: dict, metric: str) -> dict:
         raise UsageError(f"no group has finished trials with {metric} in both sweeps "
                          f"(before: {sorted(b) or 'none'}; after: {sorted(a) or 'none'})")
     groups, pooled_a, pooled_b = [], {}, {}
+    # one family: every group's difference and the pooled one
+    family, margin = len(labels) + 1, equivalence_margin(metric)
     for label in labels:
-        d = paired_difference(a[label], b[label], mode)
+        d = paired_difference(a[label], b[label], mode, margin, family)
         groups.append({"label": label, **d, "seed_spread_before": seed_spread(b[label])})
         for seed in set(a[label]) & set(b[label]):
             pooled_a[(label, seed)], pooled_b[(label, seed)] = a[label][seed], b[label][seed]
@@ -78,11 +81,15 @@ def compare_metric(before: dict, after: dict, metric: str) -> dict:
     if not images:
         raise UsageError(f"{metric}: the matched trials share no validation image")
     diff = np.array([[pooled_a[k][i] - pooled_b[k][i] for i in images] for k in keys])
-    stat = mean_ci(diff)
+    stat = mean_ci(diff, verdicts.level(family))
     spreads = [g["seed_spread_before"] for g in groups if g["seed_spread_before"] is not None]
-    return {"metric": metric, "mode": mode, "groups": groups,
+    return {"metric": metric, "mode": mode, "groups": groups, "margin": margin,
+            "family": family, "correction": verdicts.CORRECTION,
+            "confidence": verdicts.level(family),
             "pooled": {"delta": stat["mean"], "ci95": stat["ci95"],
-                       "verdict": verdict(stat["ci95"], mode),
+                       "verdict": verdict(stat["ci95"], mode, margin),
+                       "negligible": verdict(stat["ci95"], mode, margin) in ("better", "worse")
+                       and verdicts.negligible(stat["ci95"], margin),
                        "n_trial_pairs": len(keys), "n_images": len(images)},
             "largest_seed_spread_before": max(spreads) if spreads else None}
 
@@ -129,20 +136,23 @@ def render(result: dict) -> list[str]:
     for m in result["metrics"]:
         spec = metric_spec(m["metric"])
         f = spec.fmt
-        lines.append(f"{m['metric']} after - before, paired by group, seed and image:")
+        unit = f" {spec.unit}" if spec.unit else ""
+        lines.append(f"{m['metric']} after - before, paired by group, seed and image "
+                     f"({m['confidence']:.2%} intervals, {m['correction']} over {m['family']} "
+                     f"comparisons; margin +-{m['margin']:g}{unit}):")
         width = max(len(g["label"]) for g in m["groups"])
         for g in m["groups"]:
             ci = g["ci95"]
             spread = g["seed_spread_before"]
             lines.append(
                 f"  {g['label']:<{width}}  {_num(g['delta'], f)} "
-                f"[{_num(ci and ci[0], f)}, {_num(ci and ci[1], f)}] {g['verdict']}"
+                f"[{_num(ci and ci[0], f)}, {_num(ci and ci[1], f)}] {_word(g)}"
                 f"  ({g['n_replicates']} seeds x {g['n_images']} images; seed spread "
                 f"before {_num(spread, f, '')})")
         p = m["pooled"]
         ci = p["ci95"]
         lines.append(f"  pooled: {_num(p['delta'], f)} [{_num(ci and ci[0], f)}, "
-                     f"{_num(ci and ci[1], f)}] {p['verdict']} over {p['n_trial_pairs']} "
+                     f"{_num(ci and ci[1], f)}] {_word(p)} over {p['n_trial_pairs']} "
                      f"trial pairs x {p['n_images']} images; largest seed spread before "
                      f"{_num(m['largest_seed_spread_before'], f, '')}")
     t = result["time"]
@@ -155,6 +165,10 @@ def render(result: dict) -> list[str]:
                      f"{t['trial_ratio_max']:.2f}) over {t['trial_pairs']} trial pairs; "
                      "trials share the machine, so one pair's ratio is noisy")
     return lines
+
+
+def _word(d: dict) -> str:
+    return d["verdict"] + (" (negligible)" if d.get("negligible") else "")
 
 
 def _num(v, fmt, sign="+") -> str:

@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from bench.compare import mean_ci, verdict
+from irn.metric_registry import MARGINS
 from dashboards.figures import LAYOUT, PALETTE, Section
 
 TITLE = "Rescaling as compression: rate against distortion"
@@ -60,7 +61,7 @@ def _point(rows: pd.DataFrame, who: str, codec: str, rate: str, psnr: str) -> di
         if rows["_gain"].notna().any() else {"mean": float("nan"), "ci95": None}
     return {"model": who, "codec": codec, "rate": float(rows[rate].mean()),
             "psnr_y": mean_ci(_matrix(rows, psnr)), "gain": gain,
-            "verdict": verdict(gain["ci95"], "max"), "seeds": int(rows["seed"].nunique()),
+            "verdict": verdict(gain["ci95"], "max", MARGINS["dB"]), "seeds": int(rows["seed"].nunique()),
             "tiles": int(rows["_gain"].notna().groupby(rows["image"]).any().sum())}
 
 

@@ -44,7 +44,7 @@ def cost_differs(walls: dict[str, list[float]]) -> tuple[bool, str]:
             return True, ""
     every = [w for v in walls.values() for w in v]
     return False, (f"every group's wall time ({min(every):.0f}-{max(every):.0f} s per trial) "
-                   "is indistinguishable from every other's (each 95% interval of a "
+                   "cannot be told from every other's (each 95% interval of a "
                    "difference includes 0)")
 
 
@@ -104,7 +104,7 @@ def quality_vs_cost(summary: dict | None) -> Section:
                    "differs between groups beyond its noise is drawn (the wall time when some "
                    "pair's 95% Welch interval of the difference excludes 0)"
                    + (f"; left out: {'; '.join(why_not)}" if why_not else "")
-                   + ". Marker outline: green best, grey indistinguishable from it, red worse; "
+                   + ". Marker outline: green best, grey undecided, teal equivalent, red worse (against the best); "
                    "no Pareto front is drawn: read the intervals.", figure=fig)
 
 

@@ -358,6 +358,6 @@ def jpeg_robustness(sweep: Sweep, per_image: pd.DataFrame) -> Section:
                    "PSNR-Y after the LR is JPEG-compressed at each quality, then upscaled: each "
                    "group's mean over its seeds and validation images, error bars the 95% t "
                    "interval of the per-seed means (over images with one seed; overlapping "
-                   "bars: indistinguishable). Solid: trained with JPEG in the loop; dashed: no "
+                   "bars decide nothing by themselves). Solid: trained with JPEG in the loop; dashed: no "
                    "JPEG training; dotted black: bicubic down/up through the same JPEG." + cap,
                    figure=fig)

@@ -14,8 +14,10 @@ def _ci_bar(stat: dict) -> tuple[float, float]:
 
 
 NO_GAIN = "no group has gain_db (not a rescaling sweep: task=stego has its own section)"
-VERDICT_COLORS = {"best": "#2ca02c", "indistinguishable": "#7f7f7f", "worse": "#d62728",
-                  "better": "#1f77b4"}
+# one colour per verdict (bench/verdicts.py); "indistinguishable" is the word of summaries
+# from before the four verdicts, drawn as undecided
+VERDICT_COLORS = {"best": "#2ca02c", "better": "#1f77b4", "worse": "#d62728",
+                  "equivalent": "#17becf", "undecided": "#7f7f7f", "indistinguishable": "#7f7f7f"}
 
 
 def reference_gains(summary: dict | None, key: str, default: str) -> list[dict] | None:
@@ -38,7 +40,7 @@ def versus_reference(groups: list[dict], fmt: str = "+.3f", unit: str = " dB") -
             continue
         delta = vs["delta"]
         lo, hi = vs.get("ci95") or (delta, delta)
-        verdict = "reference" if vs.get("self") else vs.get("verdict", "indistinguishable")
+        verdict = "reference" if vs.get("self") else vs.get("verdict", "undecided")
         rows.append({"group": g, "delta": delta, "lo": lo, "hi": hi, "verdict": verdict,
                      "color": VERDICT_COLORS.get("best" if vs.get("self") else verdict,
                                                  "#7f7f7f"),
@@ -63,10 +65,13 @@ def label_means(per_image: pd.DataFrame, column: str) -> pd.Series:
 def verdict_of(group: dict) -> str:
     """"best", or the group's verdict against the best group."""
     vs = group.get("vs_best") or {}
-    return "best" if vs.get("self") else vs.get("verdict", "indistinguishable")
+    return "best" if vs.get("self") else vs.get("verdict", "undecided")
 
 
 def group_gains(summary: dict | None) -> Section:
+    """The lead: a forest plot of every group's paired difference from the reference and
+    from the best, with the family's intervals, the margin band and one colour per verdict;
+    under it the group table (each group's own mean [95% CI] and the same differences)."""
     title = "Which group is best, and is it real?"
     groups = [g for g in (summary or {}).get("groups", []) if "gain_db" in g]
     if not groups:
@@ -74,28 +79,66 @@ def group_gains(summary: dict | None) -> Section:
                        "the sweep's summary.json has no group statistics (no finished trial, "
                        "or a sweep from before replicates)")
     comp = summary["comparison"]
-    groups = sorted(groups, key=lambda g: g["gain_db"]["mean"])
-    up, down = zip(*[_ci_bar(g["gain_db"]) for g in groups])
-    verdicts = [verdict_of(g) for g in groups]
-    colors = VERDICT_COLORS
-    fig = go.Figure(go.Scatter(
-        x=[g["gain_db"]["mean"] for g in groups], y=[g["label"] for g in groups],
-        mode="markers", marker=dict(size=12, color=[colors[v] for v in verdicts]),
-        error_x=dict(type="data", array=list(up), arrayminus=list(down), thickness=2),
-        text=[f"{v}; seeds {', '.join(map(str, g['seeds']))}; {g['n_images']} images"
-              for g, v in zip(groups, verdicts)],
-        hovertemplate="%{y}: %{x:.3f} dB (%{text})<extra></extra>"))
-    fig.add_vline(x=0, line=dict(color="black", dash="dot"),
-                  annotation_text="bicubic", annotation_position="top")
-    fig.update_layout(**{**LAYOUT, "margin": dict(l=200, r=20, t=40, b=50)},
-                      height=140 + 40 * len(groups),
-                      xaxis=dict(title="gain over bicubic, Y-PSNR (dB), mean and 95% CI"),
+    metric = comp.get("metric", "psnr_y")
+    spec = metric_spec(metric)
+    unit = f" {spec.unit}" if spec and spec.unit else ""
+    groups = sorted(groups, key=lambda g: (g.get("vs_reference") or {}).get("delta") or 0)
+    fig = go.Figure()
+    for key, name, symbol in (("vs_reference", f"minus the reference ({comp['reference']})",
+                               "circle"), ("vs_best", f"minus the best ({comp['best']})",
+                                           "diamond")):
+        rows = [(g, g[key]) for g in groups if g.get(key) and g[key].get("delta") is not None
+                and not g[key].get("self")]
+        if not rows:
+            continue
+        lo = [d["ci95"][0] if d.get("ci95") else d["delta"] for _, d in rows]
+        hi = [d["ci95"][1] if d.get("ci95") else d["delta"] for _, d in rows]
+        words = [d.get("verdict", "undecided") + (" (negligible)" if d.get("negligible") else "")
+                 for _, d in rows]
+        fig.add_trace(go.Scatter(
+            x=[d["delta"] for _, d in rows], y=[g["label"] for g, _ in rows], name=name,
+            mode="markers", marker=dict(size=11, symbol=symbol, color=[
+                VERDICT_COLORS.get(d.get("verdict"), "#7f7f7f") for _, d in rows]),
+            error_x=dict(type="data", array=[h - d["delta"] for h, (_, d) in zip(hi, rows)],
+                         arrayminus=[d["delta"] - v for v, (_, d) in zip(lo, rows)],
+                         thickness=2),
+            customdata=list(zip(lo, hi, words)),
+            hovertemplate=f"%{{y}} {name}: %{{x:+.3f}}{unit} [%{{customdata[0]:+.3f}}, "
+                          "%{customdata[1]:+.3f}] %{customdata[2]}<extra></extra>"))
+    margin = comp.get("margin") or 0
+    if margin:
+        fig.add_vrect(x0=-margin, x1=margin, fillcolor="#17becf", opacity=0.15, line_width=0,
+                      annotation_text=f"+-{margin:g}{unit} margin",
+                      annotation_position="top left")
+    fig.add_vline(x=0, line=dict(color="black", dash="dot"))
+    fig.update_layout(**{**LAYOUT, "margin": dict(l=200, r=20, t=40, b=50),
+                         "legend": dict(orientation="h", y=-0.25)},
+                      height=160 + 40 * len(groups),
+                      xaxis=dict(title=f"paired difference in {metric}{unit} (same image, "
+                                       "same seed), with the family's interval"),
                       yaxis=dict(automargin=True))
+    how = (f"{comp['confidence']:.2%} simultaneous intervals ({comp['correction']} over "
+           f"{comp['family']} comparisons: 95% for the whole table)" if "family" in comp
+           else "95% intervals")
     return Section("groups", title,
-                   f"{comp['sentence']}. Each point is a group (the trials that differ only by "
-                   "seed): mean gain over bicubic down/up with its 95% confidence interval over "
-                   "seeds x validation tiles; colour: green best, grey indistinguishable from "
-                   "it, red worse (paired difference, same image and seed).", figure=fig)
+                   f"{comp['sentence']}. Each point is a paired difference (same validation "
+                   f"tile, same seed) of a group from the reference (circles) or from the best "
+                   f"(diamonds), with {how}; colour is its verdict: blue better, red worse, "
+                   "teal equivalent (inside the shaded margin), grey undecided "
+                   "(bench/STATISTICS.md). The table has the numbers, and each group's own "
+                   "mean [95% CI] over seeds x tiles, which is much wider than its paired "
+                   "differences: do not read a verdict off overlapping per-group intervals.",
+                   figure=fig, table=_comparison_table(summary))
+
+
+def _comparison_table(summary: dict) -> pd.DataFrame | None:
+    """The sweep's group table (bench.group_table: the terminal's), as display strings."""
+    from bench.group_table import rows
+    try:
+        header, body = rows(summary)
+    except KeyError:  # a summary from before the group table's fields
+        return None
+    return pd.DataFrame(body, columns=header)
 
 
 def per_image_gains(rows: pd.DataFrame) -> Section:
@@ -160,8 +203,8 @@ def interaction(summary: dict | None) -> Section:
                    f"Gain over bicubic (dB) for each combination of {a} (rows) and {b} "
                    "(columns): each cell is one group's mean over seeds x validation tiles "
                    "with its 95% CI and its verdict against the best group (cells whose "
-                   "intervals overlap the best's may be indistinguishable from it: see the "
-                   "verdict). Parallel rows or columns mean the factors do not interact.",
+                   "intervals overlap the best's may still differ from it: the paired verdict "
+                   "decides). Parallel rows or columns mean the factors do not interact.",
                    figure=fig)
 
 

@@ -86,6 +86,6 @@ def stego_tradeoff(summary: dict | None, per_image: pd.DataFrame) -> Section:
                    "(right is less visible) against how well the secret comes back from it "
                    "(up is better), means over seeds x validation tiles with 95% CIs; colour: "
                    "the verdict on secret_psnr_y against the best group (green best, grey "
-                   "indistinguishable, red worse). The dotted line is the cover's own bicubic "
+                   "undecided, teal equivalent, red worse). The dotted line is the cover's own bicubic "
                    "LR scored as the secret: a reveal must rise above it. "
                    + "; ".join(text) + ".", figure=fig)

@@ -26,6 +26,36 @@ def jpeg_qualities(cfg: Config) -> list[int]:
 
 
 
+# Equivalence margins by unit: two variants whose difference lies within +-margin are equal
+# for practical purposes (bench/STATISTICS.md "Margins"). dB: SR papers print Y-PSNR to 0.01
+# dB, and gains under 0.05-0.1 dB are read as ties in the field (issue 30's brief); 0.05 is
+# the strict end of that range. "" (SSIM and other ratios): papers print 4
+# digits; 0.0005 is half their last digit. levels (flicker, 8-bit grey levels): 0.02. bpp
+# (rates): 0.01 bits per pixel. bits (dequant_bpd):
+# 0.001. Seconds and anything else: 0 (never "equivalent"). `--margin METRIC=VALUE` overrides.
+MARGINS = {"dB": 0.05, "": 0.0005, "levels": 0.02, "bpp": 0.01, "bits": 0.001}
+
+
+def equivalence_margin(name: str, overrides: dict | None = None) -> float:
+    """The margin of metric `name`: the override, else the registry's by its unit."""
+    if overrides and name in overrides:
+        return float(overrides[name])
+    spec = metric_spec(name)
+    return spec.margin if spec else 0.0
+
+
+def margin_problem(name, value) -> str | None:
+    """Why `value` cannot be the margin of metric `name` (None: it can)."""
+    spec = metric_spec(name) if isinstance(name, str) else None
+    if spec is None or not spec.per_image:
+        return f"{name!r} is not a per-image evaluation metric (e.g. psnr_y, gain_db, ssim_y)"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value < 0:
+        return (f"the margin of {name} must be a finite number >= 0 (in "
+                f"{spec.unit or 'its unit'}); got {value!r}")
+    return None
+
+
 def _always(cfg: Config) -> bool:
     return True
 
@@ -45,6 +75,12 @@ class MetricSpec:
     @property
     def per_image(self) -> bool:
         return self.compute is not None
+
+    @property
+    def margin(self) -> float:
+        """The equivalence margin: a difference smaller than this does not matter
+        (MARGINS, by unit)."""
+        return MARGINS.get(self.unit, 0.0)
 
     def better(self, a: float, b: float) -> bool:
         return a > b if self.mode == "max" else a < b

@@ -1,6 +1,8 @@
 """A/A check of the statistics: one configuration (the official recipe at the cpu budget)
 under two disjoint seed sets, 0-1 and 100-101. Nothing differs but chance, so a trustworthy
-harness must call the two groups indistinguishable. 4 trials, about 6 minutes on 2 cores.
+harness must never call them better or worse: `equivalent` (within the 0.05 dB margin) or
+`undecided` (too few seeds to tell) are the right answers. 4 trials, about 6 minutes on 2
+cores.
 """
 from ray import tune
 

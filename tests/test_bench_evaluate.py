@@ -226,3 +226,22 @@ def test_checkpoint_links_the_evaluation_to_the_run_that_trained_it(folder, tmp_
     assert rc == 0, cap.err
     (evaluation,) = client.search_runs([client.get_experiment_by_name("ev2").experiment_id])
     assert evaluation.data.tags["irn.source_run"] == trained.info.run_id
+
+
+def test_published_rows_get_family_wise_verdicts_from_our_images():
+    from bench.published import comparison, published_rows
+    row = next(r for r in published_rows() if r["dataset"] == "Set5" and r["scale"] == 4
+               and r["qf"] is None and r["method"].startswith("IRN"))
+    pub = row["psnr_y"]
+    ours = [{"psnr_y": pub + d, "ssim_y": row["ssim_y"] or 0.9}
+            for d in (0.30, 0.32, 0.28, 0.31, 0.29)]  # 0.3 dB above the paper, tightly
+    from bench.eval_run import summarize
+    from irn.metric_registry import METRICS
+    summary = summarize(ours, [METRICS["psnr_y"], METRICS["ssim_y"]])
+    out = {(r["method"], r["metric"]): r for r in comparison("set5", 4, summary, ours)}
+    got = out[(row["method"], "psnr_y")]
+    assert got["verdict"] == "better" and got["family"] == len(out) > 1
+    assert got["delta"] == pytest.approx(0.30, abs=1e-9) and got["correction"] == "Bonferroni"
+    # the interval is the family's, wider than the 95% one the summary holds
+    lo95 = summary["psnr_y"]["ci95"][0] - pub
+    assert got["delta_ci95"][0] < lo95

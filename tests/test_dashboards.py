@@ -201,7 +201,7 @@ def test_quality_vs_cost_shows_only_costs_beyond_their_noise(full):
     # wall times within noise and one parameter count: no cost comparison at all
     gains = {"a": (1.0, [0.8, 1.2]), "b": (0.9, [0.7, 1.1])}
     flat = costs.quality_vs_cost(summary_of(gains, {"a": [263, 283], "b": [270, 276]}))
-    assert flat.figure is None and "indistinguishable" in flat.note
+    assert flat.figure is None and "cannot be told from" in flat.note
     assert "1,000 parameters" in flat.note
     one = costs.quality_vs_cost(summary_of(gains, {"a": [263], "b": [283]}))
     assert one.figure is None and "noise is unknown" in one.note
@@ -534,3 +534,25 @@ def test_also_section_draws_each_compare_metric_against_the_reference():
     assert list(first.error_y.arrayminus) == pytest.approx([0.14, 0.11])
     assert "ste: -0.46 [-0.6, -0.32], worse (2 seeds x 32 images)" in section.blurb
     assert also_gains({"groups": []}).note and also_gains(None).note
+
+
+def test_the_lead_chart_draws_the_paired_differences_it_colours(full):
+    # issue 31: the first chart coloured groups by paired differences it never showed
+    from dashboards.groups import VERDICT_COLORS, group_gains
+    summary = full["summary"]
+    section = group_gains(summary)
+    by_label = {g["label"]: g for g in summary["groups"] if "gain_db" in g}
+    traces = {t.name.split(" (")[0]: t for t in section.figure.data}
+    assert set(traces) == {"minus the reference", "minus the best"}
+    for name, key in (("minus the reference", "vs_reference"), ("minus the best", "vs_best")):
+        t = traces[name]
+        for label, x, color, hi in zip(t.y, t.x, t.marker.color, t.error_x.array):
+            d = by_label[label][key]
+            assert x == d["delta"] and color == VERDICT_COLORS[d["verdict"]]
+            assert x + hi == pytest.approx(d["ci95"][1])
+    margin = summary["comparison"]["margin"]
+    (band,) = [s for s in section.figure.layout.shapes if s.type == "rect"]
+    assert (band.x0, band.x1) == (-margin, margin)
+    # the numbers under it: the terminal's group table, one row per group
+    assert len(section.table) == len(summary["groups"])
+    assert "Bonferroni" in section.blurb and summary["comparison"]["sentence"] in section.blurb

@@ -66,6 +66,11 @@ def test_searched_and_fixed_keys(tmp_path):
     ("SPACE = {'blocks': 1}\nTUNE = {'compare': ['loss/total']}\n",
      "TUNE compare: 'loss/total' is not a per-image evaluation metric"),
     ("SPACE = {'blocks': 1}\nTUNE = {'compare': 3}\n", "TUNE compare must be a list"),
+    ("SPACE = {'blocks': 1}\nTUNE = {'margins': {'psnr_y': -0.1}}\n",
+     "TUNE margins: the margin of psnr_y must be a finite number >= 0 (in dB)"),
+    ("SPACE = {'blocks': 1}\nTUNE = {'margins': {'loss/total': 0.1}}\n",
+     "TUNE margins: 'loss/total' is not a per-image evaluation metric"),
+    ("SPACE = {'blocks': 1}\nTUNE = {'margins': 0.1}\n", "TUNE margins must be a dict"),
     ("SPACE = {'blocks': 1}\nTUNE = {'searcher': 'bayes'}\n", "searcher must be one of"),
     ("SPACE = {}\n", "SPACE must be a non-empty dict"),
     ("TUNE = {}\n", "declares no SPACE"),
@@ -201,7 +206,22 @@ def test_set_that_fails_only_with_the_space_is_the_space_combination(capsys, tmp
     ("jpeg30_psnr_y", "compare metric jpeg30_psnr_y needs QF 30 in jpeg_eval"),
 ])
 def test_cli_bad_compare_metric_exit_2(capsys, tmp_path, value, expected):
+    _check_cli_refusal(capsys, tmp_path, ["--compare", value], expected)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("psnr_y", "--margin psnr_y: give METRIC=VALUE"),
+    ("psnr_y=abc", "--margin psnr_y=abc: give METRIC=VALUE"),
+    ("psnr_y=nan", "the margin of psnr_y must be a finite number >= 0"),
+    ("psnr_y=-1", "the margin of psnr_y must be a finite number >= 0"),
+    ("nope=0.1", "--margin: 'nope' is not a per-image evaluation metric"),
+])
+def test_cli_bad_margin_exit_2(capsys, tmp_path, value, expected):
+    _check_cli_refusal(capsys, tmp_path, ["--margin", value], expected)
+
+
+def _check_cli_refusal(capsys, tmp_path, extra, expected):
     path = write(tmp_path, "SPACE = {'blocks': 1}\n")
-    code, err = _cli(capsys, [path, "--storage", str(tmp_path), "--budget", "smoke",
-                              "--compare", value])
+    code, err = _cli(capsys, [path, "--storage", str(tmp_path), "--budget", "smoke", *extra])
     assert code == 2 and expected in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "irn-bench").exists()  # refused before anything was written

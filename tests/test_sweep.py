@@ -176,7 +176,8 @@ def test_interrupted_sweep_resumes(ray_local, tmp_path):
     # a finished sweep compared afterwards on another metric: no trial reruns
     later = Recorder()
     assert run_sweep(parse_args(sweep_args(tmp_path, space, "--resume", "--compare",
-                                           "psnr_rgb")), callbacks=[later]) == 0
+                                           "psnr_rgb", "--margin", "psnr_rgb=2.5")),
+                     callbacks=[later]) == 0
     assert not later.started
     out = json.loads((tmp_path / "out.json").read_text())
     ref = out["comparison"]["reference"]
@@ -185,7 +186,9 @@ def test_interrupted_sweep_resumes(ray_local, tmp_path):
     rows = {g["label"]: g for g in block["groups"]}
     other = ({"l1", "l2"} - {ref}).pop()
     assert rows[ref]["vs_reference"]["self"] and rows[other]["n_images"] == 8
-    assert rows[other]["vs_reference"]["verdict"] in ("better", "worse", "indistinguishable")
+    assert rows[other]["vs_reference"]["verdict"] in ("better", "worse", "equivalent", "undecided")
+    # --margin sets that metric's margin only; the objective keeps the registry's
+    assert rows[other]["vs_reference"]["margin"] == 2.5 and out["comparison"]["margin"] == 0.05
     assert len(runs(tmp_path, "trial")[1]) == 2
 
 
@@ -268,7 +271,7 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
             lo, hi = g[metric]["ci95"]
             assert lo <= g[metric]["mean"] <= hi
         for key in ("vs_best", "vs_reference"):
-            assert g[key]["verdict"] in ("better", "worse", "indistinguishable")
+            assert g[key]["verdict"] in ("better", "worse", "equivalent", "undecided")
             assert set(g[key]) >= {"delta", "ci95", "verdict"}
     assert out["comparison"]["reference"] == "charbonnier"
     assert groups["charbonnier"]["vs_reference"]["self"]

@@ -49,7 +49,9 @@ def test_a_sweep_against_itself_is_a_zero_difference(tmp_path, capsys):
     rc, res = run(tmp_path, summary(), summary())
     assert rc == 0
     (m,) = res["metrics"]
-    assert m["pooled"]["delta"] == 0 and m["pooled"]["verdict"] == "indistinguishable"
+    # the same numbers: equivalent within the margin, not just "no difference found"
+    assert m["pooled"]["delta"] == 0 and m["pooled"]["verdict"] == "equivalent"
+    assert m["family"] == 3 and m["margin"] == 0.05
     assert m["pooled"]["n_trial_pairs"] == 4 and m["pooled"]["n_images"] == 16
     assert res["config_changes"] == {}
     assert "base config changes (before -> after): none recorded" in capsys.readouterr().out
@@ -78,7 +80,7 @@ def test_a_shift_that_one_seed_contradicts_is_inside_the_noise(tmp_path):
     rc, res = run(tmp_path, summary(), summary(seed_shift={0: 0.3, 1: -0.2}))
     assert rc == 0
     for g in res["metrics"][0]["groups"]:
-        assert g["delta"] == pytest.approx(0.05) and g["verdict"] == "indistinguishable"
+        assert g["delta"] == pytest.approx(0.05) and g["verdict"] == "undecided"
 
 
 def test_groups_are_matched_by_label_and_seeds_by_seed(tmp_path):
