@@ -6,13 +6,16 @@ A space file is a Python module that declares
     TUNE = {"metric": "psnr_y", "mode": "max", "searcher": "grid|random|optuna",
             "scheduler": "fifo|asha", "num_samples": 1, "budget": "cpu",
             "seeds": 1, "reference": {searched key: value},
-            "compare": ["psnr_y", "jpeg90_psnr_y"]}                           # optional
+            "compare": ["psnr_y", "jpeg90_psnr_y"],                           # optional
+            "margins": {"psnr_y": 0.1}, "fidelity": "steps"}                   # optional
 `mode` defaults to the metric's direction (irn.metric_registry.METRICS); `seeds` replicates every
 configuration (bench/replicates.py); `reference` picks the group every other is compared
 with (default: the official recipe when the grid holds it, else the first group);
 `compare` names more per-image metrics on which every group is also compared with the
-reference (a paired difference with its 95% CI and verdict, as for the objective).
-and nothing else. Every problem is one SpaceError whose message is a single line.
+reference (a paired difference with its 95% CI and verdict, as for the objective);
+`margins` overrides metrics' equivalence margins (bench/STATISTICS.md); `fidelity` names
+the searched budget key whose values are compared as budgets (bench/curves.py), and
+nothing else. Every problem is one SpaceError whose message is a single line.
 """
 import itertools
 import math
@@ -29,7 +32,7 @@ SEARCHERS = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")
 TUNE_DEFAULTS = {"metric": "psnr_y", "mode": None, "searcher": None, "scheduler": "fifo",
                  "num_samples": 1, "budget": "cpu", "seeds": 1, "reference": None,
-                 "profile": False, "compare": (), "margins": {}}
+                 "profile": False, "compare": (), "margins": {}, "fidelity": None}
 PERCEPTUAL = ("lpips", "dists")
 MAX_COMBINATIONS = 4096  # cross-check every discrete combination up to this many
 
@@ -134,6 +137,11 @@ def _check_tune(path: str, given: dict, space: dict) -> dict:
     _check_reference(path, out["reference"], space)
     out["compare"] = check_compare(out["compare"], f"{path}: TUNE compare")
     out["margins"] = check_margins(out["margins"], f"{path}: TUNE margins")
+    fid = out["fidelity"]
+    if fid is not None and not (isinstance(fid, str) and _is_grid(space.get(fid))
+                                and len(space[fid].get("grid_search", ())) >= 2):
+        raise SpaceError(f"{path}: TUNE fidelity must name a grid_search key with 2 or more "
+                         f"values (the budget, e.g. 'steps'); got {fid!r}")
     return out
 
 

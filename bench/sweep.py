@@ -370,7 +370,7 @@ def build_tuner(plan: SweepPlan, trainable, hooks):
     if t["scheduler"] == "asha":
         cfg = from_dict(plan.base)
         scheduler = ASHAScheduler(time_attr="step", max_t=cfg.steps,
-                                  grace_period=cfg.eval_every, reduction_factor=2)
+                                  grace_period=cfg.eval_interval, reduction_factor=2)
     storage, name = os.path.split(plan.exp_dir)
     return tune.Tuner(
         trainable, param_space=param_space(plan.space_obj, t["seeds"]),
@@ -488,6 +488,10 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     if also is not None:
         out.print(also)
     print(f"verdict: {summary['comparison']['sentence']}")
+    if summary.get("learning", {}).get("groups"):
+        print(f"learning: {summary['learning']['sentence']}")
+    if summary.get("fidelity"):
+        print(f"fidelity: {summary['fidelity']['sentence']}")
     print(overhead_line(summary))
     if args.json:
         write_json_atomic(args.json, summary)

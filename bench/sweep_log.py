@@ -13,6 +13,7 @@ from ray import tune
 from ray.tune.result import AUTO_RESULT_KEYS
 
 from bench.compare import also_compared, compare_groups
+from bench.curves import curve_fields, fidelity, learning
 from bench.replicates import REPLICATE, group_id, group_label, trial_config
 from bench.tracking import PER_IMAGE, Tracker, host_tags, numbers, one_line, path_tags
 from bench.trial_profile import PROFILE_DIR
@@ -300,6 +301,8 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
                "precision": m.get("precision"), "layout": m.get("layout"),
                # the last evaluation's per-image rows: what the statistics and bench.versus pair
                "per_image": per_image_rows(m),
+               # the learning curve, and the rows at half the steps (bench/curves.py)
+               **curve_fields(_all_rows(log, tracker, trial_id, run), metric),
                "restarts": int(run.data.tags.get("irn.restarts", 0)) if run else 0,
                "mlflow_run_id": run.info.run_id if run else None,
                "metrics": {k: v for k, v in numbers(m).items() if k not in RAY_KEYS}}
@@ -338,7 +341,17 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
             "interrupted": interrupted, "overhead": overhead,
             "also": also_compared(in_grid_order, plan.tune.get("compare", ()), reference,
                                   margins),
-            "margins": margins, "grid_order": [r["trial_id"] for r in in_grid_order]}
+            "margins": margins, "grid_order": [r["trial_id"] for r in in_grid_order],
+            "learning": learning(in_grid_order, metric, mode, margins),
+            "fidelity": fidelity(in_grid_order, plan.tune["fidelity"], searched, metric, mode,
+                                 reference, margins) if plan.tune.get("fidelity") else None}
+
+
+def _all_rows(log: SweepLog, tracker: Tracker, trial_id: str, run) -> list[dict]:
+    """Every evaluation's per-image rows of a trial: this process's log, else its run's."""
+    if trial_id in log.trials and log.trials[trial_id].per_image:
+        return log.trials[trial_id].per_image
+    return tracker.load_json(run.info.run_id, PER_IMAGE, []) if run else []
 
 
 def _status(run, trial, result: dict, planned: int) -> str:

@@ -29,8 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dashboards import (compression, costs, dequant, figures, gallery, groups, hidden, stamp,
-                        stego, temporal, training)
+from dashboards import (compression, costs, dequant, figures, gallery, groups, hidden, learning,
+                        stamp, stego, temporal, training)
 from dashboards.data import (DashboardError, load_crops, load_histories, load_json_artifact,
                              load_per_image, load_sweep, public_uri)
 from dashboards.figures import MAX_TRACES, Section
@@ -93,7 +93,8 @@ def build_report(experiment: str, tracking_uri: str | None = None, parent: str |
     summary = load_json_artifact(sweep.client, sweep.parent_id, "summary.json") \
         if sweep.parent_id else None
     per_image = load_per_image(sweep)
-    sections = [groups.group_gains(summary), groups.interaction(summary),
+    sections = [groups.group_gains(summary), *optional(learning.learning(summary)),
+                groups.interaction(summary),
                 *optional(stamp.stamp_gains(summary, per_image)),
                 *optional(stego.stego_tradeoff(summary, per_image)),
                 *optional(compression.rate_distortion(per_image)),

@@ -21,8 +21,8 @@ from irn.config import Config
 # Config keys always shown in the sweep table (when logged), even if constant across trials.
 KEY_PARAMS = ("scale", "coupling", "loss_recon", "loss_guide", "lambda_guide", "jpeg_train")
 # Keys that describe a run but are not experimental factors (never "parameters that matter").
-NOT_FACTORS = {"data", "device", "vgg_weights", "workers", "eval_every", "log_every",
-               "eval_z_draws", "profile", "jpeg_eval", "val_max_size", "val_tile",
+NOT_FACTORS = {"data", "device", "vgg_weights", "workers", "eval_every", "eval_points",
+               "log_every", "eval_z_draws", "profile", "jpeg_eval", "val_max_size", "val_tile",
                "seed"}  # seeds are replicates of one configuration, not a factor
 # crops/<image>/<kind>.png, as irn.crops.visual_crops / bench.tracking write them
 CROPS = ("gt", "lr", "lr_bicubic", "bicubic_up", "recon")

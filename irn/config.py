@@ -74,6 +74,7 @@ class Config:
     grad_clip: float = 10.0
     seed: int = 0
     eval_every: int = 5000
+    eval_points: int = 0  # >0: evaluate at this many evenly spaced steps instead (eval_interval)
     log_every: int = 100  # training losses are logged as the mean of each log_every steps
     eval_z_draws: int = 1
     val_max_size: int = 0  # 0 = full validation images; >0 centre-crops them (fast CPU eval)
@@ -91,6 +92,13 @@ class Config:
 
     def __post_init__(self):
         validate(self)
+
+    @property
+    def eval_interval(self) -> int:
+        """Steps between evaluations: steps / eval_points rounded up when eval_points is set
+        (a budget's learning curve keeps its number of points at any length), else
+        eval_every. The last step is always evaluated too."""
+        return -(-self.steps // self.eval_points) if self.eval_points else self.eval_every
 
     @property
     def guide_weight(self) -> float:
@@ -146,7 +154,8 @@ BUDGETS = {
     "smoke": dict(steps=4, batch_size=2, patch_size=32, eval_every=2, log_every=1,
                   val_max_size=64, val_tile=32, jpeg_eval="50"),
     "cpu": dict(steps=120, batch_size=4, patch_size=48, lr=5e-4, warmup=10, schedule="cosine",
-                eval_every=60, log_every=5, val_max_size=256, val_tile=64, z_train="zero",
+                eval_every=60, eval_points=6, log_every=5, val_max_size=256, val_tile=64,
+                z_train="zero",
                 z_eval="zero", channels_last="auto", amp="auto"),
     "gpu": dict(steps=20_000, batch_size=16, patch_size=144, lr=2e-4, warmup=500,
                 schedule="cosine", eval_every=2000, val_max_size=0),
@@ -264,8 +273,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"lr must be > 0, got {cfg.lr}")
     if cfg.warmup < 0:
         raise ConfigError(f"warmup must be >= 0, got {cfg.warmup}")
-    if cfg.workers < 0 or cfg.val_max_size < 0 or cfg.val_tile < 0:
-        raise ConfigError("workers, val_max_size and val_tile must be >= 0")
+    if cfg.workers < 0 or cfg.val_max_size < 0 or cfg.val_tile < 0 or cfg.eval_points < 0:
+        raise ConfigError("workers, val_max_size, val_tile and eval_points must be >= 0")
     if cfg.val_tile and (cfg.val_tile % cfg.scale or cfg.val_tile - 2 * cfg.scale < 11):
         raise ConfigError(f"val_tile {cfg.val_tile} must be a multiple of scale {cfg.scale} "
                           f"leaving at least 11 px for SSIM after the {cfg.scale}-px border crop")

@@ -178,7 +178,7 @@ class Trainer:
         return mean_metrics(self.evaluate_images())
 
     def run(self, until: int | None = None, on_step=None):
-        """Train to `until` (default cfg.steps), yielding a report every eval_every steps
+        """Train to `until` (default cfg.steps), yielding a report every cfg.eval_interval steps
         and at the end: mean losses over the interval, timings, and evaluation metrics.
         `on_step()`, when given, is called after every step (a profiler's step counter)."""
         cfg, device = self.cfg, self.device
@@ -202,7 +202,7 @@ class Trainer:
             t_data, t_compute, n = t_data + t1 - t0, t_compute + t2 - t1, n + 1
             interval.add(losses)
             window.add(losses)
-            report_now = self.step % cfg.eval_every == 0 or self.step == until
+            report_now = self.step % cfg.eval_interval == 0 or self.step == until
             if self.step % cfg.log_every == 0 or report_now:
                 trace.append({"step": self.step, **window.flush()})
             if report_now:

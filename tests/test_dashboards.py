@@ -556,3 +556,22 @@ def test_the_lead_chart_draws_the_paired_differences_it_colours(full):
     # the numbers under it: the terminal's group table, one row per group
     assert len(section.table) == len(summary["groups"])
     assert "Bonferroni" in section.blurb and summary["comparison"]["sentence"] in section.blurb
+
+
+def test_learning_section_shows_the_trend_and_the_budgets():
+    from dashboards.learning import learning
+    group = {"label": "a", "half_step": 60, "last_step": 120, "delta": 0.8, "ci95": [0.6, 1.0],
+             "learning": "still improving", "n_replicates": 2, "n_images": 32}
+    summary = {"learning": {"metric": "psnr_y", "groups": [group], "confidence": 0.95,
+                            "correction": "Bonferroni", "family": 1,
+                            "sentence": "1 of 1 groups still improving"},
+               "fidelity": {"key": "steps", "sentence": "steps=120 against steps=960: tau",
+                            "rows": [{"budget": 120, "against": 960, "verdicts": [
+                                {"label": "a", "short": "worse", "long": "worse",
+                                 "survives": "yes"}]}]}}
+    section = learning(summary)
+    assert not section.note and "+0.800 [+0.600, +1.000]" in section.table.iloc[0].tolist()
+    assert "steps=120: worse; steps=960: worse (survives: yes)" in \
+        section.table["verdict"].tolist()
+    assert "Budgets (steps)" in section.blurb
+    assert learning({"learning": {"groups": []}}).note and learning(None).note

@@ -71,6 +71,8 @@ def test_searched_and_fixed_keys(tmp_path):
     ("SPACE = {'blocks': 1}\nTUNE = {'margins': {'loss/total': 0.1}}\n",
      "TUNE margins: 'loss/total' is not a per-image evaluation metric"),
     ("SPACE = {'blocks': 1}\nTUNE = {'margins': 0.1}\n", "TUNE margins must be a dict"),
+    ("SPACE = {'blocks': 1}\nTUNE = {'fidelity': 'steps'}\n",
+     "TUNE fidelity must name a grid_search key with 2 or more values"),
     ("SPACE = {'blocks': 1}\nTUNE = {'searcher': 'bayes'}\n", "searcher must be one of"),
     ("SPACE = {}\n", "SPACE must be a non-empty dict"),
     ("TUNE = {}\n", "declares no SPACE"),

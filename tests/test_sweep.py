@@ -278,7 +278,16 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
     # what bench.versus pairs: each trial's last per-image rows, the base config, the path
     for t in out["trials"]:
         assert len(t["per_image"]) == 8 and {r["step"] for r in t["per_image"]} == {4}
-        assert t["precision"] == "fp32" and t["layout"] == "nchw"
+        # the learning curve: every evaluation (smoke: steps 2 and 4), and the rows half way
+        assert [p["step"] for p in t["curve"]] == [2, 4]
+        assert {r["step"] for r in t["per_image_half"]} == {2} and len(t["per_image_half"]) == 8
+    learn = out["learning"]
+    assert {g["label"] for g in learn["groups"]} == {"l1", "charbonnier"}
+    assert all(g["learning"] in ("still improving", "flat", "declining", "undecided")
+               for g in learn["groups"])
+    assert learn["ranking"]["tau"] is None  # 2 groups: no rank correlation
+    assert "groups still improving from step 2 to 4" in learn["sentence"]
+    assert all(t["precision"] == "fp32" and t["layout"] == "nchw" for t in out["trials"])
     assert out["base_config"]["steps"] == 4 and out["base_config"]["blocks"] == 1
     from bench.versus import main as versus
     assert versus([str(tmp_path / "out.json"), str(tmp_path / "out.json"),

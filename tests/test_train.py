@@ -108,3 +108,25 @@ def test_schedules():
     official = from_dict({})
     assert [lr_factor(official, s) for s in (0, 99_999, 100_000, 250_000, 450_000)] == \
         [1, 1, 0.5, 0.25, 0.0625]
+
+
+@pytest.mark.parametrize("z_eval", ["zero", "gaussian"])
+def test_more_evaluation_points_do_not_change_training(val_set, z_eval):
+    # a learning curve is only worth having if drawing it leaves the trained model as it was:
+    # evaluations must not consume the training RNG (z draws use their own generator)
+    def final(extra):
+        cfg = from_dict({**TINY, "z_eval": z_eval, "z_train": "zero", **extra})
+        reports = list(Trainer(cfg, val_set=val_set).run())
+        return [r["step"] for r in reports], reports[-1]
+    steps_two, two = final({"eval_every": 6})
+    steps_six, six = final({"eval_points": 6})
+    assert steps_two == [6] and steps_six == [1, 2, 3, 4, 5, 6]
+    # (loss/total is the mean over the interval since the last evaluation: not comparable)
+    assert six["psnr_y"] == two["psnr_y"] and six["lr_psnr_y"] == two["lr_psnr_y"]
+
+
+def test_eval_points_keeps_the_number_of_points_at_any_length():
+    assert from_dict({"steps": 120, "eval_points": 6}).eval_interval == 20
+    assert from_dict({"steps": 960, "eval_points": 6}).eval_interval == 160
+    assert from_dict({"steps": 100, "eval_points": 6}).eval_interval == 17  # 17, ..., 85, 100
+    assert from_dict({"steps": 100, "eval_every": 30}).eval_interval == 30
