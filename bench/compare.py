@@ -153,13 +153,15 @@ def cell_matrix(c: dict) -> np.ndarray:
 
 def compare_groups(trials: list[dict], objective: str, mode: str,
                    reference: dict | None = None, group_metrics=GROUP_METRICS,
-                   margins: dict | None = None) -> dict:
+                   margins: dict | None = None, looks: int = 1) -> dict:
     """Group statistics and verdicts. `trials`: dicts with group, label, config, replicate,
     seed, status, per_image (the last evaluation's rows). `reference`: searched values that
     pick the reference group (default: the first group). `group_metrics`: the metrics whose
     mean [CI] each group also gets, beside the objective's. `margins`: {metric: margin}
-    overriding the registry's. Returns {"groups", "best", "reference", "sentence",
-    "seeds_known", "metric", "margin", "family", "correction", "confidence", "pooled"}."""
+    overriding the registry's. `looks`: how many times this sweep's verdicts are read as it
+    grows (--seeds auto: one per possible round), each look a family of its own.
+    Returns {"groups", "best", "reference", "sentence", "seeds_known", "metric", "margin",
+    "family", "looks", "correction", "confidence", "pooled"}."""
     order: dict[str, list[dict]] = {}
     for t in trials:
         order.setdefault(t["group"], []).append(t)
@@ -187,8 +189,8 @@ def compare_groups(trials: list[dict], objective: str, mode: str,
     by_id = {gid: cells(members, stat_metric) for gid, members in order.items()}
     spread = pool(replicate_means({g["group"]: by_id[g["group"]] for g in scored}))
     # every pair is in the family: the best is picked from the data, so its comparisons
-    # are a data-chosen subset of all G(G-1)/2 pairs
-    family = max(len(scored) * (len(scored) - 1) // 2, 1)
+    # are a data-chosen subset of all G(G-1)/2 pairs; and every look (bench/sweep_rounds.py)
+    family = max(len(scored) * (len(scored) - 1) // 2, 1) * max(looks, 1)
     margin = equivalence_margin(stat_metric, margins)
     pooled_in = set(spread.groups) if spread.sigma is not None else set()
     for g in scored:
@@ -203,7 +205,7 @@ def compare_groups(trials: list[dict], objective: str, mode: str,
     labels = {g["group"]: g["label"] for g in groups}
     return {"groups": groups, "best": best["label"], "reference": ref["label"],
             "metric": stat_metric, "seeds_known": seeds_known, "margin": margin,
-            "family": family, "correction": verdicts.CORRECTION,
+            "family": family, "looks": max(looks, 1), "correction": verdicts.CORRECTION,
             "confidence": verdicts.level(family),
             "pooled": spread.to_dict(labels),
             "sentence": _sentence(scored, best, stat_metric, mode, seeds_known)}

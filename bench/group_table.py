@@ -113,8 +113,12 @@ def family_line(summary: dict) -> str:
             spread += "; own spread for " + ", ".join(pooled["out_of_line"]) + " (out of line)"
     else:
         spread = "each comparison's own seed spread"
+    looks = comp.get("looks", 1)
+    family = f"{comp['family']} comparison(s)" if looks == 1 else \
+        f"{comp['family']} comparisons ({comp['family'] // looks} pairs x {looks} looks: " \
+        "seeds auto)"
     return (f"paired differences (same image, same replicate): {comp['confidence']:.2%} "
-            f"intervals, {comp['correction']} over {comp['family']} comparison(s) (95% for "
+            f"intervals, {comp['correction']} over {family} (95% for "
             f"the family); {spread}; margin +-{comp['margin']:g}{unit}: better/worse "
             "(negligible: inside the margin), equivalent, undecided (~N seeds: about how "
             "many per group would decide it)")

@@ -11,7 +11,8 @@ A space file is a Python module that declares
 `mode` defaults to the metric's direction (irn.metric_registry.METRICS); `seeds` replicates every
 configuration (bench/replicates.py); `reference` picks the group every other is compared
 with (default: the official recipe when the grid holds it, else the first group);
-`compare` names more per-image metrics on which every group is also compared with the
+`seeds` may be "auto" (2, then one more for every group in an undecided comparison, up to
+`max_seeds`, default 5: bench/sweep_rounds.py); `compare` names more per-image metrics on which every group is also compared with the
 reference (a paired difference with its 95% CI and verdict, as for the objective);
 `margins` overrides metrics' equivalence margins (bench/STATISTICS.md); `fidelity` names
 the searched budget key whose values are compared as budgets (bench/curves.py), and
@@ -32,7 +33,8 @@ SEARCHERS = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")
 TUNE_DEFAULTS = {"metric": "psnr_y", "mode": None, "searcher": None, "scheduler": "fifo",
                  "num_samples": 1, "budget": "cpu", "seeds": 1, "reference": None,
-                 "profile": False, "compare": (), "margins": {}, "fidelity": None}
+                 "profile": False, "compare": (), "margins": {}, "fidelity": None,
+                 "max_seeds": 5}
 PERCEPTUAL = ("lpips", "dists")
 MAX_COMBINATIONS = 4096  # cross-check every discrete combination up to this many
 
@@ -128,10 +130,14 @@ def _check_tune(path: str, given: dict, space: dict) -> dict:
         if out[key] not in allowed:
             raise SpaceError(f"{path}: TUNE {key} must be one of {', '.join(allowed)}; "
                              f"got {out[key]!r}")
-    for key in ("num_samples", "seeds"):
+    for key in ("num_samples", "seeds", "max_seeds"):
         n = out[key]
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise SpaceError(f"{path}: TUNE {key} must be an integer >= 1; got {n!r}")
+        if key == "seeds" and n == AUTO_SEEDS:
+            continue
+        low = 2 if key == "max_seeds" else 1
+        if isinstance(n, bool) or not isinstance(n, int) or n < low:
+            raise SpaceError(f"{path}: TUNE {key} must be an integer >= {low}"
+                             + (" or 'auto'" if key == "seeds" else "") + f"; got {n!r}")
     if not isinstance(out["profile"], bool):
         raise SpaceError(f"{path}: TUNE profile must be True or False; got {out['profile']!r}")
     _check_reference(path, out["reference"], space)
@@ -143,6 +149,15 @@ def _check_tune(path: str, given: dict, space: dict) -> dict:
         raise SpaceError(f"{path}: TUNE fidelity must name a grid_search key with 2 or more "
                          f"values (the budget, e.g. 'steps'); got {fid!r}")
     return out
+
+
+AUTO_SEEDS = "auto"  # seeds added until every comparison is decided (bench/sweep_rounds.py)
+FIRST_ROUND_SEEDS = 2
+
+
+def first_seeds(seeds) -> int:
+    """Replicates of the first (or only) round: `seeds`, or 2 for seeds=auto."""
+    return FIRST_ROUND_SEEDS if seeds == AUTO_SEEDS else int(seeds)
 
 
 def check_margins(margins, where: str) -> dict:
@@ -280,10 +295,11 @@ def uses_perceptual(space: Space, base: dict) -> bool:
     return any(name in str(s).lower() for s in specs for name in PERCEPTUAL)
 
 
-def param_space(space: Space, seeds: int = 1) -> dict:
+def param_space(space: Space, seeds=1) -> dict:
     """The dict handed to Ray Tune: the searched and fixed keys of the file, and with
-    seeds > 1 the replicate axis (bench/replicates.py)."""
+    seeds > 1 the replicate axis (bench/replicates.py); seeds=auto: the first round's."""
     from bench.replicates import REPLICATE
+    seeds = first_seeds(seeds)
     out = {}
     for k, v in space.space.items():
         out[k] = tune.grid_search(list(v["grid_search"])) if _is_grid(v) else v

@@ -62,9 +62,14 @@ def parse_args(argv=None):
                    "cluster)")
     p.add_argument("--num-samples", metavar="N", type=int,
                    help="samples (repeats of the grid); default: TUNE")
-    p.add_argument("--seeds", metavar="N", type=int,
+    p.add_argument("--seeds", metavar="N|auto",
                    help="replicates: run every configuration with seeds base+0..N-1 and "
-                   "compare groups with confidence intervals (default: TUNE seeds, else 1)")
+                   "compare groups with confidence intervals (default: TUNE seeds, else 1); "
+                   "auto: 2, then one more seed for every group in an undecided comparison "
+                   "with the best or the reference, until all are decided or --max-seeds")
+    p.add_argument("--max-seeds", metavar="N", type=int,
+                   help="the most seeds per group with --seeds auto (default: TUNE max_seeds, "
+                   "else 5)")
     p.add_argument("--max-concurrent", metavar="N", type=int,
                    help="trials at once (default: as resources allow)")
     p.add_argument("--cpus-per-trial", metavar="N", type=float, default=1.0,
@@ -116,10 +121,13 @@ class SweepPlan:
 
 def plan_sweep(args) -> SweepPlan:
     """Everything decided before Ray starts: the space, the base config, Tune's settings."""
-    from bench.space import (check_searcher, default_reference, load_space, uses_perceptual,
-                             validate)
+    from bench.space import (AUTO_SEEDS, check_searcher, default_reference, first_seeds,
+                             load_space, uses_perceptual, validate)
     check_json_target(args.json)
-    for name in ("num_samples", "seeds", "max_concurrent", "max_failures"):
+    seeds = _seeds_arg(args.seeds)
+    if args.max_seeds is not None and args.max_seeds < 2:
+        raise UsageError(f"--max-seeds must be >= 2, got {args.max_seeds}")
+    for name in ("num_samples", "max_concurrent", "max_failures"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "max_failures" else 1):
             raise UsageError(f"--{name.replace('_', '-')} must be >= "
@@ -173,9 +181,14 @@ def plan_sweep(args) -> SweepPlan:
     tune_cfg["margins"] = {**tune_cfg["margins"], **parse_margins(args.margins)}
     if args.num_samples:
         tune_cfg["num_samples"] = args.num_samples
-    if args.seeds:
-        tune_cfg["seeds"] = args.seeds
-    if tune_cfg["seeds"] > 1 and tune_cfg["searcher"] != "grid":
+    if seeds:
+        tune_cfg["seeds"] = seeds
+    if args.max_seeds:
+        tune_cfg["max_seeds"] = args.max_seeds
+    if tune_cfg["seeds"] != AUTO_SEEDS and tune_cfg["seeds"] > tune_cfg["max_seeds"] \
+            and args.max_seeds:
+        raise UsageError(f"--max-seeds {args.max_seeds} is below --seeds {tune_cfg['seeds']}")
+    if first_seeds(tune_cfg["seeds"]) > 1 and tune_cfg["searcher"] != "grid":
         raise UsageError(f"--seeds {tune_cfg['seeds']} needs the grid searcher (a "
                          f"{tune_cfg['searcher']} search samples each configuration once)")
     return SweepPlan(
@@ -183,8 +196,21 @@ def plan_sweep(args) -> SweepPlan:
         study=stem, experiment=args.experiment,
         tracking_uri=args.tracking_uri or default_tracking_uri(),
         max_concurrent=args.max_concurrent, max_failures=args.max_failures,
-        total_trials=space.grid_size * tune_cfg["num_samples"] * tune_cfg["seeds"],
+        total_trials=space.grid_size * tune_cfg["num_samples"] * first_seeds(tune_cfg["seeds"]),
         default_reference=default_reference(space), overridden=overridden, exp_root=root)
+
+
+def _seeds_arg(value) -> int | str | None:
+    """--seeds N (an integer >= 1) or auto."""
+    if value is None or value == "auto":  # bench.space.AUTO_SEEDS (no Ray import here)
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1 or str(n) != value.strip():
+        raise UsageError(f"--seeds must be an integer >= 1 or auto, got {value!r}")
+    return n
 
 
 def _compare_metrics(args, compare, base: dict, space) -> list[str]:
@@ -436,6 +462,7 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     ray_environment(local=not args.address)
     from bench.space import SpaceError
     from bench.sweep_log import Hooks, Progress, SweepLog, summarize, summary_table
+    from bench.sweep_rounds import run_rounds
     console = Console(stderr=True, soft_wrap=True)  # one event per line, also in log files
     try:
         plan = plan_sweep(args)
@@ -460,13 +487,21 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
                           f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial; "
                           f"results in {plan.exp_dir}; MLflow {plan.tracking_uri} "
                           f"(parent run {plan.parent_run_id})")
+            slots = _slots(plan, resources)
+
+            def summarize_all(results, total=plan.total_trials):
+                return summarize(dataclasses.replace(plan, total_trials=total), results,
+                                 tracker, log, slots, start)
             try:
                 results = build_tuner(plan, trainable, hooks).fit()
+                if plan.tune["seeds"] == "auto":  # bench/sweep_rounds.py
+                    summary = run_rounds(plan, trainable, hooks, log, summarize_all, results,
+                                         console)
+                else:
+                    summary = summarize_all(results)
             except BaseException:
                 tracker.client.set_terminated(plan.parent_run_id, "FAILED")
                 raise
-            slots = _slots(plan, resources)
-            summary = summarize(plan, results, tracker, log, slots, start)
     except (SpaceError, ConfigError, UsageError, TrackingError) as e:
         _drop_unused(locals().get("plan"))
         return fail(e)

@@ -14,6 +14,7 @@ from ray.tune.result import AUTO_RESULT_KEYS
 
 from bench.compare import also_compared, compare_groups
 from bench.curves import curve_fields, fidelity, learning
+from bench.sweep_rounds import looks
 from bench.replicates import REPLICATE, group_id, group_label, trial_config
 from bench.tracking import PER_IMAGE, Tracker, host_tags, numbers, one_line, path_tags
 from bench.trial_profile import PROFILE_DIR
@@ -328,9 +329,11 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
     interrupted = done < plan.total_trials or any(r["status"] == "UNFINISHED" for r in rows)
     reference = plan.tune.get("reference") or plan.default_reference
     margins = plan.tune.get("margins") or {}
-    comparison = compare_groups(in_grid_order, metric, mode, reference, margins=margins)
+    comparison = compare_groups(in_grid_order, metric, mode, reference, margins=margins,
+                                looks=looks(plan.tune))
     return {"space": plan.space, "experiment": plan.experiment, "budget": plan.budget,
-            "seeds": plan.tune.get("seeds", 1), "groups": comparison["groups"],
+            "seeds": plan.tune.get("seeds", 1), "max_seeds": plan.tune.get("max_seeds"),
+            "groups": comparison["groups"],
             "comparison": {k: v for k, v in comparison.items() if k != "groups"},
             "tracking_uri": plan.tracking_uri, "parent_run_id": plan.parent_run_id,
             "storage": plan.exp_dir, "objective": metric, "mode": mode,

@@ -327,6 +327,8 @@ def jpeg_robustness(sweep: Sweep, per_image: pd.DataFrame) -> Section:
     colors = {g: by_run[r] for g, r in zip(sweep.finished["group_label"], sweep.finished["run_id"])}
     stats_by_group = {}
     for label, part in per_image.groupby("label", sort=False):
+        if not all(part[c].notna().any() for c in cols):
+            continue  # a group evaluated without (some of) these QFs (jpeg_eval searched)
         cells = part.pivot_table(index="seed", columns="image", values=cols, aggfunc="mean")
         stats_by_group[label] = [mean_interval(cells[c].dropna(axis=1).to_numpy()) for c in cols]
     ranked = sorted(stats_by_group, key=lambda g: -np.mean([m for m, _, _ in stats_by_group[g]]))

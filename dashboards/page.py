@@ -116,9 +116,10 @@ def table_html(section: Section) -> str:
                         for c in shown)
         if reason:
             cells += f'<td class="failure" colspan="{len(metric_cols)}">{_esc(reason)}</td>'
-        run = rec.get("_run", "") if rec["_kind"] == "trial" else ""
+        kind = rec.get("_kind", "")  # only the trial table styles and links its rows
+        run = rec.get("_run", "") if kind == "trial" else ""
         link = f' data-run="{_esc(run)}"' if run else ""
-        rows.append(f'<tr class="{_esc(rec["_kind"])}"{link}>{cells}</tr>')
+        rows.append(f'<tr class="{_esc(kind)}"{link}>{cells}</tr>')
     linked = table.attrs.get("linked")
     count = '<p class="linked" data-linked-count></p>' if linked else ""
     attr = f' data-linked="{_esc(linked)}"' if linked else ""

@@ -387,3 +387,54 @@ def test_overhead_line_of_a_resume_where_nothing_ran_claims_no_overhead():
     line = overhead_line(resumed)
     assert line.startswith("6 trials, 0 failed; wall 15 s (no trial reported")
     assert "100%" not in line and "nan" not in line
+
+
+class InterruptOnReplicate(Recorder):
+    """Ctrl+C when a trial of replicate `replicate` first reports (a later round)."""
+
+    def __init__(self, replicate: int):
+        super().__init__()
+        self.replicate, self.sent = replicate, False
+
+    def on_trial_result(self, trial, result, **info):
+        super().on_trial_result(trial, result, **info)
+        if not self.sent and trial.config.get("replicate") == self.replicate:
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_seeds_auto_adds_seeds_to_undecided_groups_and_resumes(ray_local, tmp_path, capsys):
+    # Two groups that train identically (jpeg_eval changes only what is evaluated): their
+    # psnr_y difference is exactly 0, and with margin 0 that is never decided, so every
+    # round grows both groups until --max-seeds 3: round 2 adds replicate 2 to each.
+    space = tiny_space(tmp_path, "'jpeg_eval': tune.grid_search(['', '50'])")
+    args = sweep_args(tmp_path, space, "--seeds", "auto", "--max-seeds", "3",
+                      "--margin", "psnr_y=0")
+    stop = InterruptOnReplicate(2)
+    assert run_sweep(parse_args(args), callbacks=[stop]) == 130
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["interrupted"] and out["seeds"] == "auto"
+    rounds = out["rounds"]
+    assert [r["round"] for r in rounds] == [2] and len(rounds[0]["points"]) == 2
+    assert {p["replicate"] for p in rounds[0]["points"]} == {2}
+    err = capsys.readouterr().err
+    assert "round 2: one more seed for 2 group(s) in an undecided comparison" in err
+    assert "dashboard: not built" not in err  # groups evaluated at different JPEG QFs
+    again = Recorder()
+    assert run_sweep(parse_args(sweep_args(tmp_path, space, "--resume")),
+                     callbacks=[again]) == 0
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert not out["interrupted"] and len(out["trials"]) == 6
+    assert sorted(t["replicate"] for t in out["trials"]) == [0, 0, 1, 1, 2, 2]
+    assert all(t["status"] == "FINISHED" for t in out["trials"])
+    assert [r["round"] for r in out["rounds"]] == [2]  # max 3 seeds: no round 3
+    assert len(again.started) <= 2  # only round 2's trials ran again
+    # the verdicts of every look are one family: 1 pair x 2 looks (rounds at 2 and 3 seeds)
+    comp = out["comparison"]
+    assert comp["looks"] == 2 and comp["family"] == 2 and comp["confidence"] == 0.975
+    groups = {g["label"]: g for g in out["groups"]}
+    assert all(len(g["seeds"]) == 3 for g in groups.values())
+    assert all(g["vs_best"]["verdict"] == "undecided" for g in groups.values()
+               if not g["vs_best"]["self"])
+    _, children = runs(tmp_path, "trial")
+    assert len(children) == 6  # one MLflow run per trial across both processes and rounds
