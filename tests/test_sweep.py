@@ -188,7 +188,7 @@ def test_interrupted_sweep_resumes(ray_local, tmp_path):
     assert rows[ref]["vs_reference"]["self"] and rows[other]["n_images"] == 8
     assert rows[other]["vs_reference"]["verdict"] in ("better", "worse", "equivalent", "undecided")
     # --margin sets that metric's margin only; the objective keeps the registry's
-    assert rows[other]["vs_reference"]["margin"] == 2.5 and out["comparison"]["margin"] == 0.05
+    assert rows[other]["vs_reference"]["margin"] == 2.5 and out["comparison"]["margin"] == 0.1
     assert len(runs(tmp_path, "trial")[1]) == 2
 
 
