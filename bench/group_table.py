@@ -139,19 +139,25 @@ def also_table(summary: dict):
     return _rich_table(ALSO_TITLE, header, body) if body else None
 
 
+def md(text: str) -> str:
+    """Text for markdown: `|` would split a table cell, `*` and `_` would start emphasis
+    (labels like l1+0.2*ms_ssim|l2); backslash-escaped, as CommonMark allows."""
+    return "".join("\\" + c if c in "\\|*_`" else c for c in str(text))
+
+
 def _markdown_table(header: list[str], body: list[list[str]]) -> list[str]:
-    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body])
+    return (["| " + " | ".join(md(h) for h in header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(md(c) for c in r) + " |" for r in body])
 
 
 def markdown(summary: dict) -> str:
     header, body = rows(summary)
-    lines = [f"**{summary['comparison']['sentence']}**", ""] + _markdown_table(header, body)
+    lines = [f"**{md(summary['comparison']['sentence'])}**", ""] + _markdown_table(header, body)
     also_header, also_body = also_rows(summary)
     if also_body:
-        lines += ["", f"*{ALSO_TITLE}*", ""] + _markdown_table(also_header, also_body)
-    lines += ["", "Group columns: mean [95% CI] over seeds x images. The versus columns: "
-              + family_line(summary) + " (bench/STATISTICS.md)."]
+        lines += ["", f"*{md(ALSO_TITLE)}*", ""] + _markdown_table(also_header, also_body)
+    lines += ["", md("Group columns: mean [95% CI] over seeds x images. The versus columns: "
+                     + family_line(summary) + " (bench/STATISTICS.md).")]
     return "\n".join(lines) + "\n"
 
 
@@ -164,6 +170,7 @@ def metrics_legend(summary: dict) -> str:
     for name in names:
         spec = metric_spec(name)
         if spec:
-            lines.append(f"| {name} | {spec.unit or '-'} | {'higher' if spec.mode == 'max' else 'lower'}"
-                         f" | {spec.baseline or ''} | {spec.doc} |")
+            lines.append(f"| {md(name)} | {spec.unit or '-'} | "
+                         f"{'higher' if spec.mode == 'max' else 'lower'} | "
+                         f"{md(spec.baseline or '')} | {md(spec.doc)} |")
     return "\n".join(lines) + "\n"

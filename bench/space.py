@@ -323,16 +323,21 @@ def default_reference(space: Space) -> dict | None:
     return ref or None
 
 
-def sweep_params(space: Space, base: dict) -> dict:
+def sweep_params(space: Space, base: dict, seeds=1) -> dict:
     """Every config key as the sweep runs it, for the parent run's params: the value every
     trial shares (defaults < budget < --set < the space's fixed keys), and for a searched key
-    what is searched ("grid: l1, l2" or "uniform 1e-05..0.001")."""
+    what is searched ("grid: l1, l2" or "uniform 1e-05..0.001"); `seed` says the replicates
+    ("0 + replicates 0-1": trial seeds 0 and 1; "auto" for --seeds auto)."""
     from irn.config import Config
     params = {k: f.default for k, f in Config.__dataclass_fields__.items()}
     params.update(base)
     params.update(space.fixed())
     for key in space.searched:
         params[key] = _describe_domain(space.space[key])
+    if seeds == AUTO_SEEDS:
+        params["seed"] = f"{params['seed']} + replicates 0-1, more while undecided (auto)"
+    elif int(seeds) > 1 and "seed" not in space.searched:
+        params["seed"] = f"{params['seed']} + replicates 0-{int(seeds) - 1}"
     return params
 
 

@@ -425,7 +425,7 @@ def start_parent(plan: SweepPlan, tracker: Tracker) -> str:
                                f"{plan.total_trials} trials, {t['seeds']} seed(s) per "
                                "configuration): running. The group table replaces this line "
                                "when it ends."})
-    tracker.log_params(run_id, sweep_params(plan.space_obj, plan.base))
+    tracker.log_params(run_id, sweep_params(plan.space_obj, plan.base, t["seeds"]))
     tracker.log_file(run_id, plan.space, "space.py")
     return run_id
 
@@ -565,11 +565,16 @@ def log_comparison(tracker, run_id: str, summary: dict) -> None:
     table = group_table.markdown(summary)
     tracker.log_text(run_id, table, "comparison.md")
     scored = [g for g in summary["groups"] if "gain_db" in g]
-    metrics = {"groups": len(summary["groups"]), "trials": len(summary["trials"])}
-    if scored:
-        metrics["best_gain_db"] = max(g["gain_db"]["mean"] for g in scored)
-    tracker.log_metrics(run_id, metrics, 0)
-    tracker.set_tags(run_id, {"mlflow.note.content": table})
+    if scored:  # a group mean, named so (the report's best trial is one seed)
+        tracker.log_metrics(run_id, {"best_group_gain_db": max(g["gain_db"]["mean"]
+                                                              for g in scored)}, 0)
+    # counts are tags, not metrics: they are not results to plot beside the model's
+    comp = summary["comparison"]
+    tracker.set_tags(run_id, {"mlflow.note.content": table,
+                              "irn.groups": len(summary["groups"]),
+                              "irn.trials": len(summary["trials"]),
+                              "irn.best_group": comp.get("best") or "",
+                              "irn.verdict": comp.get("sentence", "")[:4000]})
     tracker.log_text(run_id, group_table.metrics_legend(summary), "metrics.md")
 
 

@@ -3,7 +3,8 @@
 Run layout (experiment from --experiment, default "irn-bench"):
   sweep  parent run   tags irn.role=sweep, irn.space, irn.budget, irn.git_commit, irn.host,
                       irn.gpu, irn.objective, irn.mode, irn.seeds, mlflow.note.content (the
-                      verdict); metrics best_gain_db, groups, trials; artifacts space.py,
+                      group table), irn.groups, irn.trials, irn.best_group, irn.verdict;
+                      metric best_group_gain_db (a group mean); artifacts space.py,
                       summary.json, comparison.md (the group table)
   trial  child run    named LABEL|sSEED; tags irn.role=trial, mlflow.parentRunId,
                       irn.trial_id, irn.group (hash of the config without the seed),

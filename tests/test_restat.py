@@ -42,3 +42,23 @@ def test_restat_margin_and_bad_input(tmp_path, capsys):
     assert main([path, "--margin", "psnr_y=1.0", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["comparison"]["margin"] == 1.0
     assert main([str(tmp_path / "missing.json")]) == 2
+
+
+def test_markdown_tables_escape_pipes_and_stars(tmp_path):
+    # issue 31: `|` in "vs reference (charbonnier|l2)" split the description's table, and
+    # the `*` of l1+0.2*ms_ssim turned into italics
+    import re
+
+    from bench.group_table import markdown
+    from bench.restat import restat
+    s = stored()
+    for t in s["trials"]:
+        t["label"] = {"l1": "l1+0.2*ms_ssim|l1", "l2": "charbonnier|l2"}.get(t["label"],
+                                                                         t["label"])
+    s["comparison"] = {"reference": "charbonnier|l2"}
+    text = markdown(restat(s))
+    table = [ln for ln in text.splitlines() if ln.startswith("|")]
+    unescaped = [len(re.findall(r"(?<!\\)\|", ln)) for ln in table]
+    assert len(set(unescaped)) == 1 and len(table) == 2 + 3  # header, rule, 3 groups
+    assert not any(re.search(r"(?<!\\)\*", ln) for ln in text.splitlines()[2:])
+    assert "charbonnier\\|l2" in text and "l1+0.2\\*ms\\_ssim" in text

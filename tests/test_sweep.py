@@ -263,6 +263,8 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
         assert lo <= rows["l1"]["vs_reference"]["delta"] <= hi and rows["l1"]["seeds"] == [0, 1]
     assert len(out["trials"]) == 4 and out["seeds"] == 2
     assert sorted(t["seed"] for t in out["trials"]) == [0, 0, 1, 1]
+    (parent,) = runs(tmp_path, "sweep")[1]  # issue 31: the param said seed=0
+    assert parent.data.params["seed"] == "0 + replicates 0-1"
     groups = {g["label"]: g for g in out["groups"]}
     assert set(groups) == {"l1", "charbonnier"}
     for g in groups.values():
@@ -323,7 +325,8 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
         assert "% of self time" in child.data.tags["irn.top_op"]
         assert child.info.run_name.split("|")[0] in child.data.tags["mlflow.note.content"]
     _, (parent,) = runs(tmp_path, "sweep")
-    assert parent.info.run_name == "tiny" and parent.data.metrics["groups"] == 2
+    assert parent.info.run_name == "tiny" and parent.data.tags["irn.groups"] == "2"
+    assert "best_group_gain_db" in parent.data.metrics and "groups" not in parent.data.metrics
     assert parent.data.params["loss_recon"] == "grid: l1, charbonnier"
     assert parent.data.params["steps"] == "4" and parent.data.params["blocks"] == "1"
     assert "leads" in parent.data.tags["mlflow.note.content"]
@@ -331,7 +334,7 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
     assert {"comparison.md", "metrics.md", "summary.json", "report.html"} <= set(names)
     with open(client.download_artifacts(parent.info.run_id, "comparison.md", str(tmp_path)),
               encoding="utf-8") as f:
-        assert "| psnr_rgb (dB) | psnr_rgb vs charbonnier |" in f.read()
+        assert "| psnr\\_rgb (dB) | psnr\\_rgb vs charbonnier |" in f.read()
     # the report built from this real store leads with the groups and the per-image gains
     with open(client.download_artifacts(parent.info.run_id, "report.html", str(tmp_path)),
               encoding="utf-8") as f:
