@@ -51,6 +51,21 @@ def check_output_target(path, flag: str) -> None:
         raise UsageError(f"folder for {flag} does not exist: {folder}")
     if os.path.isdir(path):
         raise UsageError(f"{flag} path is a folder: {path}")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"{flag} {path}: not writable")
+    check_writable_folder(folder, flag)
+
+
+def check_writable_folder(folder: str, flag: str) -> None:
+    """Refuse a folder this process cannot create files in (a probe file, removed at once:
+    permission bits alone mislead under root, ACLs and read-only mounts)."""
+    import tempfile
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".irn-probe-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{flag}: cannot write in {folder} "
+                         f"({exc.strerror or exc})") from None
 
 
 def check_device(device: str) -> None:

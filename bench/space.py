@@ -12,7 +12,8 @@ A space file is a Python module that declares
 configuration (bench/replicates.py); `reference` picks the group every other is compared
 with (default: the official recipe when the grid holds it, else the first group);
 `seeds` may be "auto" (2, then one more for every group in an undecided comparison, up to
-`max_seeds`, default 5: bench/sweep_rounds.py); `compare` names more per-image metrics on which every group is also compared with the
+`max_seeds`, default 5: bench/sweep_rounds.py); `compare` names more per-image metrics on
+which every group is also compared with the
 reference (a paired difference with its 95% CI and verdict, as for the objective);
 `margins` overrides metrics' equivalence margins (bench/STATISTICS.md); `fidelity` names
 the searched budget key whose values are compared as budgets (bench/curves.py), and

@@ -30,8 +30,9 @@ import psutil
 PROCESS_START = psutil.Process().create_time()  # overhead is measured from the command's start
 
 from bench import group_table  # noqa: E402
-from bench.cli import (OneLineParser, UsageError, check_json_target, fail,  # noqa: E402
-                       parse_margins, write_json_atomic)
+from bench.cli import (OneLineParser, UsageError, check_device,  # noqa: E402
+                       check_json_target, check_writable_folder, fail, parse_margins,
+                       write_json_atomic)
 from bench.tracking import (DEFAULT_EXPERIMENT, TrackingError, Tracker,  # noqa: E402
                             default_tracking_uri, host_tags)
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set  # noqa: E402
@@ -125,8 +126,9 @@ def plan_sweep(args) -> SweepPlan:
                              load_space, uses_perceptual, validate)
     check_json_target(args.json)
     seeds = _seeds_arg(args.seeds)
-    if args.max_seeds is not None and args.max_seeds < 2:
-        raise UsageError(f"--max-seeds must be >= 2, got {args.max_seeds}")
+    if args.max_seeds is not None and not 2 <= args.max_seeds <= MAX_SEEDS:
+        raise UsageError(f"--max-seeds must be 2..{MAX_SEEDS}, got {args.max_seeds}")
+    check_tracking_reachable(args.tracking_uri)
     for name in ("num_samples", "max_concurrent", "max_failures"):
         value = getattr(args, name)
         if value is not None and value < (0 if name == "max_failures" else 1):
@@ -134,11 +136,17 @@ def plan_sweep(args) -> SweepPlan:
                              f"{0 if name == 'max_failures' else 1}, got {value}")
     if not args.cpus_per_trial > 0 or (args.gpus_per_trial or 0) < 0:
         raise UsageError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
+    _check_experiment(args.experiment)
+    _check_storage(args.storage)
     root = os.path.join(os.path.abspath(args.storage), args.experiment)
     stem = os.path.splitext(os.path.basename(args.space))[0]
     if args.resume:
         exp_dir = latest_sweep(root, stem)
         saved = _read_json(os.path.join(exp_dir, STATE_FILE))
+        if args.tracking_uri and args.tracking_uri != saved.get("tracking_uri"):
+            raise UsageError(f"--resume continues the sweep logged to "
+                             f"{saved.get('tracking_uri')}; drop --tracking-uri "
+                             f"{args.tracking_uri} (a sweep is logged to one store)")
         space = load_space(os.path.join(exp_dir, "space.py"))  # exactly what ran
         space = space.without(saved.get("overridden", []))
         plan = SweepPlan(**saved, space_obj=space, exp_dir=exp_dir, resume=True)
@@ -175,6 +183,8 @@ def plan_sweep(args) -> SweepPlan:
                              "--set vgg_weights=PATH or $IRN_VGG16_WEIGHTS")
         base["vgg_weights"] = os.path.abspath(weights)  # workers may not share our env
     validate(space, base, fixed)
+    if not args.address and {**base, **space.fixed()}.get("device") == "cuda":
+        check_device("cuda")  # a cluster (--address) may have the GPUs this machine lacks
     check_searcher(space, tune_cfg["searcher"])
     _check_metric(tune_cfg["metric"], from_dict({**base, **space.fixed()}), space)
     tune_cfg["compare"] = _compare_metrics(args, tune_cfg["compare"], base, space)
@@ -188,6 +198,10 @@ def plan_sweep(args) -> SweepPlan:
     if tune_cfg["seeds"] != AUTO_SEEDS and tune_cfg["seeds"] > tune_cfg["max_seeds"] \
             and args.max_seeds:
         raise UsageError(f"--max-seeds {args.max_seeds} is below --seeds {tune_cfg['seeds']}")
+    total = space.grid_size * tune_cfg["num_samples"] * first_seeds(tune_cfg["seeds"])
+    if total > MAX_TRIALS:
+        raise UsageError(f"{total} trials planned (grid x --num-samples x --seeds): more than "
+                         f"{MAX_TRIALS}, refused as a likely typo")
     if first_seeds(tune_cfg["seeds"]) > 1 and tune_cfg["searcher"] != "grid":
         raise UsageError(f"--seeds {tune_cfg['seeds']} needs the grid searcher (a "
                          f"{tune_cfg['searcher']} search samples each configuration once)")
@@ -200,6 +214,48 @@ def plan_sweep(args) -> SweepPlan:
         default_reference=default_reference(space), overridden=overridden, exp_root=root)
 
 
+MAX_TRIALS = 10_000  # a sweep larger than this is a typo (--seeds 100000), not a plan
+MAX_SEEDS = 1000  # irn.config.MAX_SEED leaves this much room for replicate offsets
+
+
+def _check_experiment(name: str) -> None:
+    """An experiment name is a folder under --storage and an MLflow name: non-empty, no
+    path separators or dot segments (it must not write outside the storage folder)."""
+    if not name or not name.strip() or "/" in name or "\\" in name or name in (".", "..") \
+            or name.startswith("."):
+        raise UsageError(f"--experiment {name!r}: give a plain name (no '/', not empty, not "
+                         "starting with '.')")
+
+
+def check_tracking_reachable(uri: str | None, timeout: float = 10.0) -> None:
+    """An http(s) tracking server must accept a connection within `timeout` s (else the
+    sweep would hang in MLflow's retries): one line, exit 2."""
+    import socket
+    from urllib.parse import urlparse
+    if not uri or not uri.startswith(("http://", "https://")):
+        return
+    url = urlparse(uri)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--tracking-uri {uri}: no MLflow server answers there "
+                         f"({exc.strerror or exc})") from None
+
+
+def _check_storage(storage: str) -> None:
+    """--storage: an existing folder we can write in, or a path whose nearest existing
+    parent is one (it is created when the sweep starts)."""
+    path = os.path.abspath(storage)
+    probe = path
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise UsageError(f"--storage {storage}: {probe} is a file, not a folder")
+    check_writable_folder(probe, "--storage")
+
+
 def _seeds_arg(value) -> int | str | None:
     """--seeds N (an integer >= 1) or auto."""
     if value is None or value == "auto":  # bench.space.AUTO_SEEDS (no Ray import here)
@@ -208,8 +264,8 @@ def _seeds_arg(value) -> int | str | None:
         n = int(value)
     except ValueError:
         n = 0
-    if n < 1 or str(n) != value.strip():
-        raise UsageError(f"--seeds must be an integer >= 1 or auto, got {value!r}")
+    if n < 1 or str(n) != value.strip() or n > MAX_SEEDS:
+        raise UsageError(f"--seeds must be an integer 1..{MAX_SEEDS} or auto, got {value!r}")
     return n
 
 
@@ -354,9 +410,28 @@ def load_data(plan: SweepPlan):
     """Decode the training (memory loader) and validation images once, before Ray starts:
     bad data fails here as one line (exit 2), and trials share the decoded arrays."""
     from irn.data import load_images, load_named_images
+    from irn.data.samples import check_val_sizes
     cfg = from_dict(plan.base)
     train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
-    return train, load_named_images(cfg.data, "val")
+    val = load_named_images(cfg.data, "val")
+    # every scale and crop the space may run with: the smallest evaluated size decides
+    for fixed in _val_settings(plan):
+        check_val_sizes(val[1], val[0], fixed["scale"], fixed["val_max_size"] or None,
+                        fixed["val_tile"])
+    return train, val
+
+
+def _val_settings(plan: SweepPlan) -> list[dict]:
+    """The (scale, val_max_size, val_tile) combinations a sweep's trials evaluate with."""
+    import itertools
+    base = {**plan.base, **plan.space_obj.fixed()}
+    cfg = from_dict(base)
+    axes = {k: plan.space_obj.space[k]["grid_search"] for k in ("scale", "val_max_size",
+                                                                "val_tile")
+            if k in plan.space_obj.searched and isinstance(plan.space_obj.space[k], dict)
+            and "grid_search" in plan.space_obj.space[k]}
+    own = {"scale": cfg.scale, "val_max_size": cfg.val_max_size, "val_tile": cfg.val_tile}
+    return [{**own, **dict(zip(axes, combo))} for combo in itertools.product(*axes.values())]
 
 
 def build_trainable(plan: SweepPlan, resources: dict, data):

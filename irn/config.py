@@ -168,6 +168,9 @@ def keys() -> list[str]:
     return [f.name for f in fields(Config)]
 
 
+MAX_SEED = 2 ** 32 - 1 - 1000  # numpy seeds are < 2**32; room for replicate offsets
+
+
 def _base_type(tp):
     """int | None -> int; plain types pass through."""
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
@@ -191,15 +194,20 @@ def coerce(key: str, value):
             return "true" if coerce_bool(value) else "false"
         if tp is bool:
             return coerce_bool(value)
-        if tp is int:
-            if isinstance(value, float) and not value.is_integer():
+        if tp is int:  # 1.5 or "1.5" is not an integer; "inf" and "nan" are not numbers
+            number = float(value) if isinstance(value, (str, float)) else value
+            if isinstance(number, float) and not number.is_integer():
                 raise ValueError(value)
-            return int(float(value)) if isinstance(value, str) else int(value)
+            return int(number)
         if tp is float:
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError(value)
+            return number
         return str(value)
     except (TypeError, ValueError):
-        kind = "true, false or auto" if key in _SWITCH_OR_AUTO else tp.__name__
+        kind = "true, false or auto" if key in _SWITCH_OR_AUTO else \
+            {float: "a finite number", int: "an integer"}.get(tp, tp.__name__)
         raise ConfigError(f"{key} must be {kind}, got {value!r}") from None
 
 
@@ -273,6 +281,12 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"lr must be > 0, got {cfg.lr}")
     if cfg.warmup < 0:
         raise ConfigError(f"warmup must be >= 0, got {cfg.warmup}")
+    if not 0 <= cfg.seed <= MAX_SEED:
+        raise ConfigError(f"seed must be 0..{MAX_SEED} (numpy's seed range), got {cfg.seed}")
+    if cfg.lambda_guide is not None and not (math.isfinite(cfg.lambda_guide)
+                                             and cfg.lambda_guide >= 0):
+        raise ConfigError(f"lambda_guide must be a finite number >= 0 (or None: scale^2), "
+                          f"got {cfg.lambda_guide}")
     if cfg.workers < 0 or cfg.val_max_size < 0 or cfg.val_tile < 0 or cfg.eval_points < 0:
         raise ConfigError("workers, val_max_size, val_tile and eval_points must be >= 0")
     if cfg.val_tile and (cfg.val_tile % cfg.scale or cfg.val_tile - 2 * cfg.scale < 11):

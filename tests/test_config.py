@@ -56,8 +56,17 @@ def test_strings_are_coerced_like_the_command_line():
 
 @pytest.mark.parametrize("values,message", [
     ({"colour": 1}, "unknown config key 'colour'; valid keys: scale, coupling"),
-    ({"batch_size": "many"}, "batch_size must be int, got 'many'"),
-    ({"batch_size": 2.5}, "batch_size must be int"),
+    ({"batch_size": "many"}, "batch_size must be an integer, got 'many'"),
+    ({"batch_size": 2.5}, "batch_size must be an integer"),
+    # issue 32: accepted, or refused only after work started
+    ({"steps": "1.5"}, "steps must be an integer, got '1.5'"),
+    ({"steps": "inf"}, "steps must be an integer, got 'inf'"),
+    ({"lr": "nan"}, "lr must be a finite number, got 'nan'"),
+    ({"lambda_guide": "nan"}, "lambda_guide must be a finite number, got 'nan'"),
+    ({"lambda_guide": -1}, "lambda_guide must be a finite number >= 0 (or None: scale^2)"),
+    ({"seed": -1}, "seed must be 0..4294966295 (numpy's seed range), got -1"),
+    ({"seed": 2 ** 32}, "seed must be 0..4294966295"),
+    ({"eval_points": -1}, "eval_points must be >= 0"),
     ({"patch_size": 30, "scale": 4}, "patch_size 30 is not divisible by scale 4"),
     ({"coupling": "glow"}, "unknown coupling 'glow'; valid: enhanced, affine, additive"),
     ({"loss_recon": "l3"}, "loss_recon: unknown loss 'l3'"),

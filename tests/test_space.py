@@ -227,3 +227,91 @@ def _check_cli_refusal(capsys, tmp_path, extra, expected):
     code, err = _cli(capsys, [path, "--storage", str(tmp_path), "--budget", "smoke", *extra])
     assert code == 2 and expected in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "irn-bench").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--experiment", ""], "--experiment '': give a plain name"),
+    (["--experiment", "../../escaped"], "--experiment '../../escaped': give a plain name"),
+    (["--seeds", "100000"], "--seeds must be an integer 1..1000 or auto"),
+    (["--seeds", "two"], "--seeds must be an integer 1..1000 or auto"),
+    (["--num-samples", "1000000"], "1000000 trials planned"),
+    (["--max-seeds", "1"], "--max-seeds must be 2..1000"),
+    (["--set", "device=cuda"], "--device cuda: no CUDA device here"),
+    (["--set", "seed=-1"], "seed must be 0..4294966295"),
+    (["--set", "steps=1.5"], "steps must be an integer, got '1.5'"),
+    (["--tracking-uri", "http://127.0.0.1:1"], "--tracking-uri http://127.0.0.1:1: no MLflow "
+                                               "server answers there"),
+])
+def test_cli_refuses_before_anything_starts(capsys, tmp_path, extra, expected):
+    # issue 32: each of these started Ray, a store or trials first (or hung)
+    _check_cli_refusal(capsys, tmp_path, extra, expected)
+    assert not (tmp_path.parent / "escaped").exists()
+
+
+def test_cli_storage_that_is_a_file_exit_2(capsys, tmp_path):
+    (tmp_path / "file").write_text("x")
+    path = write(tmp_path, "SPACE = {'blocks': 1}\n")
+    code, err = _cli(capsys, [path, "--storage", str(tmp_path / "file" / "runs"),
+                              "--budget", "smoke"])
+    assert code == 2 and "is a file, not a folder" in err and len(err.splitlines()) == 1
+
+
+@pytest.fixture
+def public_tmp():
+    """A folder `nobody` can reach (pytest's tmp_path is private to root)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+    path = Path(tempfile.mkdtemp(prefix="irn-public-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    for p in path.rglob("*"):
+        if p.is_dir():
+            p.chmod(0o755)
+    shutil.rmtree(path)
+
+
+def test_unwritable_outputs_are_refused_before_work(public_tmp):
+    # issue 32: a read-only --json let a whole sweep run and then lost its summary. Root
+    # ignores permission bits, so the sweep runs as `nobody` (setpriv, util-linux).
+    import shutil
+    import subprocess
+    import sys
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    tmp_path = public_tmp
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    space = write(tmp_path, "SPACE = {'blocks': 1}\n")
+    locked.chmod(0o555)
+    base = [space, "--budget", "smoke", "--tracking-uri", f"sqlite:///{locked}/m.db"]
+    cases = [(["--storage", str(locked / "runs")], "--storage: cannot write in"),
+             (["--storage", str(tmp_path / "open"), "--json", str(locked / "out.json")],
+              "--json: cannot write in")]
+    (tmp_path / "open").mkdir(mode=0o777)
+    (tmp_path / "open").chmod(0o777)
+    for extra, expected in cases:
+        proc = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
+             "-m", "bench.sweep", *base, *extra], capture_output=True, text=True,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), timeout=120)
+        err = proc.stderr.strip()
+        assert proc.returncode == 2 and expected in err, err
+        assert len(err.splitlines()) == 1 and not list(locked.iterdir())
+
+
+def test_validation_images_too_small_for_ssim_are_refused_before_ray(capsys, tmp_path):
+    # issue 32: 8x8 validation images trained every trial, then failed 3x in SSIM
+    import numpy as np
+    from PIL import Image
+    from irn.data.sources import TRAIN_DIRS, VAL_DIRS
+    rng = np.random.default_rng(0)
+    for sub, size in ((TRAIN_DIRS[0], 96), (VAL_DIRS[0], 8)):
+        (tmp_path / "data" / sub).mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(
+            tmp_path / "data" / sub / "a.png")
+    path = write(tmp_path, "SPACE = {'blocks': 1}\n")
+    code, err = _cli(capsys, [path, "--storage", str(tmp_path), "--budget", "smoke",
+                              "--data", str(tmp_path / "data")])
+    assert code == 2 and "validation image a is 8 x 8 px as evaluated" in err, err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "irn-bench").exists()

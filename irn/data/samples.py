@@ -170,6 +170,27 @@ def _tiles(img: np.ndarray, tile: int):
             for r in range(h // tile) for c in range(w // tile)]
 
 
+SSIM_WINDOW = 11  # irn.metrics: the Gaussian window SSIM needs, after the scale-px border crop
+
+
+def check_val_sizes(images, names, scale: int, max_size: int | None, tile: int) -> None:
+    """Refuse (DataError, one line) a validation set whose evaluated images or tiles are too
+    small for SSIM after the border crop: found before training, not after it."""
+    for name, img in zip(names, images):
+        h, w = np.asarray(img).shape[:2]
+        if max_size:
+            h, w = min(h, max_size), min(w, max_size)
+        h, w = h - h % scale, w - w % scale
+        if tile and h >= tile and w >= tile:
+            h = w = tile
+        if min(h, w) - 2 * scale < SSIM_WINDOW:
+            raise DataError(
+                f"validation image {name} is {h} x {w} px as evaluated (val_max_size "
+                f"{max_size or 'off'}, val_tile {tile or 'off'}, scale {scale}): SSIM needs "
+                f"{SSIM_WINDOW} x {SSIM_WINDOW} after the {scale}-px border crop; use larger "
+                "images or a larger val_max_size / val_tile")
+
+
 def val_images(data: str | Path = default("data"), scale: int = default("scale"),
                max_size: int | None = None, val: str | Path | None = None,
                images: list[np.ndarray] | None = None, names: list[str] | None = None,
@@ -186,6 +207,7 @@ def val_images(data: str | Path = default("data"), scale: int = default("scale")
     names = list(names) if names is not None else [f"image{i}" for i in range(len(images))]
     if tile and tile % scale:
         raise DataError(f"val_tile {tile} is not divisible by scale {scale}")
+    check_val_sizes(images, names, scale, max_size, tile)
     pairs, out_names, whole = [], [], []
     for name, img in zip(names, images):
         img = to_rgb(np.asarray(img))
