@@ -262,7 +262,8 @@ class Tracker:
 def report_points(report: dict, first: bool) -> list[tuple[str, float, int]]:
     """(metric, value, step) to log for one training report. `step` itself is not a metric
     (every MLflow point carries its step); the dense loss trace (`loss_trace`, a list or its
-    JSON text) replaces the report's interval-mean losses, each point at its own step; the
+    JSON text) replaces the report's interval-mean losses and its schedule/lr, each point at
+    its own step (every log_every steps); the
     constants (model/params, bicubic baselines: `constant` in the metric registry) only in
     the `first` report of a run."""
     from irn.metric_registry import metric_spec
@@ -272,7 +273,7 @@ def report_points(report: dict, first: bool) -> list[tuple[str, float, int]]:
     points = [(k, v, int(p["step"])) for p in trace for k, v in numbers(p).items() if k != "step"]
     for k, v in numbers(report).items():
         spec = metric_spec(k)
-        if k == "step" or (trace and k.startswith("loss/")) or \
+        if k == "step" or (trace and (k.startswith("loss/") or k in trace[-1])) or \
                 (spec and spec.constant and not first):
             continue
         points.append((k, v, step))

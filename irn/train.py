@@ -203,8 +203,9 @@ class Trainer:
             interval.add(losses)
             window.add(losses)
             report_now = self.step % cfg.eval_interval == 0 or self.step == until
-            if self.step % cfg.log_every == 0 or report_now:
-                trace.append({"step": self.step, **window.flush()})
+            if self.step % cfg.log_every == 0 or report_now:  # the lr too: warm-up + cosine
+                trace.append({"step": self.step, **window.flush(),   # drawn, not a line
+                              "schedule/lr": cfg.lr * lr_factor(cfg, self.step - 1)})
             if report_now:
                 report = {"step": self.step,
                           "schedule/lr": cfg.lr * lr_factor(cfg, self.step - 1),

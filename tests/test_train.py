@@ -86,6 +86,9 @@ def test_run_reports_every_interval_with_metrics(val_set):
     # add up to the interval mean
     traces = [r["loss_trace"] for r in reports]
     assert [[p["step"] for p in t] for t in traces] == [[2, 3], [4, 6]]
+    # the learning rate at every trace point (issue 31: warm-up + cosine drew as one line)
+    assert [p["schedule/lr"] for t in traces for p in t] == [
+        cfg.lr * lr_factor(cfg, s - 1) for s in (2, 3, 4, 6)]
     first = traces[0]
     assert (2 * first[0]["loss/total"] + first[1]["loss/total"]) / 3 == pytest.approx(
         reports[0]["loss/total"], rel=1e-9)
