@@ -203,12 +203,15 @@ def compare_groups(trials: list[dict], objective: str, mode: str,
             g[key]["self"] = g is other
     seeds_known = min(len(g["seeds"]) for g in scored) >= 2
     labels = {g["group"]: g["label"] for g in groups}
+    # validation tiles are named NAME@row,col (irn.data.samples): say tiles, not images
+    names = {i for c in by_id.values() for v in c.values() for i in v}
+    unit = "tiles" if names and all("@" in str(i) for i in names) else "images"
     return {"groups": groups, "best": best["label"], "reference": ref["label"],
             "metric": stat_metric, "seeds_known": seeds_known, "margin": margin,
             "family": family, "looks": max(looks, 1), "correction": verdicts.CORRECTION,
             "confidence": verdicts.level(family),
-            "pooled": spread.to_dict(labels),
-            "sentence": _sentence(scored, best, stat_metric, mode, seeds_known)}
+            "pooled": spread.to_dict(labels), "image_unit": unit,
+            "sentence": _sentence(scored, best, stat_metric, mode, seeds_known, unit)}
 
 
 def replicate_means(by_group: dict) -> dict:
@@ -245,12 +248,12 @@ def _reference(groups: list[dict], reference: dict | None) -> dict:
     return groups[0]
 
 
-def _sentence(groups, best, metric, mode, seeds_known) -> str:
+def _sentence(groups, best, metric, mode, seeds_known, samples="images") -> str:
     """The verdict in one sentence: the best group against the runner-up."""
     spec = metric_spec(metric)
     unit = f" {spec.unit}" if spec.unit else ""
     sign = 1 if mode == "max" else -1
-    n = f"{len(best['seeds'])} seed(s) x {best['n_images']} images"
+    n = f"{len(best['seeds'])} seed(s) x {best['n_images']} {samples}"
     caveat = "" if seeds_known else "; with 1 seed the seed-to-seed spread is unknown (the " \
         "interval covers the images only): rerun with --seeds 2 or more"
     if len(groups) < 2:

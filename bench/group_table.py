@@ -46,7 +46,8 @@ def rows(summary: dict) -> tuple[list[str], list[list[str]]]:
     spec = metric_spec(metric)
     shown = [m for m in dict.fromkeys((*GROUP_METRICS, metric))  # those some group has
              if m == metric or any(m in g for g in summary["groups"])]
-    header = ["#", "group", "seeds", "images", *[_head(m) for m in shown],
+    header = ["#", "group", "seeds", comp.get("image_unit", "images"),
+              *[_head(m) for m in shown],
               f"vs best ({metric})", f"vs reference ({comp['reference']})"]
     sign = 1 if summary["mode"] == "max" else -1
     groups = sorted(summary["groups"], key=lambda g: (metric not in g,

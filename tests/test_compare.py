@@ -251,3 +251,14 @@ def test_a_wider_margin_turns_undecided_into_equivalent():
     b = lambda out: next(g for g in out["groups"] if g["label"] == "b")["vs_reference"]  # noqa: E731
     assert b(strict)["verdict"] == "undecided" and b(loose)["verdict"] == "equivalent"
     assert b(loose)["margin"] == 1.0 and loose["margin"] == 1.0
+
+
+def test_validation_tiles_are_called_tiles():
+    # issue 31: "32 images" were 16 tiles x 2 photos
+    rng = np.random.default_rng(14)
+    trials = _trials("a", 0.0, 2, rng) + _trials("b", 0.3, 2, rng)
+    for t in trials:
+        t["per_image"] = [{**r, "image": f"photo@{r['image']}"} for r in t["per_image"]]
+    out = compare_groups(trials, "psnr_y", "max")
+    assert out["image_unit"] == "tiles" and "2 seed(s) x 16 tiles" in out["sentence"]
+    assert compare_groups(_trials("a", 0.0, 2, rng), "psnr_y", "max")["image_unit"] == "images"

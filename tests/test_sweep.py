@@ -188,9 +188,9 @@ def test_interrupted_sweep_resumes(ray_local, tmp_path):
     assert rows[ref]["vs_reference"]["self"] and rows[other]["n_images"] == 8
     assert rows[other]["vs_reference"]["verdict"] in ("better", "worse", "equivalent", "undecided")
     # issue 32: --resume with another store silently used the first one
-    other = sweep_args(tmp_path, space, "--resume")
-    other[other.index("--tracking-uri") + 1] = f"sqlite:///{tmp_path}/other.db"
-    assert run_sweep(parse_args(other)) == 2
+    elsewhere = sweep_args(tmp_path, space, "--resume")
+    elsewhere[elsewhere.index("--tracking-uri") + 1] = f"sqlite:///{tmp_path}/other.db"
+    assert run_sweep(parse_args(elsewhere)) == 2
     assert not (tmp_path / "other.db").exists()
     # --margin sets that metric's margin only; the objective keeps the registry's
     assert rows[other]["vs_reference"]["margin"] == 2.5 and out["comparison"]["margin"] == 0.1
