@@ -66,11 +66,13 @@ def learning(trials: list[dict], metric: str, mode: str, margins: dict | None = 
     margin = equivalence_margin(name, margins)
     family = max(len(groups), 1)
     rows, half_means, last_means, matrices = [], [], [], []
-    for members in groups.values():
-        last, half = cells(members, name), _half_cells(members, name)
-        if not any(half.values()):
-            continue
-        d = paired_difference(last, half, mode, margin, family)
+    changes = {g: (cells(m, name), _half_cells(m, name)) for g, m in groups.items()}
+    changes = {g: c for g, c in changes.items() if any(c[1].values())}
+    sd, df = within_group_spread(changes)
+    for gid, (last, half) in changes.items():
+        members = groups[gid]
+        d = paired_difference(last, half, mode, margin, family, pooled_sd=sd, pooled_df=df,
+                              df_per_seed=len(changes))
         half_step = members[0]["per_image_half"][0]["step"]
         rows.append({"label": members[0]["label"], "half_step": half_step,
                      "last_step": members[0].get("step"), **d,
@@ -89,6 +91,24 @@ def learning(trials: list[dict], metric: str, mode: str, margins: dict | None = 
     return {"metric": name, "margin": margin, "family": family,
             "correction": verdicts.CORRECTION, "confidence": verdicts.level(family),
             "groups": rows, "ranking": ranking, "sentence": _sentence(rows, ranking, name)}
+
+
+def within_group_spread(changes: dict) -> tuple[float | None, int]:
+    """(sd, df) of one replicate's mean change, pooled over the groups: the one-way
+    within-group spread (sum of squared deviations from each group's mean over
+    sum(R_g - 1)). Not bench.pooled's two-way fit: a group's change is not paired with
+    another group's, so the seed luck shared by all groups is part of its noise.
+    (None, 0) with fewer than 2 replicates anywhere."""
+    ss, df = 0.0, 0
+    for last, half in changes.values():
+        reps = sorted(set(last) & set(half))
+        if len(reps) < 2:
+            continue
+        means = np.array([np.mean([last[r][i] - half[r][i] for i in half[r] if i in last[r]])
+                          for r in reps])
+        ss += float(((means - means.mean()) ** 2).sum())
+        df += len(reps) - 1
+    return (float(np.sqrt(ss / df)), df) if df else (None, 0)
 
 
 def _ranking(rows, half_means, last_means, matrices, mode) -> dict | None:

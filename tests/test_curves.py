@@ -44,6 +44,8 @@ def test_still_improving_flat_and_the_ranking_that_changed():
     assert by["a"]["learning"] == "still improving" and by["a"]["delta"] == pytest.approx(1, abs=0.01)
     assert by["b"]["learning"] == "flat" and by["c"]["learning"] == "flat"
     assert out["family"] == 3 and by["a"]["half_step"] == 60
+    # one seed spread for all groups' changes: 3 groups x (3 - 1) degrees of freedom
+    assert by["a"]["spread"] == "pooled" and by["a"]["df_seed"] == 6
     rank = out["ranking"]
     assert rank["best_half"] == "b" and rank["best_last"] == "a" and not rank["best_held"]
     assert rank["tau"] == pytest.approx(1 / 3)  # b > a > c became a > b > c: one swap of 3
