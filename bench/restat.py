@@ -1,6 +1,7 @@
 """`python -m bench.restat SUMMARY.json [--margin METRIC=VALUE] [--json OUT]`: the group
-table and verdict of a finished sweep, recomputed from its stored per-image rows with this
-version's statistics (bench/STATISTICS.md), without rerunning a trial.
+table and verdict of a finished sweep (and its learning and budget verdicts where it kept
+curves), recomputed from its stored per-image rows with this version's statistics
+(bench/STATISTICS.md), without rerunning a trial.
 
 SUMMARY is a sweep's `--json` summary (or the parent run's summary.json artifact). The
 reference group is the one the sweep used; TUNE margins the sweep ran with are kept unless
@@ -15,6 +16,7 @@ from bench import group_table
 from bench.cli import (OneLineParser, UsageError, check_json_target, fail, parse_margins,
                        write_json_atomic)
 from bench.compare import also_compared, compare_groups
+from bench.curves import fidelity, learning
 from bench.versus import load_summary
 
 
@@ -30,9 +32,16 @@ def restat(summary: dict, margins: dict | None = None) -> dict:
     margins = {**(summary.get("margins") or {}), **(margins or {})}
     comp = compare_groups(trials, summary["objective"], summary["mode"], ref, margins=margins)
     also = [block["metric"] for block in summary.get("also") or []]
-    return {**summary, "groups": comp["groups"], "margins": margins,
-            "comparison": {k: v for k, v in comp.items() if k != "groups"},
-            "also": also_compared(trials, also, ref, margins)}
+    out = {**summary, "groups": comp["groups"], "margins": margins,
+           "comparison": {k: v for k, v in comp.items() if k != "groups"},
+           "also": also_compared(trials, also, ref, margins)}
+    if any(t.get("per_image_half") for t in trials):  # summaries with learning curves
+        out["learning"] = learning(trials, summary["objective"], summary["mode"], margins)
+    key = (summary.get("fidelity") or {}).get("key")
+    if key:
+        out["fidelity"] = fidelity(trials, key, summary.get("searched") or [key],
+                                   summary["objective"], summary["mode"], ref, margins)
+    return out
 
 
 def parse_args(argv):
@@ -58,6 +67,9 @@ def main(argv=None) -> int:
     if also is not None:
         out.print(also)
     print(f"verdict: {summary['comparison']['sentence']}")
+    for key in ("learning", "fidelity"):
+        if (summary.get(key) or {}).get("sentence"):
+            print(f"{key}: {summary[key]['sentence']}")
     if args.json:
         write_json_atomic(args.json, summary)
     return 0
