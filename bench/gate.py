@@ -279,6 +279,17 @@ def interleaved_runs(python: str, trees: dict[str, Path], out: Path, prefix: str
     return {side: wall_files(runs[side], trees[side], side) for side in trees}
 
 
+def skipped_in(paths: list[str]) -> dict[str, str]:
+    """{benchmark node id: pytest's skip reason} that every one of these runs skipped
+    (bench/gate_tools/gate_probe.py records them)."""
+    runs = [json.loads(Path(p).read_text()).get("gate_probe", {}).get("skipped", {})
+            for p in paths]
+    if not runs:
+        return {}
+    common = set(runs[0]).intersection(*runs[1:])
+    return {name: runs[0][name] for name in sorted(common)}
+
+
 def compare_wall(files: dict[str, list[str]], json_out: Path) -> dict:
     """bench.regress on one set of runs (its table printed); its JSON result."""
     argv = [",".join(files["base"]), ",".join(files["head"]), "--json", str(json_out)]
@@ -394,6 +405,14 @@ def gate(args) -> int:
                   "benchmark is missing in base", file=sys.stderr)
         else:
             wall = compare_wall(files, out / "regress.json")
+            skipped = skipped_in(files["head"])
+            for r in wall["benchmarks"]:
+                if r["fails"] and r["verdict"] == "missing in head" and r["name"] in skipped:
+                    r["fails"], r["verdict"] = False, "skipped in head"
+                    print(f"gate: {r['name']}: skipped in head ({skipped[r['name']]}): "
+                          "not a failure")
+            result["skipped_in_head"] = {n: skipped[n] for n in skipped
+                                         if any(r["name"] == n for r in wall["benchmarks"])}
             failures += [f"{r['name']} missing in head" for r in wall["benchmarks"]
                          if r["fails"] and r["verdict"] != "REGRESSED"]
             flagged = [r["name"] for r in wall["benchmarks"] if r["verdict"] == "REGRESSED"]

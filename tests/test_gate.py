@@ -311,3 +311,34 @@ def test_every_instruction_workload_runs_natively():
     for name, make in WORKLOADS.items():
         fn, number = make()
         assert number >= 1 and fn() is not None, name
+
+
+SKIPPED_IN_HEAD = '''
+import pytest
+
+@pytest.mark.skipif(True, reason="no native bf16 on this CPU")
+def test_lowp(benchmark):
+    benchmark.pedantic(spin, (20000,), rounds=5)
+'''
+RUN_IN_BASE = '''
+def test_lowp(benchmark):
+    benchmark.pedantic(spin, (20000,), rounds=5)
+'''
+
+
+def test_a_benchmark_head_skips_by_decision_passes_a_deleted_one_fails(tmp_path, monkeypatch,
+                                                                          capsys):
+    # The base measured bf16 where oneDNN only emulates it; head's skipif leaves it out on
+    # such a CPU: that is a decision with a reason, not a benchmark deleted or crashed.
+    monkeypatch.setattr(gate, "WALL_FAIL", ["min:10000%"])
+    repo = new_repo(tmp_path / "proj")
+    commit(repo, T0, tiny_project(repo, 20000, RUN_IN_BASE))
+    commit(repo, T0 + HOUR, tiny_project(repo, 20000, SKIPPED_IN_HEAD))
+    rc, out, err = run_gate(monkeypatch, capsys, repo, "--base", "HEAD~1")
+    assert rc == 0, out + err
+    assert "::test_lowp: skipped in head (no native bf16 on this CPU): not a failure" in out
+    result = json.loads((repo / "out" / "gate.json").read_text())
+    assert list(result["skipped_in_head"].values()) == ["no native bf16 on this CPU"]
+    commit(repo, T0 + 2 * HOUR, tiny_project(repo, 20000))  # deleted: still a failure
+    rc, out, err = run_gate(monkeypatch, capsys, repo, "--base", "HEAD~2")
+    assert rc == 1 and "gate: FAIL: tests/benchmarks/test_speed.py::test_lowp missing in head" in out
