@@ -160,16 +160,19 @@ def format_tau(ranking: dict | None) -> str:
 
 def _sentence(rows, ranking, metric) -> str:
     improving = [r for r in rows if r["learning"] == "still improving"]
+    same = len({(r["half_step"], r["last_step"]) for r in rows}) == 1
     h, last = rows[0]["half_step"], rows[0]["last_step"]
+    when = f"step {h} to {last}" if same else "half the steps to the end (steps vary by group)"
     lo, hi = min(r["delta"] for r in rows), max(r["delta"] for r in rows)
     unit = metric_spec(metric).unit
-    parts = [f"{len(improving)} of {len(rows)} groups still improving from step {h} to "
-             f"{last} ({metric} {lo:+.2f} to {hi:+.2f} {unit} over the last half)"]
+    parts = [f"{len(improving)} of {len(rows)} groups still improving from {when} "
+             f"({metric} {lo:+.2f} to {hi:+.2f} {unit} over the last half)"]
     if ranking:
+        at = f"step {h}" if same else "half the steps"
         held = "held" if ranking["best_held"] else \
-            f"changed (best at step {h}: {ranking['best_half']})"
-        parts.append(f"ranking at step {h} against {last}: {format_tau(ranking)} "
-                     f"({RESAMPLES} bootstrap resamples of the images); the best {held}")
+            f"changed (best at {at}: {ranking['best_half']})"
+        parts.append(f"ranking at {at} against the end: {format_tau(ranking)} "
+                     f"({RESAMPLES} bootstrap resamples of the tiles); the best {held}")
     if improving:
         parts.append("a verdict at this budget is about how fast a variant learns: "
                      "search_spaces/fidelity.py checks it against longer budgets")

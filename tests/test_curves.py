@@ -51,6 +51,7 @@ def test_still_improving_flat_and_the_ranking_that_changed():
     assert rank["tau"] == pytest.approx(1 / 3)  # b > a > c became a > b > c: one swap of 3
     assert "1 of 3 groups still improving" in out["sentence"]
     assert "best changed (best at step 60: b)" in out["sentence"]
+    assert "ranking at step 60 against the end: Kendall tau +0.33" in out["sentence"]
 
 
 def test_tau_interval_resamples_images_in_every_group_alike():
