@@ -14,8 +14,8 @@
 import numpy as np
 from scipy import stats
 
-from bench import verdicts
-from bench.compare import cell_matrix, cells, compare_groups, paired_difference
+from irn.stats import verdicts
+from irn.stats.compare import cell_matrix, cells, compare_groups, paired_difference
 from bench.replicates import group_label
 from irn.metric_registry import equivalence_margin, metric_spec
 
@@ -96,7 +96,7 @@ def learning(trials: list[dict], metric: str, mode: str, margins: dict | None = 
 def within_group_spread(changes: dict) -> tuple[float | None, int]:
     """(sd, df) of one replicate's mean change, pooled over the groups: the one-way
     within-group spread (sum of squared deviations from each group's mean over
-    sum(R_g - 1)). Not bench.pooled's two-way fit: a group's change is not paired with
+    sum(R_g - 1)). Not irn.stats.pooled's two-way fit: a group's change is not paired with
     another group's, so the seed luck shared by all groups is part of its noise.
     (None, 0) with fewer than 2 replicates anywhere."""
     ss, df = 0.0, 0

@@ -9,7 +9,7 @@ import tempfile
 from rich.console import Console
 from rich.table import Table
 
-from bench.verdicts import level
+from irn.stats.verdicts import level
 from irn.atomic import atomic_write
 from irn.metric_registry import metric_spec
 
@@ -23,7 +23,7 @@ def _ci(stat: dict, spec) -> str:
 def dataset_caption(name: str, ds: dict, setup: dict) -> str:
     z = setup["z"]
     line = f"{name}: {ds['n_images']} images, x{setup['scale']}, fit {setup['fit']}, z {z}"
-    if ds["n_images"] < 10:  # bench.compare: the t interval, wide with so few images
+    if ds["n_images"] < 10:  # irn.stats.compare: the t interval, wide with so few images
         line += f" (only {ds['n_images']} images: t interval, wide)"
     spread = ds.get("z_draws")
     if spread:

@@ -7,7 +7,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from bench.compare import mean_ci
+from irn.stats.compare import mean_ci
 from irn.evaluate import ImageViews
 from irn.metric_registry import evaluation_metrics, storage_metrics
 from irn.imresize import imresize

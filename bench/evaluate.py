@@ -8,7 +8,7 @@
 Per dataset: Y-PSNR / Y-SSIM / RGB PSNR of the round trip, the bicubic-down/bicubic-up row,
 the LR against the bicubic LR, super-resolution from a plain bicubic LR, the model's LR and
 the bicubic LR through real libjpeg at each QF, and the bits per LR pixel of both LRs as PNG
-and as JPEG, each as a mean with its 95% CI over images (bench.compare) and the image count.
+and as JPEG, each as a mean with its 95% CI over images (irn.stats.compare) and the image count.
 Convention: uint8, BT.601 Y, `scale` px border crop, SSIM 11x11 Gaussian (irn.evaluate).
 Datasets named like Set5, Set14, BSD100, Urban100 or DIV2K get the published rows
 (bench/published/irn_tables.csv, each with its paper and table) and ours minus published.

@@ -1,8 +1,8 @@
-"""The group table of a sweep (bench.compare's statistics): one row per group, mean and 95%
+"""The group table of a sweep (irn.stats.compare's statistics): one row per group, mean and 95%
 CI of each group metric, and the paired difference against the best and the reference
 group with its verdict. Rendered for the terminal (rich) and as markdown (MLflow)."""
-from bench.compare import GROUP_METRICS
-from bench.verdicts import MAX_SEEDS_ESTIMATE
+from irn.stats.compare import GROUP_METRICS
+from irn.stats.verdicts import MAX_SEEDS_ESTIMATE
 from irn.metric_registry import metric_spec
 
 
@@ -60,6 +60,13 @@ def rows(summary: dict) -> tuple[list[str], list[list[str]]]:
                     _versus(g.get("vs_best"), spec.fmt, "best"),
                     _versus(g.get("vs_reference"), spec.fmt, "reference")])
     return header, out
+
+
+def stored(summary: dict) -> dict:
+    """The group table as summary.json keeps it (`group_table`), for readers that render it
+    without this module (the report)."""
+    header, body = rows(summary)
+    return {"header": header, "rows": body}
 
 
 def also_rows(summary: dict) -> tuple[list[str], list[list[str]]]:

@@ -97,7 +97,7 @@ def timed_step(trainer, batches, clock: StepClock, trace: bool = False) -> dict:
     with phase("data"):
         hr, lr_ref = next(batches)
     with phase("h2d"):
-        hr, lr_ref = trainer._to_device(hr), trainer._to_device(lr_ref)
+        hr, lr_ref = trainer.to_device(hr), trainer.to_device(lr_ref)
     trainer.train_step(hr, lr_ref, phase=phase)
     sync(trainer.device)
     return {**clock.seconds(), "step": time.perf_counter() - wall}
@@ -128,7 +128,7 @@ def profile_summary(trainer, steps: int, warmup: int = 1, telemetry: bool = Fals
     `telemetry=True` adds the sampler's summary under "telemetry"."""
     if steps < 1 or warmup < 0:
         raise ValueError(f"steps must be >= 1 and warmup >= 0, got {steps}, {warmup}")
-    batches = trainer._batches() if batches is None else batches
+    batches = trainer.batches() if batches is None else batches
     clock = StepClock(trainer.device)
     trainer.model.train()
     for _ in range(warmup):
@@ -150,7 +150,7 @@ def interleaved_summaries(trainers: list, steps: int, warmup: int = 1) -> list[d
     each summary also holds its step times ("steps_s") for the paired comparison."""
     if steps < 1 or warmup < 0:
         raise ValueError(f"steps must be >= 1 and warmup >= 0, got {steps}, {warmup}")
-    batches = [t._batches() for t in trainers]
+    batches = [t.batches() for t in trainers]
     clocks = [StepClock(t.device) for t in trainers]
     for t in trainers:
         t.model.train()
@@ -166,9 +166,9 @@ def interleaved_summaries(trainers: list, steps: int, warmup: int = 1) -> list[d
 
 def paired_speedup(a: dict, b: dict) -> dict:
     """B's speed-up over A: exp of the mean log ratio of A's to B's paired step times, its
-    95% CI (bench.compare.mean_ci: BCa bootstrap or t) and 'faster' / 'slower' /
+    95% CI (irn.stats.compare.mean_ci: BCa bootstrap or t) and 'faster' / 'slower' /
     'indistinguishable' (CI containing 1)."""
-    from bench.compare import mean_ci
+    from irn.stats.compare import mean_ci
     logs = np.log(np.asarray(a["steps_s"]) / np.asarray(b["steps_s"]))
     stat = mean_ci(logs[None, :])
     ci = [float(np.exp(v)) for v in stat["ci95"]] if stat["ci95"] else None
@@ -189,7 +189,7 @@ def trace(trainer, steps: int, out_dir: str, top: int = 25) -> dict:
     activities = [ProfilerActivity.CPU]
     if trainer.device.type == "cuda":
         activities.append(ProfilerActivity.CUDA)
-    batches = trainer._batches()
+    batches = trainer.batches()
     clock = StepClock(trainer.device)
     with profile(activities=activities, record_shapes=False) as prof:
         for _ in range(steps):

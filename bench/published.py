@@ -38,13 +38,13 @@ def comparison(dataset: str, scale: int, summary: dict,
                rows: list[dict] | None = None) -> list[dict]:
     """One row per published number of this dataset and scale whose metric we measured:
     published, ours (mean, ci95, n) and ours - published with its interval and verdict
-    (bench.verdicts: the rows are one family, Bonferroni; margins from the metric registry).
+    (irn.stats.verdicts: the rows are one family, Bonferroni; margins from the metric registry).
     `rows`: our per-image rows, for the family-wise interval (without them: our 95% CI,
     shifted by the published constant, and no family correction)."""
     import numpy as np
 
-    from bench import verdicts
-    from bench.compare import mean_ci
+    from irn.stats import verdicts
+    from irn.stats.compare import mean_ci
     from irn.metric_registry import equivalence_margin, metric_spec
     name = canonical(dataset)
     matches = []

@@ -15,7 +15,7 @@ from rich.console import Console
 from bench import group_table
 from bench.cli import (OneLineParser, UsageError, check_json_target, fail, parse_margins,
                        write_json_atomic)
-from bench.compare import also_compared, compare_groups
+from irn.stats.compare import also_compared, compare_groups
 from bench.curves import fidelity, learning
 from bench.versus import load_summary
 
@@ -41,6 +41,7 @@ def restat(summary: dict, margins: dict | None = None) -> dict:
     if key:
         out["fidelity"] = fidelity(trials, key, summary.get("searched") or [key],
                                    summary["objective"], summary["mode"], ref, margins)
+    out["group_table"] = group_table.stored(out)
     return out
 
 

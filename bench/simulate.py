@@ -1,16 +1,16 @@
 """`python -m bench.simulate [--sims N]`: seeded simulations of whole sweeps through
-bench.compare.compare_groups (and --seeds auto's rule, bench.sweep_rounds.next_points):
+irn.stats.compare.compare_groups (and --seeds auto's rule, bench.sweep_rounds.next_points):
 family-wise false alarms, `equivalent` at the margin, and the power against a true 0.1 dB
 lead, at 2, 3 and 5 seeds and with seeds=auto. tests/test_verdict_simulation.py asserts the
 bounds; this prints the table bench/STATISTICS.md quotes.
 
 The noise has the shape of the main job's per-image rows (`make sweep`,
 search_spaces/losses.py, cpu budget, seeds 0-1, 4 groups x 32 tiles, bf16; measured on
-2026-12-07 on an Intel Xeon family 6 model 207 from its --json summary: `bench.pooled` for
+2026-12-07 on an Intel Xeon family 6 model 207 from its --json summary: `irn.stats.pooled` for
 SEED_SD (3 df), the other spreads from the groups x seeds x tiles table's two-way means):
 - IMAGE_SD: the sd of the tiles' mean psnr_y (shared by every group; pairing cancels it);
 - SHARED_SEED_SD: the seed's luck shared by every group (pairing cancels it);
-- SEED_SD: the pooled seed spread of one group's replicate mean (bench.pooled's sigma);
+- SEED_SD: the pooled seed spread of one group's replicate mean (irn.stats.pooled's sigma);
 - GROUP_IMAGE_SD: how much a group's gain varies from tile to tile, beyond its mean;
 - CELL_SD: what is left per tile and seed.
 """
@@ -18,7 +18,7 @@ import argparse
 
 import numpy as np
 
-from bench.compare import compare_groups
+from irn.stats.compare import compare_groups
 
 IMAGE_SD, SHARED_SEED_SD, SEED_SD, GROUP_IMAGE_SD, CELL_SD = 5.1, 0.045, 0.016, 0.031, 0.119
 IMAGES = 32

@@ -586,6 +586,7 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
             _drop_unused(locals().get("plan"))
             return fail(e)
         raise
+    summary["group_table"] = group_table.stored(summary)
     interrupted = summary["interrupted"]
     log.close()
     log_comparison(tracker, plan.parent_run_id, summary)

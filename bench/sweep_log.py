@@ -12,7 +12,7 @@ import time
 from ray import tune
 from ray.tune.result import AUTO_RESULT_KEYS
 
-from bench.compare import also_compared, compare_groups
+from irn.stats.compare import also_compared, compare_groups
 from bench.curves import curve_fields, fidelity, learning
 from bench.sweep_rounds import looks
 from bench.replicates import REPLICATE, group_id, group_label, trial_config

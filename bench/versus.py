@@ -6,7 +6,7 @@ matched by label (the searched values), trials by seed, cells by image: every di
 AFTER - BEFORE on the same image of the same seed of the same group, the pairing that
 cancels image difficulty and seed luck (bench/STATISTICS.md). Per group and pooled over
 every matched trial pair (rows: group x seed, columns: images), the mean with the 95%
-interval of bench.compare and a verdict; beside it each BEFORE group's seed spread (the
+interval of irn.stats.compare and a verdict; beside it each BEFORE group's seed spread (the
 range of its seeds' means), the yardstick a change "within the noise" is read against.
 Time: the two sweeps' wall times, and each matched trial pair's wall-time ratio. The base
 configs' differences and the arithmetic / layout each trial ran in are printed first, so a
@@ -19,8 +19,8 @@ import sys
 import numpy as np
 
 from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic
-from bench import verdicts
-from bench.compare import cell_matrix, cells, mean_ci, paired_difference, verdict
+from irn.stats import verdicts
+from irn.stats.compare import cell_matrix, cells, mean_ci, paired_difference, verdict
 from irn.metric_registry import equivalence_margin, metric_spec
 
 

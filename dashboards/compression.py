@@ -6,14 +6,14 @@ At each model point the gain over plain JPEG is taken at the same rate: on each 
 Y-PSNR of plain JPEG at the model's rate is interpolated (linearly in bits, between the two
 HR QFs around it) on that tile's own JPEG curve, so the pairing cancels tile difficulty; a
 rate outside the tile's JPEG curve leaves the tile out. The 95% CI over seeds x tiles is
-bench.compare's, as for every comparison of the sweep."""
+irn.stats.compare's, as for every comparison of the sweep."""
 import re
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from bench.compare import mean_ci, verdict
+from irn.stats.compare import mean_ci, verdict
 from irn.metric_registry import MARGINS
 from dashboards.figures import LAYOUT, PALETTE, Section
 

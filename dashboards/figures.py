@@ -15,7 +15,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from bench.compare import mean_ci
+from irn.stats.compare import mean_ci
 from dashboards.data import KEY_PARAMS, NOT_FACTORS, Sweep, metric
 from irn.metric_registry import metric_spec
 
@@ -304,7 +304,7 @@ def by_parameter(sweep: Sweep) -> Section:
 
 
 def mean_interval(matrix: np.ndarray) -> tuple[float, float | None, float | None]:
-    """(mean, lo, hi) of a seeds x images matrix by bench.compare.mean_ci, the interval of
+    """(mean, lo, hi) of a seeds x images matrix by irn.stats.compare.mean_ci, the interval of
     the sweep's group table (so a plotted bar and the table's CI agree); lo, hi None when
     there is no interval (a single value)."""
     stat = mean_ci(matrix)

@@ -14,7 +14,7 @@ def _ci_bar(stat: dict) -> tuple[float, float]:
 
 
 NO_GAIN = "no group has gain_db (not a rescaling sweep: task=stego has its own section)"
-# one colour per verdict (bench/verdicts.py); "indistinguishable" is the word of summaries
+# one colour per verdict (irn/stats/verdicts.py); "indistinguishable" is the word of summaries
 # from before the four verdicts, drawn as undecided
 VERDICT_COLORS = {"best": "#2ca02c", "better": "#1f77b4", "worse": "#d62728",
                   "equivalent": "#17becf", "undecided": "#7f7f7f", "indistinguishable": "#7f7f7f"}
@@ -132,13 +132,13 @@ def group_gains(summary: dict | None) -> Section:
 
 
 def _comparison_table(summary: dict) -> pd.DataFrame | None:
-    """The sweep's group table (bench.group_table: the terminal's), as display strings."""
-    from bench.group_table import rows
-    try:
-        header, body = rows(summary)
-    except KeyError:  # a summary from before the group table's fields
+    """The sweep's group table as the terminal printed it (bench.group_table stores it in
+    summary.json as `group_table`: header and rows of display strings); None for a summary
+    from before it was stored."""
+    table = summary.get("group_table")
+    if not table:
         return None
-    return pd.DataFrame(body, columns=header)
+    return pd.DataFrame(table["rows"], columns=table["header"])
 
 
 def per_image_gains(rows: pd.DataFrame) -> Section:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from bench.compare import mean_ci
+from irn.stats.compare import mean_ci
 from dashboards.figures import LAYOUT, Section
 from dashboards.groups import VERDICT_COLORS, verdict_of
 
@@ -16,7 +16,7 @@ SECRET, STEGO = "secret_psnr_y", "stego_psnr_y"
 
 
 def _from_rows(per_image: pd.DataFrame, label: str, name: str) -> dict | None:
-    """{"mean", "ci95"} of a group's per-image rows (seeds x images), as bench.compare."""
+    """{"mean", "ci95"} of a group's per-image rows (seeds x images), as irn.stats.compare."""
     if name not in per_image:
         return None
     part = per_image[per_image["label"] == label].dropna(subset=[name])

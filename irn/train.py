@@ -127,7 +127,9 @@ class Trainer:
     def _autocast(self):
         return autocast(self.amp, self.device.type)
 
-    def _batches(self):
+    def batches(self):
+        """The training batches from the current step on (what `run` draws): an iterator of
+        (hr, lr_ref) CPU tensors; `to_device` moves one to the model's device and layout."""
         cfg = self.cfg
         return iter(train_loader(cfg.data, cfg.scale, cfg.patch_size, cfg.batch_size, cfg.loader,
                                  cfg.workers, cfg.seed, images=self.train_images,
@@ -183,7 +185,7 @@ class Trainer:
         `on_step()`, when given, is called after every step (a profiler's step counter)."""
         cfg, device = self.cfg, self.device
         until = cfg.steps if until is None else min(until, cfg.steps)
-        batches = self._batches()
+        batches = self.batches()
         self.model.train()
         t_data, t_compute, n = 0.0, 0.0, 0
         interval, window, trace = _LossWindow(), _LossWindow(), []
@@ -191,7 +193,7 @@ class Trainer:
         while self.step < until:
             t0 = time.perf_counter()
             hr, lr_ref = next(batches)
-            hr, lr_ref = self._to_device(hr), self._to_device(lr_ref)
+            hr, lr_ref = self.to_device(hr), self.to_device(lr_ref)
             sync(device)
             t1 = time.perf_counter()
             losses = self.train_step(hr, lr_ref)
@@ -224,7 +226,7 @@ class Trainer:
                 t_data, t_compute, n, trace = 0.0, 0.0, 0, []
                 yield report
 
-    def _to_device(self, x):
+    def to_device(self, x):
         x = x.to(self.device, non_blocking=True)
         return in_layout(x, self.channels_last)
 

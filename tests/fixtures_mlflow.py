@@ -2,7 +2,7 @@
 (bench/tracking.py's docstring): what the producers log, and nothing they do not.
 
 One experiment, one sweep parent run (irn.role=sweep, artifact summary.json with the group
-statistics from bench.compare and the overhead figures) and child trials (irn.role=trial,
+statistics from irn.stats.compare and the overhead figures) and child trials (irn.role=trial,
 named LABEL|sSEED, tags irn.group / irn.group_label / irn.replicate / irn.seed) whose params
 are every config key as strings. Each configuration of TRIALS runs with every seed of SEEDS.
 Metrics as bench.tracking.report_points logs them: loss/* every log_every steps, evaluation
@@ -22,7 +22,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
-from bench.compare import compare_groups
+from irn.stats.compare import compare_groups
 
 EXPERIMENT = "irn-test-sweep"
 QFS = (30, 50, 70, 90)
@@ -234,6 +234,9 @@ def add_sweep(uri: str, experiment: str, trials: list[dict], *, start_ms: int, j
                             "train_s": train_s, "eval_s": eval_s,
                             "non_training_share": 1 - train_s / (wall_s * 2),
                             "non_trial_share": 1 - (train_s + eval_s) / (wall_s * 2)}}
+    if comparison["groups"]:  # as bench.sweep stores it for the report
+        from bench.group_table import stored
+        summary["group_table"] = stored(summary)
     client.log_text(parent, json.dumps(summary), "summary.json")
     client.set_terminated(parent, status="FINISHED", end_time=start_ms + 600_000)
     return parent

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bench.compare import compare_groups, mean_ci, paired_difference, verdict
-from bench.verdicts import negligible
+from irn.stats.compare import compare_groups, mean_ci, paired_difference, verdict
+from irn.stats.verdicts import negligible
 from bench.replicates import group_id, group_label, trial_config
 
 
@@ -186,7 +186,7 @@ def test_replicate_seeds_and_groups():
 def test_pooled_spread_is_the_two_way_residual_variance():
     # a full groups x replicates table: OLS residuals of y ~ group + replicate are the
     # double-centred table, with (G - 1)(R - 1) degrees of freedom
-    from bench.pooled import pool
+    from irn.stats.pooled import pool
     y = np.random.default_rng(9).normal(0, 0.1, (4, 3)) + np.arange(4)[:, None]
     resid = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
     got = pool({f"g{g}": {r: y[g, r] for r in range(3)} for g in range(4)})
@@ -229,7 +229,7 @@ def test_pooling_gives_every_comparison_the_sweeps_degrees_of_freedom():
 
 
 def cells_of(trials, label):
-    from bench.compare import cells
+    from irn.stats.compare import cells
     return cells([t for t in trials if t["label"] == label], "psnr_y")
 
 

@@ -32,7 +32,7 @@ def _write(folder, name, img, **kw):
     Image.fromarray(img).save(folder / name, **kw)
 
 
-def _batches(loader, n):
+def batches(loader, n):
     it = iter(loader)
     return [next(it) for _ in range(n)]
 
@@ -57,11 +57,11 @@ def test_embedded_split_is_deterministic_disjoint_rgb(embedded_train):
 
 def test_memory_and_disk_loaders_give_identical_batches(embedded_train):
     kw = dict(scale=2, patch_size=48, batch_size=4, seed=3)
-    mem = _batches(train_loader(loader="memory", **kw), 3)
-    disk = _batches(train_loader(loader="disk", **kw), 3)
-    shared = _batches(train_loader(loader="memory", images=embedded_train, **kw), 3)
+    mem = batches(train_loader(loader="memory", **kw), 3)
+    disk = batches(train_loader(loader="disk", **kw), 3)
+    shared = batches(train_loader(loader="memory", images=embedded_train, **kw), 3)
     assert _same(mem, disk) and _same(mem, shared)
-    other_seed = _batches(train_loader(loader="memory", **{**kw, "seed": 4}), 1)
+    other_seed = batches(train_loader(loader="memory", **{**kw, "seed": 4}), 1)
     assert not torch.equal(other_seed[0][0], mem[0][0])
     paths, sizes = image_files("embedded", "train")
     assert [p.name for p in paths] == [f"{n}.png" for n in EMBEDDED_TRAIN]
@@ -120,9 +120,9 @@ def test_folder_with_corrupt_file_warns_once_and_loaders_agree(tmp_path):
     assert [im.shape for im in images] == [(40, 50, 3), (60, 40, 3), (30, 30, 3), (30, 30, 3)]
     assert np.array_equal(images[2][:, :, 0], images[2][:, :, 2])  # grey -> equal channels
     with pytest.warns(DataWarning, match="skipped 1 "):
-        disk = _batches(train_loader(tmp_path, patch_size=32, batch_size=4, loader="disk"), 2)
+        disk = batches(train_loader(tmp_path, patch_size=32, batch_size=4, loader="disk"), 2)
     with pytest.warns(DataWarning):
-        mem = _batches(train_loader(tmp_path, patch_size=32, batch_size=4), 2)
+        mem = batches(train_loader(tmp_path, patch_size=32, batch_size=4), 2)
     assert _same(mem, disk)
 
 
@@ -208,9 +208,9 @@ def test_val_images_mod_crop_and_center_crop():
 def test_workers_are_deterministic_and_resume_works():
     images = [_photo(80, 80, i) for i in range(3)]
     kw = dict(images=images, scale=2, patch_size=32, batch_size=4, seed=1)
-    single = _batches(train_loader(**kw), 3)
-    assert _same(single, _batches(train_loader(workers=2, **kw), 3))
-    assert _same(single[2:], _batches(train_loader(start_batch=2, **kw), 1))
+    single = batches(train_loader(**kw), 3)
+    assert _same(single, batches(train_loader(workers=2, **kw), 3))
+    assert _same(single[2:], batches(train_loader(start_batch=2, **kw), 1))
 
 
 def test_read_only_shared_images_need_no_copy_and_no_warning():

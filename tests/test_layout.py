@@ -119,8 +119,8 @@ def test_channels_last_training_step_keeps_layout_and_loss():
         cfg = from_dict({"scale": 4, "channels_last": channels_last, "steps": 1},
                         budget="smoke")
         trainer = Trainer(cfg)
-        hr, lr = next(trainer._batches())
-        hr, lr = trainer._to_device(hr), trainer._to_device(lr)
+        hr, lr = next(trainer.batches())
+        hr, lr = trainer.to_device(hr), trainer.to_device(lr)
         if channels_last:
             with layouts:
                 losses[channels_last] = trainer.train_step(hr, lr)
@@ -222,9 +222,9 @@ def test_channels_last_training_matches_nchw_for_every_coupling(coupling):
         cfg = from_dict({"coupling": coupling, "blocks": 1, "channels_last": channels_last,
                          "steps": 2}, budget="smoke")
         trainer = Trainer(cfg)
-        batches = trainer._batches()
+        batches = trainer.batches()
         for _ in range(2):
-            hr, lr = (trainer._to_device(t) for t in next(batches))
+            hr, lr = (trainer.to_device(t) for t in next(batches))
             losses[channels_last] = trainer.train_step(hr, lr)
     for term, value in losses[False].items():
         assert losses[True][term] == pytest.approx(value, rel=1e-3), term

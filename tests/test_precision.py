@@ -39,8 +39,8 @@ def test_bf16_training_keeps_the_lr_the_latent_and_the_losses_in_fp32():
     for layout in ("false", "true"):
         trainer = Trainer(from_dict({"scale": 2, "blocks": 1, "gc": 8, "batch_size": 2,
                                      "patch_size": 16, "amp": "bf16", "channels_last": layout}))
-        hr, lr = next(trainer._batches())
-        hr, lr = trainer._to_device(hr), trainer._to_device(lr)
+        hr, lr = next(trainer.batches())
+        hr, lr = trainer.to_device(hr), trainer.to_device(lr)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             out, _ = trainer.model(hr)
             total, terms = trainer.objective(trainer.net, hr, lr, trainer.z_gen,

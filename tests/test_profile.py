@@ -31,7 +31,7 @@ def test_parts_sum_to_the_measured_step_time():
 
 def test_a_slow_loader_is_charged_to_data_and_called_data_bound():
     trainer = tiny_trainer()
-    real = trainer._batches()
+    real = trainer.batches()
 
     def slow():
         while True:
@@ -57,7 +57,7 @@ def test_verdict_is_data_bound_from_the_threshold_on():
 def test_profiled_steps_are_the_real_training_steps():
     a, b = tiny_trainer(), tiny_trainer()
     profile.profile_summary(a, steps=1, warmup=1)
-    batches = b._batches()
+    batches = b.batches()
     for _ in range(2):
         b.train_step(*next(batches))
     assert a.step == b.step == 2

@@ -73,7 +73,7 @@ def test_training_is_deterministic_and_resumes_the_motion_draws(tmp_path):
                      "steps": 4}, budget="smoke")
 
     def losses(trainer, n):
-        batches = trainer._batches()
+        batches = trainer.batches()
         return [trainer.train_step(*next(batches))["temporal"] for _ in range(n)]
     straight = losses(Trainer(cfg), 4)
     first = Trainer(cfg)

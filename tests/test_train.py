@@ -19,7 +19,7 @@ def val_set():
 
 
 def per_step_losses(trainer, n):
-    batches = trainer._batches()
+    batches = trainer.batches()
     return [trainer.train_step(*next(batches))["total"] for _ in range(n)]
 
 

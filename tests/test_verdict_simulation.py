@@ -1,11 +1,11 @@
-"""Seeded simulations of whole sweeps through bench.compare.compare_groups (the generator and
+"""Seeded simulations of whole sweeps through irn.stats.compare.compare_groups (the generator and
 its noise shape, measured from the main job's rows, are bench/simulate.py): the family-wise
 false-alarm rate, equivalence at the margin, the power against 0.1 dB, and --seeds auto
 (bench/STATISTICS.md "Checks")."""
 import numpy as np
 import pytest
 
-from bench.compare import compare_groups
+from irn.stats.compare import compare_groups
 from bench.simulate import auto_sweep, sweep, verdicts_of
 from irn.metric_registry import equivalence_margin
 

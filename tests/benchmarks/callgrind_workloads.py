@@ -67,7 +67,7 @@ def _step(**settings):
     cfg = from_dict({"scale": 2, "blocks": 1, "gc": 8, "batch_size": 1, "jpeg_eval": "",
                      **settings})
     trainer = Trainer(cfg, train_images=_photos())
-    hr, lr = next(trainer._batches())
+    hr, lr = next(trainer.batches())
     return (lambda: trainer.train_step(hr, lr)), 2
 
 

@@ -54,7 +54,7 @@ def test_training_step(benchmark, scale):
     cfg = from_dict({"scale": scale, "batch_size": 2, "patch_size": 32, "jpeg_eval": "",
                      "z_train": "gaussian"})
     trainer = Trainer(cfg)
-    batches = trainer._batches()
+    batches = trainer.batches()
     hr, lr = next(batches)
     benchmark.pedantic(lambda: trainer.train_step(hr, lr), rounds=8, warmup_rounds=1)
 
@@ -65,6 +65,6 @@ def test_training_step_channels_last(benchmark):
     cfg = from_dict({"scale": 2, "batch_size": 2, "patch_size": 32, "jpeg_eval": "",
                      "z_train": "gaussian", "channels_last": "true"})
     trainer = Trainer(cfg)
-    hr, lr = next(trainer._batches())
-    hr, lr = trainer._to_device(hr), trainer._to_device(lr)
+    hr, lr = next(trainer.batches())
+    hr, lr = trainer.to_device(hr), trainer.to_device(lr)
     benchmark.pedantic(lambda: trainer.train_step(hr, lr), rounds=8, warmup_rounds=1)

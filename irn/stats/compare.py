@@ -11,10 +11,10 @@ Intervals:
   unknown and not in it;
 - several: the seed-to-seed spread and the image-to-image spread (of the image means, I - 1
   degrees of freedom) combined (`_two_way_interval`). In a sweep's comparisons the seed
-  spread is pooled over all its groups (bench.pooled: every group's degrees of freedom at
+  spread is pooled over all its groups (irn.stats.pooled: every group's degrees of freedom at
   once); a group whose spread is out of line, and bench.versus, use the comparison's own
   (R - 1 degrees of freedom).
-A sweep's comparisons are one family (bench.verdicts): simultaneous intervals, and verdicts
+A sweep's comparisons are one family (irn.stats.verdicts): simultaneous intervals, and verdicts
 better / worse (maybe negligible) / equivalent (inside the metric's margin) / undecided.
 """
 import math
@@ -22,8 +22,8 @@ import math
 import numpy as np
 from scipy import stats
 
-from bench import verdicts
-from bench.pooled import pool
+from irn.stats import verdicts
+from irn.stats.pooled import pool
 from irn.metric_registry import equivalence_margin, metric_spec
 
 CONFIDENCE = 0.95
@@ -99,7 +99,7 @@ def _halves(m: np.ndarray, confidence: float, seed_sd: float | None,
     return float(seeds), float(images)
 
 
-verdict = verdicts.verdict  # bench.compare.verdict: the one vocabulary
+verdict = verdicts.verdict  # irn.stats.compare.verdict: the one vocabulary
 
 
 def paired_difference(a: dict, b: dict, mode: str, margin: float = 0.0, family: int = 1,
