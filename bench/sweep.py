@@ -34,7 +34,9 @@ from bench.cli import (OneLineParser, UsageError, check_device,  # noqa: E402
                        check_json_target, check_writable_folder, fail, parse_margins,
                        write_json_atomic)
 from bench.tracking import (DEFAULT_EXPERIMENT, TrackingError, Tracker,  # noqa: E402
-                            default_tracking_uri, host_tags)
+                            config_params, default_tracking_uri, host_tags)
+from dashboards.colors import group_colors  # noqa: E402
+from dashboards.data import ui_url  # noqa: E402
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set  # noqa: E402
 
 STATE_FILE = "irn_sweep.json"
@@ -500,7 +502,8 @@ def start_parent(plan: SweepPlan, tracker: Tracker) -> str:
                                f"{plan.total_trials} trials, {t['seeds']} seed(s) per "
                                "configuration): running. The group table replaces this line "
                                "when it ends."})
-    tracker.log_params(run_id, sweep_params(plan.space_obj, plan.base, t["seeds"]))
+    tracker.log_params(run_id, config_params(sweep_params(plan.space_obj, plan.base,
+                                                          t["seeds"])))
     tracker.log_file(run_id, plan.space, "space.py")
     return run_id
 
@@ -604,6 +607,9 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     if summary.get("fidelity"):
         print(f"fidelity: {summary['fidelity']['sentence']}")
     print(overhead_line(summary))
+    print(f"MLflow UI: {ui_url(plan.tracking_uri, tracker.experiment_id)}"
+          + (f" (serve it with: mlflow ui --backend-store-uri {plan.tracking_uri})"
+             if not plan.tracking_uri.startswith(("http:", "https:")) else ""))
     if args.json:
         write_json_atomic(args.json, summary)
     sys.stdout.flush()  # before Ray's exit handlers run: no duplicated output
@@ -652,6 +658,11 @@ def log_comparison(tracker, run_id: str, summary: dict) -> None:
                               "irn.best_group": comp.get("best") or "",
                               "irn.verdict": comp.get("sentence", "")[:4000]})
     tracker.log_text(run_id, group_table.metrics_legend(summary), "metrics.md")
+    # MLflow's runs table colours each trial as the report colours its group
+    colors = group_colors(t["label"] for t in summary["trials"])
+    for t in summary["trials"]:
+        if t.get("mlflow_run_id"):
+            tracker.set_tags(t["mlflow_run_id"], {"mlflow.runColor": colors[t["label"]]})
 
 
 def attach_dashboard(plan: SweepPlan, summary: dict) -> None:

@@ -16,7 +16,8 @@ from irn.stats.compare import also_compared, compare_groups
 from bench.curves import curve_fields, fidelity, learning
 from bench.sweep_rounds import looks
 from bench.replicates import REPLICATE, group_id, group_label, trial_config
-from bench.tracking import PER_IMAGE, Tracker, host_tags, numbers, one_line, path_tags
+from bench.tracking import (PER_IMAGE, Tracker, config_params, host_tags, numbers, one_line,
+                            path_tags)
 from bench.trial_profile import PROFILE_DIR
 from irn.metric_registry import metric_spec
 
@@ -125,7 +126,7 @@ class SweepLog(tune.Callback):
                 "irn.replicate": who["replicate"], "irn.seed": who["seed"]})
             trial_log = self.trials[trial.trial_id] = TrialLog(run_id, -1)
             if created:
-                self.tracker.log_params(run_id, who["cfg"].to_dict())
+                self.tracker.log_params(run_id, config_params(who["cfg"].to_dict()))
                 self.tracker.set_tags(run_id, {**self.host, "irn.status": "RUNNING",
                                                "mlflow.note.content": describe_trial(who)})
             else:  # a resumed sweep's trial: the same run again, continued

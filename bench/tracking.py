@@ -41,8 +41,12 @@ import time
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from dashboards.data import ui_url
+
 DEFAULT_EXPERIMENT = "irn-bench"
-# MLflow's UI opens an experiment of this kind on its runs list, not the GenAI overview.
+# The experiment's kind, for MLflow's own use; MLflow 3.17's UI opens every experiment on its
+# GenAI overview regardless (checked in headless Chromium), hence the direct runs-table link
+# (dashboards.data.ui_url) in the experiment's description and the sweep's last lines.
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 CROPS = ("gt", "lr", "lr_bicubic", "bicubic_up", "recon")  # crops/<image>/<kind>.png
 PER_IMAGE = "eval/per_image.json"  # every evaluation's per-image rows (image, seed, step, ...)
@@ -51,6 +55,26 @@ STEP_TAG = "irn.step"  # the last report step logged to a run
 
 class TrackingError(RuntimeError):
     """The tracking store cannot be reached or used (one line)."""
+
+
+def experiment_description(tracking_uri: str, experiment_id: str) -> str:
+    """The experiment's description (markdown): where its runs table and reports are."""
+    return (f"irn-bench runs. Open the runs table directly: <{ui_url(tracking_uri, experiment_id)}>"
+            " (MLflow 3 otherwise opens an experiment on its GenAI overview). Each sweep is a "
+            "parent run (tag irn.role=sweep) with its trials nested under it, coloured by "
+            "group; its report is the parent run's artifact report.html, its verdict the "
+            "parent's description.")
+
+
+def config_params(config: dict) -> dict:
+    """A config as MLflow params, with lambda_guide=None (the official scale^2) logged as the
+    weight the run trained with, as the report shows it (a searched scale: "None (scale^2)")."""
+    if "lambda_guide" not in config or config["lambda_guide"] is not None:
+        return config
+    try:
+        return {**config, "lambda_guide": float(int(config["scale"]) ** 2)}
+    except (KeyError, TypeError, ValueError):
+        return {**config, "lambda_guide": "None (scale^2)"}
 
 
 def default_tracking_uri() -> str:
@@ -128,6 +152,10 @@ class Tracker:
                         experiment, artifact_location=_artifact_root(tracking_uri, experiment))
                 if not exp or EXPERIMENT_KIND[0] not in exp.tags:
                     self.client.set_experiment_tag(self.experiment_id, *EXPERIMENT_KIND)
+                if not exp or "mlflow.note.content" not in exp.tags:
+                    self.client.set_experiment_tag(self.experiment_id, "mlflow.note.content",
+                                                   experiment_description(
+                                                       tracking_uri, self.experiment_id))
         except Exception as e:  # noqa: BLE001 - any store failure is one clear line
             raise TrackingError(f"cannot use MLflow tracking URI {tracking_uri}: "
                                 f"{one_line(e, 300)}") from None
@@ -301,7 +329,7 @@ class SingleRun:
     def __init__(self, tracking_uri: str, experiment: str, cfg_dict: dict, name: str = "single"):
         self.tracker = Tracker(tracking_uri, experiment)
         self.run_id = self.tracker.create_run(name, {"irn.role": "single", **host_tags()})
-        self.tracker.log_params(self.run_id, cfg_dict)
+        self.tracker.log_params(self.run_id, config_params(cfg_dict))
         self.start = time.perf_counter()
         self.per_image: list[dict] = []
         self.first = True

@@ -3,13 +3,16 @@
     python -m dashboards.build --experiment NAME [--tracking-uri URI] [--parent RUN_ID]
                                --out report.html [--png DIR]
 
-The page leads with each group's gain over bicubic (mean, 95% CI, verdict), the interaction
-of two factors, and the gain on each validation image; then parallel coordinates with the
-trial table linked to its selection, which parameters matter, the objective against each
-parameter, the training curves (smoothed dense losses, one panel per loss definition, the
-evaluations as markers), quality against cost (only a cost that differs beyond its noise),
-JPEG robustness, where the sweep's time went, and a gallery of crops of every validation
-image with error maps. Sections without data are left out with a one-line note. The page
+The page leads with the verdicts' evidence: every group's paired difference from the reference
+and from the best (forest plot, the family's intervals, one colour per verdict) with the group
+table under it; then whether training was done (group mean curves with seed bands), the
+two-factor grid coloured by paired difference, the gain on each validation image, parallel
+coordinates with the sortable trial table linked to its selection and to MLflow's run pages,
+which parameters matter (ANOVA with the seed as a factor), the objective against each
+parameter, the training curves, quality against cost, JPEG robustness, where the sweep's time
+went, and a gallery with error maps and each group's difference from the reference. A group
+has one colour everywhere (dashboards/colors.py), as in MLflow's runs table.
+Sections without data are left out with a one-line note. The page
 embeds plotly.js and its images, so it opens with no network.
 
 Default --parent: the latest sweep parent run (tag irn.role=sweep) in the experiment; with no

@@ -15,7 +15,8 @@ import plotly.graph_objects as go
 
 from irn.stats.compare import mean_ci, verdict
 from irn.metric_registry import MARGINS
-from dashboards.figures import LAYOUT, PALETTE, Section
+from dashboards.colors import group_colors
+from dashboards.figures import LAYOUT, Section
 
 TITLE = "Rescaling as compression: rate against distortion"
 
@@ -99,13 +100,14 @@ def rate_distortion(per_image: pd.DataFrame) -> Section:
         y=[one[f"hr_jpeg{q}_psnr_y"].mean() for q in qs], mode="lines+markers",
         name="plain JPEG of the HR", line=dict(color="black"), text=[f"QF {q}" for q in qs],
         hovertemplate="plain JPEG %{text}: %{x:.3f} bpp, %{y:.2f} dB<extra></extra>"))
-    for i, who in enumerate(dict.fromkeys(p["model"] for p in points)):
+    colors = group_colors(p["model"] for p in points)
+    for who in dict.fromkeys(p["model"] for p in points):
         mine = sorted((p for p in points if p["model"] == who), key=lambda p: p["rate"])
         ci = [p["psnr_y"].get("ci95") or [p["psnr_y"]["mean"]] * 2 for p in mine]
         ys = [p["psnr_y"]["mean"] for p in mine]
         fig.add_trace(go.Scatter(
             x=[p["rate"] for p in mine], y=ys, mode="lines+markers", name=who,
-            line=dict(color="#7f7f7f" if who == "bicubic" else PALETTE[i % len(PALETTE)],
+            line=dict(color="#7f7f7f" if who == "bicubic" else colors[who],
                       dash="dash" if who == "bicubic" else "solid"),
             error_y=dict(type="data", array=[c[1] - y for c, y in zip(ci, ys)],
                          arrayminus=[y - c[0] for c, y in zip(ci, ys)]),

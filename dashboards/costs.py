@@ -9,8 +9,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy import stats
 
-from dashboards.figures import LAYOUT, PALETTE, Section, mean_interval
-from dashboards.groups import VERDICT_COLORS, verdict_of
+from dashboards.colors import VERDICT_COLORS, group_colors
+from dashboards.figures import LAYOUT, Section, mean_interval
+from dashboards.groups import verdict_of
 
 
 def _welch_interval(a: list[float], b: list[float]) -> tuple[float, float] | None:
@@ -76,8 +77,9 @@ def quality_vs_cost(summary: dict | None) -> Section:
         return Section("cost", title, note="no cost differs between groups beyond its noise: "
                                            + "; ".join(why_not))
     fig = make_subplots(rows=1, cols=len(costs), shared_yaxes=True, horizontal_spacing=0.06)
-    groups = sorted(groups, key=lambda g: -g["gain_db"]["mean"])  # colours as elsewhere
-    for i, g in enumerate(groups):
+    groups = sorted(groups, key=lambda g: -g["gain_db"]["mean"])
+    colors = group_colors(g["label"] for g in groups)
+    for g in groups:
         gain, ci = g["gain_db"]["mean"], g["gain_db"].get("ci95") or [g["gain_db"]["mean"]] * 2
         for c, (name, axis, by_group) in enumerate(costs, 1):
             m, lo, hi = by_group.get(g["label"], (None, None, None))
@@ -85,7 +87,7 @@ def quality_vs_cost(summary: dict | None) -> Section:
                 continue
             fig.add_trace(go.Scatter(
                 x=[m], y=[gain], mode="markers", name=g["label"], legendgroup=g["label"],
-                showlegend=c == 1, marker=dict(size=11, color=PALETTE[i % len(PALETTE)],
+                showlegend=c == 1, marker=dict(size=11, color=colors[g["label"]],
                                                line=dict(width=2, color=VERDICT_COLORS[
                                                    verdict_of(g)])),
                 error_x=None if lo is None else dict(type="data", array=[hi - m],

@@ -97,6 +97,23 @@ def connect(tracking_uri: str | None) -> MlflowClient:
     return client
 
 
+DEFAULT_UI = "http://127.0.0.1:5000"  # where `mlflow ui` / `mlflow server` listen by default
+# MLflow 3.17's UI opens an experiment on its GenAI overview (it ignores the experiment's
+# mlflow.experimentKind tag, checked in headless Chromium); this URL parameter opens the
+# runs table and the UI remembers the choice.
+ML_VIEW = "workflowType=machine_learning"
+
+
+def ui_url(tracking_uri: str, experiment_id: str, run_id: str | None = None) -> str:
+    """The MLflow UI page of an experiment's runs table, or of one run: on the tracking
+    server itself for an http(s) store, else on `mlflow ui`'s default address."""
+    parts = urlsplit(tracking_uri or "")
+    base = public_uri(tracking_uri).rstrip("/") if parts.scheme in ("http", "https") \
+        else DEFAULT_UI
+    page = f"runs/{run_id}" if run_id else "runs"
+    return f"{base}/#/experiments/{experiment_id}/{page}?{ML_VIEW}"
+
+
 def public_uri(uri: str) -> str:
     """The tracking URI without any user:password@ part, for printing on the page."""
     parts = urlsplit(uri)

@@ -7,6 +7,7 @@ costs.py, groups.py and gallery.py hold the others.
 """
 import math
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,9 +16,10 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from irn.stats.compare import mean_ci
-from dashboards.data import KEY_PARAMS, NOT_FACTORS, Sweep, metric
+from dashboards.colors import group_colors
+from dashboards.data import KEY_PARAMS, NOT_FACTORS, Sweep, metric, ui_url
 from irn.metric_registry import metric_spec
+from irn.stats.compare import mean_ci
 
 # Final values shown per trial, when they differ between trials (a constant column is noise).
 TABLE_METRICS = ("psnr_y", "gain_db", "ssim_y", "lr_psnr_y", "sr_psnr_y", "psnr_y_zero",
@@ -93,12 +95,10 @@ def trial_labels(sweep: Sweep) -> dict[str, str]:
 
 
 def trial_colors(sweep: Sweep) -> dict[str, str]:
-    """One colour per group (the trials that differ only by seed), the same in every figure
-    (the best trial's group first)."""
+    """run_id -> its group's colour (dashboards.colors: the same in every section)."""
     runs = pd.concat([sweep.finished, sweep.failed])
-    groups = list(dict.fromkeys(runs["group"]))
-    return {rid: PALETTE[groups.index(g) % len(PALETTE)]
-            for rid, g in zip(runs["run_id"], runs["group"])}
+    colors = group_colors(runs["group_label"])
+    return {rid: colors[str(label)] for rid, label in zip(runs["run_id"], runs["group_label"])}
 
 
 def constant_keys(sweep: Sweep) -> dict:
@@ -165,6 +165,9 @@ def sweep_table(sweep: Sweep) -> Section:
                                    *[k for k in config if category_axis(sweep.runs[k])]]
     table.attrs["metric_columns"] = names
     table.attrs["linked"] = "parcoords"
+    exp = sweep.client.get_experiment_by_name(sweep.experiment)
+    table.attrs["links"] = {rid: ui_url(sweep.tracking_uri, exp.experiment_id, rid)
+                            for rid in done["run_id"]} if exp else {}
     n_fail = int((rows["_kind"] == "failed").sum())
     n_open = int((rows["_kind"] == "unfinished").sum())
     same = ", ".join(f"{k}={fmt(k, v)}" for k, v in constant.items())
@@ -176,7 +179,11 @@ def sweep_table(sweep: Sweep) -> Section:
              "the keys and metrics that differ between trials"
              + (f"; the same in every trial: {same}" if same else "")
              + (f"; {', '.join(dropped)} equal in every trial" if dropped else "")
-             + ". Dragging along a parallel-coordinates axis above filters these rows.")
+             + ". Dragging along a parallel-coordinates axis above filters these rows; a "
+             "click on a column's header sorts by it; a trial's name opens its run in the "
+             f"MLflow UI ({ui_url(sweep.tracking_uri, '…').split('/#/')[0]}, served by "
+             "`mlflow ui --backend-store-uri` with this sweep's tracking URI where the store "
+             "is a file).")
     return Section("table", "Trials", blurb, table=table)
 
 
@@ -225,45 +232,77 @@ def parallel_coordinates(sweep: Sweep) -> Section:
                    "only the selected trials.", figure=fig)
 
 
-def _strength(x: pd.Series, y: pd.Series) -> tuple[float, str]:
-    """Spearman rank correlation for numeric keys (signed), the correlation ratio eta for
-    categorical ones (0: the objective does not depend on the category, 1: fully determined)."""
-    ok = x.notna() & y.notna()
-    x, y = x[ok], y[ok]
-    if x.astype(str).nunique() < 2 or y.nunique() < 2:
-        return 0.0, "constant"
-    if not category_axis(x) and not x.map(type).eq(bool).all():
-        return float(x.rank().corr(y.rank())), "ρ"
-    groups = y.groupby(x.astype(str))
-    between = (groups.size() * (groups.mean() - y.mean()) ** 2).sum()
-    return float(np.sqrt(between / ((y - y.mean()) ** 2).sum())), "η"
+NAMES = {"seed": "seed (replicates)", "configuration": "configuration (keys varied together)"}
+MAX_LEVELS = 8  # a numeric key with more distinct values is a linear term, not a category
+
+
+def anova_shares(frame: pd.DataFrame, keys: list[str], y: str) -> pd.DataFrame:
+    """The ANOVA decomposition of `y` over the trials (statsmodels OLS, anova_lm with type II
+    sums of squares): one row per term (each key, the seed as a blocking factor, the
+    residual) with its share of the total sum of squares (eta squared), its degrees of
+    freedom and the F test's p value. When keys were varied together (a design matrix short
+    of full rank) their effects cannot be told apart: they become one term, "configuration",
+    the trial's group."""
+    import numpy as np
+    import statsmodels.formula.api as smf
+    from statsmodels.stats.anova import anova_lm
+
+    def columns(names):
+        data, terms = pd.DataFrame({"y": frame[y].astype(float).to_numpy()}), {}
+        for i, key in enumerate(names):
+            values = frame[key] if key in frame else frame["group_label"]
+            numeric = not category_axis(values) and not values.map(type).eq(bool).all()
+            linear = numeric and values.nunique() > MAX_LEVELS
+            data[f"x{i}"] = (values.astype(float) if linear else values.astype(str)).to_numpy()
+            terms[f"x{i}" if linear else f"C(x{i})"] = key
+        return data, terms
+
+    data, terms = columns(keys)
+    with warnings.catch_warnings():  # a rank-deficient design is handled just below
+        warnings.simplefilter("ignore")
+        fit = smf.ols("y ~ " + " + ".join(terms), data=data).fit()
+    if np.linalg.matrix_rank(fit.model.exog) < fit.model.exog.shape[1]:
+        data, terms = columns(["configuration"] + [k for k in keys if k == "seed"])
+        fit = smf.ols("y ~ " + " + ".join(terms), data=data).fit()
+    table = anova_lm(fit, typ=2)
+    total = float(((data["y"] - data["y"].mean()) ** 2).sum())
+    return pd.DataFrame([{"term": terms.get(term, "residual"),
+                          "share": float(row["sum_sq"]) / total, "df": int(row["df"]),
+                          "p": float(row.get("PR(>F)", float("nan")))}
+                         for term, row in table.iterrows()])
 
 
 def importance(sweep: Sweep) -> Section:
     done, obj = sweep.finished, sweep.objective
     title = "Which parameters matter"
-    keys = factors(sweep)
-    if not has(done, obj) or done[metric(obj)].notna().sum() < 3 or not keys:
-        return Section("importance", title, note=f"needs three or more finished trials with {obj} "
-                                                 "that differ in config")
-    scores = []
-    for k in keys:
-        value, kind = _strength(done[k], done[metric(obj)])
-        scores.append((k, abs(value), value, kind))
-    scores.sort(key=lambda s: s[1])
+    done = done[done[metric(obj)].notna()] if metric(obj) in done else done.iloc[:0]
+    keys = [k for k in factors(sweep) if done[k].astype(str).nunique() > 1]
+    seeds = "seed" in done and done["seed"].astype(str).nunique() > 1
+    if len(done) < 3 or not keys or len(done) <= 1 + len(keys) + seeds:
+        return Section("importance", title, note=f"needs more finished trials with {obj} "
+                                                 "than terms in the decomposition")
+    shares = anova_shares(done, keys + (["seed"] if seeds else []), metric(obj))
+    shares = shares.iloc[::-1]  # residual at the bottom, as plotly draws bars upwards
+    text = [f"{r.share:.0%}" + ("" if pd.isna(r.p) else f", p={r.p:.2g}") + f" ({r.df} df)"
+            for r in shares.itertuples()]
     fig = go.Figure(go.Bar(
-        y=[s[0] for s in scores], x=[s[1] for s in scores], orientation="h",
-        text=[f"{s[3]}={s[2]:+.2f}" if s[3] == "ρ" else f"{s[3]}={s[2]:.2f}" for s in scores],
-        textposition="auto",
-        marker_color=["#636efa" if s[3] == "ρ" else "#ef553b" for s in scores]))
-    fig.update_layout(**LAYOUT, height=120 + 28 * len(scores),
-                      xaxis=dict(title=f"strength of association with {obj}", range=[0, 1.05]))
+        y=[NAMES.get(t, t) for t in shares["term"]],
+        x=shares["share"], orientation="h", text=text, textposition="auto",
+        marker_color=["#c7c7c7" if t in ("seed", "residual") else "#9edae5"
+                      for t in shares["term"]]))
+    fig.update_layout(**LAYOUT, height=140 + 28 * len(shares),
+                      xaxis=dict(title=f"share of {obj}'s sum of squares over the trials "
+                                       "(eta squared)", range=[0, 1.05], tickformat=".0%"))
     return Section("importance", title,
-                   f"Numeric keys: Spearman rank correlation ρ with {obj} (blue; the sign is the "
-                   "direction). Categorical keys: correlation ratio η (red; share of the spread "
-                   f"explained by the category). {int(done[metric(obj)].notna().sum())} trials: an "
-                   "indication, not a significance test; keys varied together confound.",
-                   figure=fig)
+                   f"An ANOVA decomposition of the {len(done)} finished trials' {obj} "
+                   "(statsmodels OLS, type II sums of squares): each searched key as a "
+                   "factor (a numeric key with more than "
+                   f"{MAX_LEVELS} values as a linear term), the seed as a blocking factor "
+                   "(replicates share their seed across groups), and what is left. A share "
+                   "is that term's sum of squares over the total (eta squared); p is its F "
+                   "test against the residual. Keys varied together cannot be told apart: "
+                   "they are then one term, the configuration. Whether a group is really better is the "
+                   "paired verdict at the top, not this.", figure=fig)
 
 
 def by_parameter(sweep: Sweep) -> Section:

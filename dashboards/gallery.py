@@ -16,8 +16,13 @@ MAX_GROUPS = 12
 
 
 def pick_runs(sweep: Sweep) -> list[str]:
-    """One finished trial per group (its first seed in objective order), best group first."""
+    """One finished trial per group, best group first: its lowest seed, so that the groups'
+    crops come from the same seed wherever they can (the difference maps compare them)."""
     done = sweep.finished
+    if "seed" in done:
+        order = done.assign(_rank=range(len(done)))
+        lowest = order.sort_values(["seed", "_rank"], kind="stable").drop_duplicates("group")
+        done = lowest.sort_values("_rank")
     return list(done.drop_duplicates("group")["run_id"][:MAX_GROUPS])
 
 
@@ -65,14 +70,23 @@ def gallery(sweep: Sweep, crops: dict, summary: dict | None = None) -> Section:
             (f"its error x{AMPLIFY} (mean {mean_error(k['bicubic_up'], k['gt']):.2f})",
              data_uri(error_map(k["bicubic_up"], k["gt"])))]
     keys = factors(sweep)
+    # the group every other one is compared with: the sweep's reference, else the best
+    ref_label = ((summary or {}).get("comparison") or {}).get("reference")
+    labels = list(done["group_label"])
+    ref_run = done["run_id"].iloc[labels.index(ref_label) if ref_label in labels else 0]
+    ref_label = done["group_label"].iloc[list(done["run_id"]).index(ref_run)]
     items = []
     for row in done.to_dict("records"):
         cells = {}
         for image, k in crops[row["run_id"]].items():
+            ref = crops[ref_run].get(image, {}).get("recon")
+            versus = ("the reference", None) if row["run_id"] == ref_run else (
+                f"minus the reference x{AMPLIFY} (mean {mean_error(k['recon'], ref):.2f})",
+                data_uri(error_map(k["recon"], ref))) if ref else ("", None)
             cells[image] = [
                 ("network LR", data_uri(k["lr"])), ("reconstruction", data_uri(k["recon"])),
                 (f"error x{AMPLIFY} (mean {mean_error(k['recon'], k['gt']):.2f})",
-                 data_uri(error_map(k["recon"], k["gt"])))]
+                 data_uri(error_map(k["recon"], k["gt"]))), versus]
         scores = [_group_gain(summary, row["group_label"])]
         scores += [f"{m} {fmt(m, row[metric(m)])}" for m in ("lr_psnr_y",)
                    if metric(m) in row and not pd.isna(row[metric(m)])]
@@ -86,8 +100,11 @@ def gallery(sweep: Sweep, crops: dict, summary: dict | None = None) -> Section:
                    "Top row: the ground truth, the bicubic LR, the bicubic down/up "
                    f"reconstruction (the baseline of the gain) and its error map. Then one "
                    "trial per group (its first seed): the network's LR (nearest-upsampled), "
-                   f"its reconstruction and its error map. Error maps: the mean absolute RGB "
-                   f"error against the ground truth times {AMPLIFY} (black: none; white: "
+                   f"its reconstruction, its error map, and its difference from the reference "
+                   f"group's reconstruction ({ref_label}, the same image and, where it ran, "
+                   "seed: where variants differ, which the error maps, all much alike, hide). "
+                   "Error maps: the mean absolute RGB error against the ground truth (or the "
+                   f"reference) times {AMPLIFY} (black: none; white: "
                    f"{256 // AMPLIFY} grey levels or more); the caption gives the crop's mean "
                    "error in grey levels. Captions: every searched key, the group's gain over "
                    "bicubic with its 95% CI, and the LR's Y-PSNR against the bicubic LR." + more,

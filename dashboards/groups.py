@@ -4,7 +4,8 @@ validation image, so that one outlier image cannot hide."""
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboards.figures import LAYOUT, PALETTE, Section
+from dashboards.colors import VERDICT_COLORS, group_colors
+from dashboards.figures import LAYOUT, Section
 from irn.metric_registry import metric_spec
 
 
@@ -14,10 +15,6 @@ def _ci_bar(stat: dict) -> tuple[float, float]:
 
 
 NO_GAIN = "no group has gain_db (not a rescaling sweep: task=stego has its own section)"
-# one colour per verdict (irn/stats/verdicts.py); "indistinguishable" is the word of summaries
-# from before the four verdicts, drawn as undecided
-VERDICT_COLORS = {"best": "#2ca02c", "better": "#1f77b4", "worse": "#d62728",
-                  "equivalent": "#17becf", "undecided": "#7f7f7f", "indistinguishable": "#7f7f7f"}
 
 
 def reference_gains(summary: dict | None, key: str, default: str) -> list[dict] | None:
@@ -151,10 +148,11 @@ def per_image_gains(rows: pd.DataFrame) -> Section:
     mean = rows.groupby(["label", "image"], sort=False)["gain_db"].mean().reset_index()
     images = list(dict.fromkeys(mean["image"]))
     fig = go.Figure()
-    for i, (label, part) in enumerate(mean.groupby("label", sort=False)):
+    colors = group_colors(mean["label"])
+    for label, part in mean.groupby("label", sort=False):
         part = part.set_index("image").reindex(images)
         fig.add_trace(go.Scatter(x=images, y=part["gain_db"], mode="lines+markers", name=label,
-                                 line=dict(color=PALETTE[i % len(PALETTE)], width=1.5)))
+                                 line=dict(color=colors[label], width=1.5)))
     fig.add_hline(y=0, line=dict(color="black", dash="dot"))
     fig.update_layout(**LAYOUT, height=420, xaxis=dict(title="validation image (tile)",
                                                       tickangle=-60),
@@ -172,7 +170,8 @@ def varying_keys(groups: list[dict]) -> list[str]:
 
 
 def interaction(summary: dict | None) -> Section:
-    """gain_db over a two-factor grid: one cell per group, its mean and 95% CI."""
+    """A two-factor grid: one cell per group, coloured by its paired difference from the
+    reference group (the verdict's evidence), with its interval and verdict as text."""
     title = "Interaction of the two factors"
     groups = [g for g in (summary or {}).get("groups", []) if "gain_db" in g]
     if not groups and (summary or {}).get("groups"):
@@ -182,30 +181,37 @@ def interaction(summary: dict | None) -> Section:
         return Section("interaction", title, note=f"the grid is not two-factor ({len(keys)} "
                                                   "config key(s) vary between the groups)")
     a, b = keys
+    comp = (summary or {}).get("comparison", {})
     rows = list(dict.fromkeys(str(g["config"][a]) for g in groups))
     cols = list(dict.fromkeys(str(g["config"][b]) for g in groups))
     z = [[None] * len(cols) for _ in rows]
     text = [[""] * len(cols) for _ in rows]
     for g in groups:
         i, j = rows.index(str(g["config"][a])), cols.index(str(g["config"][b]))
-        stat, ci = g["gain_db"], g["gain_db"].get("ci95")
-        z[i][j] = stat["mean"]
-        text[i][j] = (f"{stat['mean']:.3f}<br>[{ci[0]:.3f}, {ci[1]:.3f}]" if ci
-                      else f"{stat['mean']:.3f}") + f"<br>{verdict_of(g)}"
+        vs = g.get("vs_reference") or {}
+        if vs.get("self"):
+            z[i][j], text[i][j] = 0.0, f"reference<br>gain {g['gain_db']['mean']:.3f} dB"
+        elif vs.get("delta") is not None:
+            lo, hi = vs.get("ci95") or (vs["delta"], vs["delta"])
+            z[i][j] = vs["delta"]
+            text[i][j] = f"{vs['delta']:+.3f}<br>[{lo:+.3f}, {hi:+.3f}]<br>{vs.get('verdict')}"
+    span = max([abs(v) for r in z for v in r if v is not None] + [1e-9])
     fig = go.Figure(go.Heatmap(
-        z=z, x=cols, y=rows, text=text, texttemplate="%{text}", colorscale="Viridis",
-        colorbar=dict(title=dict(text="gain (dB)")), xgap=2, ygap=2,
-        hovertemplate=f"{a}=%{{y}}, {b}=%{{x}}<br>gain %{{text}}<extra></extra>"))
+        z=z, x=cols, y=rows, text=text, texttemplate="%{text}", colorscale="RdBu",
+        zmid=0, zmin=-span, zmax=span, xgap=2, ygap=2,
+        colorbar=dict(title=dict(text=f"dB vs<br>reference<br>(span +-{span:.2f})")),
+        hovertemplate=f"{a}=%{{y}}, {b}=%{{x}}<br>%{{text}}<extra></extra>"))
     fig.update_layout(**LAYOUT, height=160 + 70 * len(rows),
                       xaxis=dict(title=b, type="category"),
                       yaxis=dict(title=a, type="category", automargin=True))
     return Section("interaction", title,
-                   f"Gain over bicubic (dB) for each combination of {a} (rows) and {b} "
-                   "(columns): each cell is one group's mean over seeds x validation tiles "
-                   "with its 95% CI and its verdict against the best group (cells whose "
-                   "intervals overlap the best's may still differ from it: the paired verdict "
-                   "decides). Parallel rows or columns mean the factors do not interact.",
-                   figure=fig)
+                   f"Each cell is one combination of {a} (rows) and {b} (columns): its paired "
+                   f"difference in {comp.get('metric', 'the objective')} from the reference "
+                   f"({comp.get('reference', 'the reference group')}; same tiles, same seeds), "
+                   "with the family's interval and verdict, as in the lead figure. The colour "
+                   "scale is symmetric around 0 and spans the largest difference (its span is "
+                   "on the colour bar): red below the reference, blue above, white equal. "
+                   "Parallel rows or columns mean the factors do not interact.", figure=fig)
 
 
 def also_gains(summary: dict | None) -> Section:

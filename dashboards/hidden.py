@@ -10,7 +10,8 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from dashboards.figures import LAYOUT, PALETTE, Section
+from dashboards.colors import group_colors
+from dashboards.figures import LAYOUT, Section
 from irn.analysis.spectrum import GAIN, difference_spectrum, hidden_picture
 
 TITLE = "What the LR hides"
@@ -75,11 +76,12 @@ def lr_hidden(sweep, crops: dict) -> list[Section]:
         "group table. A model free of the guide (lambda_guide 0) writes more, and higher-"
         "frequency, detail into its LR.", figure=fig, table=table)
     prof = go.Figure()
-    for i, g in enumerate(groups):
+    colors = group_colors(g["label"] for g in groups)
+    for g in groups:
         spec = g["spectrum"]
         prof.add_trace(go.Scatter(x=spec["radial_frequency"][1:], y=spec["radial_power"][1:],
                                   mode="lines", name=g["label"],
-                                  line=dict(color=PALETTE[i % len(PALETTE)])))
+                                  line=dict(color=colors[g["label"]])))
     prof.update_layout(**LAYOUT, height=420, xaxis=dict(title="frequency (cycles per LR pixel)"),
                        yaxis=dict(title="mean power of the Y difference (levels^2)", type="log"))
     profile = Section("hidden_profile", "What the LR hides: power by frequency",

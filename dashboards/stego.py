@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from irn.stats.compare import mean_ci
+from dashboards.colors import VERDICT_COLORS
 from dashboards.figures import LAYOUT, Section
-from dashboards.groups import VERDICT_COLORS, verdict_of
+from dashboards.groups import verdict_of
+from irn.stats.compare import mean_ci
 
 SECRET, STEGO = "secret_psnr_y", "stego_psnr_y"
 

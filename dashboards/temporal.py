@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboards.figures import LAYOUT, PALETTE, Section, mean_interval
+from dashboards.colors import group_colors
+from dashboards.figures import LAYOUT, Section, mean_interval
 
 
 def _cells(rows: pd.DataFrame, label: str, column: str = "flicker") -> pd.DataFrame:
@@ -51,10 +52,11 @@ def temporal_flicker(summary: dict | None, per_image: pd.DataFrame) -> Section:
             line += f", flicker vs {ref} {d:+.3f}" + (
                 f" [{d_lo:+.3f}, {d_hi:+.3f}]" if d_lo is not None else "")
         text.append(line)
+    colors = group_colors(g["label"] for g in groups)
     fig = go.Figure(go.Scatter(
         x=xs, y=ys, mode="markers+text", text=[g["label"] for g in groups],
         textposition="top center",
-        marker=dict(size=12, color=[PALETTE[i % len(PALETTE)] for i in range(len(groups))]),
+        marker=dict(size=12, color=[colors[g["label"]] for g in groups]),
         error_x=dict(type="data", array=x_err[0], arrayminus=x_err[1], thickness=2),
         error_y=dict(type="data", array=y_err[0], arrayminus=y_err[1], thickness=2),
         customdata=text, hovertemplate="%{customdata}<extra></extra>"))

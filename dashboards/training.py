@@ -111,7 +111,7 @@ def curves(sweep: Sweep, hist: pd.DataFrame) -> Section:
             fig.add_trace(go.Scatter(
                 x=pts["step"], y=y, customdata=pts["value"],
                 mode="lines" if loss or key == "schedule/lr" else "lines+markers",
-                name=names[rid], legendgroup=rid, showlegend=rid not in legend,
+                name=names[rid], legendgroup=rid, showlegend=rid not in legend, meta=key,
                 line=dict(color=colors[rid], width=1.6,
                           dash=DASHES[seed_rank[rid] % len(DASHES)]),
                 marker=dict(size=8 if key in EVAL_KEYS else 5),

@@ -45,10 +45,10 @@ INSPECT = """JSON.stringify({
     return {ok: i.complete && i.naturalWidth > 0, src: i.src.slice(0, 22)};
   }),
   height: document.documentElement.scrollHeight,
-  tableFits: (function () {
-    var t = document.querySelector('table.sweep');
-    return !!t && t.scrollWidth <= t.parentElement.clientWidth;
-  })()
+  tables: Array.from(document.querySelectorAll('table.sweep')).map(function (t) {
+    return {section: t.closest('section').id, rows: t.tBodies[0].rows.length,
+            fits: t.scrollWidth <= t.parentElement.clientWidth};
+  })
 })"""
 # Select coupling = additive on the first parallel-coordinates axis; then count the table rows.
 FILTER = """Plotly.restyle(document.getElementById('fig-parcoords'),
@@ -60,6 +60,27 @@ FILTER = """Plotly.restyle(document.getElementById('fig-parcoords'),
     total: rows.length,
     count: document.querySelector('[data-linked-count]').textContent});
 })"""
+
+
+# Every figure's traces as Plotly holds them after rendering (the real-sweep test reads them).
+TRACES = """(function () {
+  function arr(v) {  // plotly 6 ships numpy arrays as typed arrays ({bdata, _inputArray})
+    if (v && v._inputArray) { v = v._inputArray; }
+    return v && ArrayBuffer.isView(v) ? Array.from(v) : v;
+  }
+  return JSON.stringify(Object.fromEntries(
+  Array.from(document.querySelectorAll('[data-irn-figure]')).map(function (d) {
+    var gd = d.querySelector('.js-plotly-plot');
+    return [d.getAttribute('data-irn-figure'), (gd && gd.data || []).map(function (t) {
+      return {name: t.name, meta: t.meta, x: arr(t.x), y: arr(t.y), mode: t.mode, fill: t.fill,
+              legendgroup: t.legendgroup, line: t.line && t.line.color,
+              marker: t.marker && t.marker.color, fillcolor: t.fillcolor,
+              error_x: t.error_x && {plus: arr(t.error_x.array),
+                                     minus: arr(t.error_x.arrayminus)},
+              customdata: t.customdata};
+    })];
+  })));
+})()"""
 
 
 async def _inspect(page: Path, screenshot: Path) -> dict:
@@ -114,6 +135,8 @@ async def _inspect(page: Path, screenshot: Path) -> dict:
             reply = await tab.send_command("Runtime.evaluate", {"expression": FILTER,
                                                                 "awaitPromise": True})
             state["filtered"] = json.loads(reply["result"]["result"]["value"])
+        reply = await tab.send_command("Runtime.evaluate", {"expression": TRACES})
+        state["traces"] = json.loads(reply["result"]["result"]["value"])
         shot = await tab.send_command("Page.captureScreenshot", {
             "format": "png", "captureBeyondViewport": True,
             "clip": {"x": 0, "y": 0, "width": 1600, "height": state["height"], "scale": 1}})
@@ -154,10 +177,11 @@ def test_report_renders_offline_without_errors(report, tmp_path):
     assert figures["curves"]["data"] >= 5 * trials  # psnr, gain, recon, distr, lr per trial
     images = state["images"]
     # per image: GT, bicubic LR, bicubic up, its error; then LR, recon, error per group
-    assert len(images) == len(CROP_IMAGES) * (4 + 3 * len(TRIALS))
+    assert len(images) == len(CROP_IMAGES) * (4 + 4 * len(TRIALS) - 1)  # no self-difference
     assert all(i["ok"] and i["src"].startswith("data:image/png") for i in images)
     assert shot.stat().st_size > 50_000  # a real full-page screenshot, not a blank one
-    assert state["tableFits"]  # no horizontal overflow at 1600 px
+    # every table (the trial table, and the numbers under figures) fits 1600 px
+    assert state["tables"] and all(t["fits"] for t in state["tables"]), state["tables"]
     filtered = state["filtered"]  # the table follows the parallel-coordinates selection
     assert filtered["total"] == trials and len(filtered["shown"]) == len(SEEDS)
     assert all(name.startswith("additive|") for name in filtered["shown"])
@@ -195,3 +219,165 @@ def test_png_export_writes_every_figure(tmp_path):
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5_000
     assert sorted(os.listdir(tmp_path / "png")) == ["a.png", "b.png"]  # no temp folder left
+
+
+@pytest.fixture(scope="module")
+def real_sweep(ray_local, tmp_path_factory):
+    """A real sweep (Ray Tune, SQLite MLflow, the smoke budget stretched to 12 steps with 6
+    evaluations and the learning rate logged every 2 steps), 2 groups x 2 seeds, and its
+    report as the sweep attached it to the parent run."""
+    from mlflow.tracking import MlflowClient
+
+    from bench.sweep import parse_args, run_sweep
+    from tests.test_sweep import runs, sweep_args, tiny_space
+
+    tmp = tmp_path_factory.mktemp("real_sweep")
+    space = tiny_space(tmp, "'loss_recon': tune.grid_search(['l1', 'charbonnier'])",
+                       ", 'reference': {'loss_recon': 'charbonnier'}")
+    assert run_sweep(parse_args(sweep_args(
+        tmp, space, "--seeds", "2", "--set", "steps=12", "--set", "eval_points=6",
+        "--set", "log_every=2", "--set", "warmup=4", "--set", "schedule=cosine"))) == 0
+    client, (parent,) = runs(tmp, "sweep")
+    page = Path(client.download_artifacts(parent.info.run_id, "report.html", str(tmp)))
+    summary = json.loads((tmp / "out.json").read_text())
+    return page, summary, tmp
+
+
+def test_real_sweep_report_shows_the_evidence(real_sweep, tmp_path):
+    """Issue 31's browser acceptance, on a real sweep's store: the first figure is the paired
+    differences with the summary's numbers and verdict colours; the curves have one point per
+    evaluation (6) and the learning rate one per log_every window; a group has one colour in
+    every section; no console error."""
+    from dashboards.colors import VERDICT_COLORS, group_colors
+
+    page, summary, _ = real_sweep
+    state = asyncio.run(_inspect(page, Path(os.environ.get("IRN_ARTIFACTS", tmp_path))
+                                 / "real_sweep_report.png"))
+    assert state["console_errors"] == [] and state["errors"] is None
+    assert state["requests"] == []
+    keys = [f["key"] for f in state["figures"]]
+    assert keys[0] == "groups" and all(f["rendered"] for f in state["figures"])
+    traces = state["traces"]  # (JSON.stringify drops a trace's unset attributes)
+    # 1. the lead: each group's paired difference from the reference, as summary.json has it
+    groups = {g["label"]: g for g in summary["groups"]}
+    lead = [t for t in traces["groups"] if t["name"].startswith("minus the reference")][0]
+    assert lead["y"] == ["l1"]  # the reference itself is not drawn
+    vs = groups["l1"]["vs_reference"]
+    assert lead["x"] == [vs["delta"]]
+    assert lead["error_x"]["plus"] == [pytest.approx(vs["ci95"][1] - vs["delta"])]
+    assert lead["error_x"]["minus"] == [pytest.approx(vs["delta"] - vs["ci95"][0])]
+    assert lead["marker"] == [VERDICT_COLORS[vs["verdict"]]]
+    assert vs["verdict"] in lead["customdata"][0][2]
+    # 2. learning curves: every group's mean at the 6 evaluations, in its group colour
+    colors = group_colors(groups)
+    means = [t for t in traces["learning"] if t.get("mode") == "lines+markers"]
+    assert {t["name"] for t in means} == set(groups)
+    assert all(t["x"] == [2, 4, 6, 8, 10, 12] for t in means), means
+    # 3. the learning rate: one point per log_every window (12 steps / 2)
+    lr = [t for t in traces["curves"] if t.get("meta") == "schedule/lr"]
+    assert len(lr) == 4 and all(t["x"] == [2, 4, 6, 8, 10, 12] for t in lr)
+    assert len({tuple(t["y"]) for t in lr}) == 1 and lr[0]["y"][1] > lr[0]["y"][-1]  # cosine
+    # 4. one colour per group, in every section that draws groups
+    seen = {}
+    for t in means + [t for t in traces["learning"] if t.get("fill") == "toself"]:
+        seen.setdefault(t["legendgroup"], set()).add(t.get("line") or t["fillcolor"])
+    for t in traces["per_image"]:
+        seen.setdefault(t["name"], set()).add(t["line"])
+    for t in traces["curves"]:  # trial names: LABEL|sSEED
+        seen.setdefault(t["name"].rsplit("|s", 1)[0], set()).add(t["line"])
+    assert seen == {label: {color} for label, color in colors.items()}
+    assert not set(colors.values()) & set(VERDICT_COLORS.values())  # never a verdict's
+
+
+@pytest.fixture(scope="module")
+def mlflow_ui(real_sweep):
+    """`mlflow server` (the pinned 3.17) on the real sweep's store, 127.0.0.1, a free port."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    _, _, tmp = real_sweep
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp}/mlflow.db", "--workers", "1"],
+        cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            pytest.fail("mlflow server did not answer within 60 s")
+        yield f"http://127.0.0.1:{port}", tmp
+    finally:
+        os.killpg(server.pid, 15)  # the server and its workers, by process group
+        server.wait(30)
+
+
+UI_STATE = """JSON.stringify({url: location.href, text: document.body.innerText,
+  tables: Array.from(document.querySelectorAll('table')).map(function (t) {
+    return {head: t.querySelectorAll('thead th').length,
+            cells: t.tBodies[0] && t.tBodies[0].rows[0] ? t.tBodies[0].rows[0].cells.length : 0,
+            italics: t.querySelectorAll('em').length};
+  })})"""
+
+
+async def _ui_page(url: str, ready, screenshot: Path) -> dict:
+    """Open `url` in headless Chromium; poll until ready(state) (60 s at most)."""
+    from choreographer import Browser
+
+    async with Browser(headless=True) as browser:
+        tab = await browser.create_tab("about:blank")
+        await tab.send_command("Emulation.setDeviceMetricsOverride", {
+            "width": 1600, "height": 1200, "deviceScaleFactor": 1, "mobile": False})
+        await tab.send_command("Page.enable")
+        await tab.send_command("Page.navigate", {"url": url})
+        for _ in range(240):
+            await asyncio.sleep(0.25)
+            reply = await tab.send_command("Runtime.evaluate", {"expression": UI_STATE})
+            state = json.loads(reply["result"]["result"].get("value") or "{}")
+            if state and ready(state):
+                break
+        await asyncio.sleep(1)  # let the rest of the page settle for the screenshot
+        reply = await tab.send_command("Runtime.evaluate", {"expression": UI_STATE})
+        state = json.loads(reply["result"]["result"]["value"])
+        shot = await tab.send_command("Page.captureScreenshot", {"format": "png"})
+        screenshot.write_bytes(base64.b64decode(shot["result"]["data"]))
+    return state
+
+
+def test_mlflow_ui_opens_the_runs_table_and_renders_the_verdict_table(mlflow_ui, tmp_path):
+    """Issue 31: MLflow 3.17 opens an experiment on its GenAI overview ("Traces 0, No data"),
+    whatever the experiment's kind tag says; the link the sweep prints and writes into the
+    experiment's description opens the runs table. The parent run's description (the group
+    table, with `|` and `*` in group names) renders with as many cells as headers."""
+    from mlflow.tracking import MlflowClient
+
+    from dashboards.data import ui_url
+
+    base, tmp = mlflow_ui
+    shots = Path(os.environ.get("IRN_ARTIFACTS", tmp_path))
+    client = MlflowClient(f"sqlite:///{tmp}/mlflow.db")
+    exp = client.get_experiment_by_name("t")
+    link = ui_url(base, exp.experiment_id)
+    assert link in exp.tags["mlflow.note.content"].replace("127.0.0.1:5000", base[7:])
+    plain = asyncio.run(_ui_page(f"{base}/#/experiments/{exp.experiment_id}",
+                                 lambda s: "/experiments/1/" in s["url"],  # redirected
+                                 shots / "mlflow_experiment_default.png"))
+    assert "/overview" in plain["url"]  # the control: what a user gets without the link
+    runs = asyncio.run(_ui_page(link, lambda s: "tiny" in s["text"],
+                                shots / "mlflow_experiment_runs.png"))
+    assert "/runs" in runs["url"] and "Run Name" in runs["text"] and "tiny" in runs["text"]
+    (parent,) = client.search_runs([exp.experiment_id], "tags.`irn.role` = 'sweep'")
+    page = asyncio.run(_ui_page(ui_url(base, exp.experiment_id, parent.info.run_id),
+                                lambda s: any(t["head"] >= 6 for t in s["tables"]),
+                                shots / "mlflow_parent_run.png"))
+    verdicts = [t for t in page["tables"] if t["head"] >= 6]
+    assert verdicts and all(t["cells"] == t["head"] and t["italics"] == 0 for t in verdicts)

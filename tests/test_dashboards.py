@@ -162,21 +162,28 @@ def test_parallel_coordinates_show_categories_and_link_the_table(full):
     assert all(len(v) == N for v in meta["values"])
 
 
-def test_strength_measures():
-    y = pd.Series([1.0, 2.0, 3.0, 4.0])
-    assert figures._strength(pd.Series([1, 2, 3, 4]), y) == (pytest.approx(1.0), "ρ")
-    assert figures._strength(pd.Series([4, 3, 2, 1]), y) == (pytest.approx(-1.0), "ρ")
-    # a category that splits the objective cleanly explains most of the spread
-    strong = figures._strength(pd.Series(["a", "a", "b", "b"]), y)[0]
-    weak = figures._strength(pd.Series(["a", "b", "a", "b"]), y)[0]
-    assert strong > 0.85 and weak < 0.5
+def test_anova_shares_find_the_factor_and_the_seed():
+    """A balanced 2x2 design with 2 seeds: the factor that moves y and the seed that shifts
+    every group get the shares their sums of squares give; the idle factor gets none."""
+    rows = [{"a": a, "b": b, "seed": s, "y": 1.0 * (a == "x") + 0.5 * s}
+            for a in ("x", "y") for b in ("p", "q") for s in (0, 1)]
+    frame = pd.DataFrame(rows)
+    frame.loc[0, "y"] += 0.01  # a little residual, so the F tests exist
+    shares = figures.anova_shares(frame, ["a", "b", "seed"], "y").set_index("term")
+    assert shares.loc["a", "share"] == pytest.approx(0.8, abs=0.01)  # 2 / (2 + 0.5)
+    assert shares.loc["seed", "share"] == pytest.approx(0.2, abs=0.01)
+    assert shares.loc["b", "share"] < 0.001 and shares.loc["b", "p"] > 0.05
+    assert shares.loc["a", "p"] < 0.001 and list(shares.index)[-1] == "residual"
 
 
-def test_importance_ranks_every_factor(full):
+def test_importance_ranks_every_factor_and_the_seed(full):
     fig = figures.importance(full["sweep"]).figure
-    assert set(fig.data[0].y) == set(figures.factors(full["sweep"]))
-    assert "seed" not in fig.data[0].y  # seeds are replicates, not a factor
+    # issue 31: the seed is a factor; the fixture's keys were varied together (6 trials,
+    # 7 keys), so they cannot be told apart and count as one term
+    assert set(fig.data[0].y) == {"seed (replicates)", "residual",
+                                  "configuration (keys varied together)"}
     assert all(0 <= v <= 1 for v in fig.data[0].x)
+    assert sum(fig.data[0].x) == pytest.approx(1.0)  # a balanced design: the shares add up
 
 
 def summary_of(groups_, walls, params=None):
@@ -281,17 +288,23 @@ def test_time_section_splits_the_sweeps_wall_time(full):
 
 
 def test_interaction_heatmap_for_two_factor_grids(full):
+    """Colour is the paired difference from the reference (issue 31: a 0.11 dB spread of
+    group means once read as yellow against purple), on a scale symmetric around 0."""
     assert "not two-factor" in groups.interaction(full["summary"]).note
-    grid = {"groups": [
+    grid = {"comparison": {"metric": "psnr_y", "reference": "charbonnier|l1"}, "groups": [
         {"label": f"{a}|{b}", "config": {"loss_recon": a, "loss_guide": b},
          "gain_db": {"mean": m, "ci95": [m - 0.1, m + 0.1]},
-         "vs_best": {"self": m == 1.3, "verdict": "worse"}}
+         "vs_reference": {"self": m == 1.3, "delta": round(m - 1.3, 3),
+                          "ci95": [m - 1.35, m - 1.25], "verdict": "worse"}}
         for (a, b), m in {("l1", "l2"): 1.0, ("l1", "l1"): 1.1, ("charbonnier", "l2"): 1.2,
                           ("charbonnier", "l1"): 1.3}.items()]}
     heat = groups.interaction(grid).figure.data[0]
     assert list(heat.y) == ["l1", "charbonnier"] and list(heat.x) == ["l2", "l1"]
-    assert heat.z[1][1] == 1.3 and "[1.200, 1.400]" in heat.text[1][1]
-    assert "best" in heat.text[1][1] and "worse" in heat.text[0][0]
+    assert heat.z[1][1] == 0 and heat.text[1][1].startswith("reference")
+    assert heat.z[0][0] == -0.3 and "[-0.350, -0.250]" in heat.text[0][0]
+    assert "worse" in heat.text[0][0]
+    assert heat.zmid == 0 and heat.zmin == -heat.zmax == -0.3  # symmetric, spans the data
+    assert "+-0.30" in heat.colorbar.title.text
 
 
 def test_gallery_shows_every_image_bicubic_and_amplified_errors(full):
@@ -303,10 +316,19 @@ def test_gallery_shows_every_image_bicubic_and_amplified_errors(full):
     assert g["images"] == list(CROP_IMAGES)
     assert [label for label, _ in g["reference"]["chelsea"]][:3] == [
         "ground truth", "bicubic LR", "bicubic down/up"]
+    reference = full["summary"]["comparison"]["reference"]
     for item in g["items"]:
         assert set(item["cells"]) == set(CROP_IMAGES)
-        assert [label.split(" ")[0] for label, _ in item["cells"]["astronaut"]] == [
+        # issue 31: 4 panels per row, as the top row; the 4th is the difference from the
+        # reference group's reconstruction (the reference's own row: a labelled blank)
+        cells = item["cells"]["astronaut"]
+        assert len(cells) == len(g["reference"]["astronaut"]) == 4
+        assert [label.split(" ")[0] for label, _ in cells[:3]] == [
             "network", "reconstruction", "error"]
+        if item["label"] == reference:
+            assert cells[3] == ("the reference", None)
+        else:
+            assert cells[3][0].startswith("minus the reference") and cells[3][1]
         for key in ("coupling", "loss_recon", "lambda_guide", "jpeg_train", "lr", "batch_size",
                     "loss_guide"):  # every searched key
             assert f"{key}=" in item["info"]
@@ -353,10 +375,12 @@ def test_cli_builds_a_self_contained_page(full, tmp_path, capsys):
     assert page.count(get_plotlyjs()) == 1  # the library, embedded exactly once
     page = without_plotlyjs(page)  # (its source mentions URLs and data URIs of its own)
     assert "plotly.js v" not in page
-    assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched from a network
+    # nothing fetched from a network (the trial table's <a href> links to MLflow's UI are
+    # followed only when clicked)
+    assert not re.search(r'(src|<link[^>]*href)="(https?:)?//', page)
     assert "cdn.plot.ly" not in page
     # per image: 4 reference crops, then LR + reconstruction + error map per group
-    images = len(CROP_IMAGES) * (4 + 3 * len(TRIALS))
+    images = len(CROP_IMAGES) * (4 + 4 * len(TRIALS) - 1)  # the reference: no self-difference
     assert page.count('src="data:image/png;base64,') == images
     figs = re.findall(r'data-irn-figure="(\w+)"', page)
     assert figs == ["groups", "hidden", "hidden_profile", "per_image", "parcoords",
@@ -538,7 +562,8 @@ def test_also_section_draws_each_compare_metric_against_the_reference():
 
 def test_the_lead_chart_draws_the_paired_differences_it_colours(full):
     # issue 31: the first chart coloured groups by paired differences it never showed
-    from dashboards.groups import VERDICT_COLORS, group_gains
+    from dashboards.colors import VERDICT_COLORS
+    from dashboards.groups import group_gains
     summary = full["summary"]
     section = group_gains(summary)
     by_label = {g["label"]: g for g in summary["groups"] if "gain_db" in g}

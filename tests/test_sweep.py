@@ -304,6 +304,16 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
     # MLflow: every child run has its per-image rows and group tags; the parent the verdict
     client, children = runs(tmp_path, "trial")
     assert len(children) == 4
+    # issue 31: MLflow's table colours a trial by its group, as the report does; the guide
+    # weight is logged as trained (None meant scale^2); the experiment's description links
+    # its runs table (MLflow 3 would open the GenAI overview)
+    from dashboards.colors import group_colors
+    colors = group_colors(["l1", "charbonnier"])
+    assert {c.data.tags["irn.group_label"]: c.data.tags["mlflow.runColor"]
+            for c in children} == colors and len(set(colors.values())) == 2
+    assert {c.data.params["lambda_guide"] for c in children} == {"4.0"}
+    exp = client.get_experiment(children[0].info.experiment_id)
+    assert "/runs?workflowType=machine_learning" in exp.tags["mlflow.note.content"]
     assert len({c.data.tags["irn.group"] for c in children}) == 2
     # the summary's groups are the runs' groups (the space fixes blocks and gc: both count)
     assert {t["group"] for t in out["trials"]} == {c.data.tags["irn.group"] for c in children}
@@ -334,6 +344,7 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
     assert "best_group_gain_db" in parent.data.metrics and "groups" not in parent.data.metrics
     assert parent.data.params["loss_recon"] == "grid: l1, charbonnier"
     assert parent.data.params["steps"] == "4" and parent.data.params["blocks"] == "1"
+    assert parent.data.params["lambda_guide"] == "4.0"  # issue 31: was None (scale^2)
     assert "leads" in parent.data.tags["mlflow.note.content"]
     names = [a.path for a in client.list_artifacts(parent.info.run_id)]
     assert {"comparison.md", "metrics.md", "summary.json", "report.html"} <= set(names)
@@ -345,7 +356,7 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
               encoding="utf-8") as f:
         page = f.read()
     figs = re.findall(r'data-irn-figure="(\w+)"', page)
-    assert figs[:2] == ["groups", "per_image"]
+    assert figs[:3] == ["groups", "learning", "per_image"]  # learning: group mean curves
     assert "no group statistics" not in page and "charbonnier@" not in page
     assert "astronaut@0,0" in page and out["comparison"]["sentence"] in page
     # the rest of the report, from what this sweep wrote
@@ -356,7 +367,7 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
     # gallery: both validation images, per group LR + reconstruction + error map
     from plotly.offline import get_plotlyjs
     body = page.replace(get_plotlyjs(), "")  # (plotly.js has a data URI of its own)
-    assert body.count('src="data:image/png;base64,') == 2 * (4 + 3 * 2)
+    assert body.count('src="data:image/png;base64,') == 2 * (4 + 4 * 2 - 1)
     assert "start-up to the first metric" in page  # the time section, from summary.json
 
 
