@@ -149,7 +149,7 @@ def choices() -> dict[str, tuple]:
             "quantization": QUANTIZATIONS, "task": TASKS, "guide_target": GUIDE_TARGETS}
 
 
-# Budgets: named presets over optimisation keys (see README "Budgets" for why these values).
+# Budgets: named presets over optimisation keys (irn/CONFIG.md says why these values).
 BUDGETS = {
     "smoke": dict(steps=4, batch_size=2, patch_size=32, eval_every=2, log_every=1,
                   val_max_size=64, val_tile=32, jpeg_eval="50"),

@@ -1,5 +1,5 @@
-"""The layering (README "Layout"): `irn` never imports bench, dashboards, ray, mlflow or
-plotly."""
+"""The layering (README "Layout": irn < dashboards < bench): `irn` never imports bench,
+dashboards, ray, mlflow or plotly."""
 import subprocess
 import sys
 

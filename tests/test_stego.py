@@ -43,7 +43,7 @@ def test_the_network_is_exactly_invertible(coupling):
     with torch.no_grad():
         (stego, z), _ = model(cover, secret)
         (cover_back, secret_back), _ = model(stego, z, rev=True)
-    # iresnet reverses by fixed-point iteration (README: round trip within 1e-3)
+    # iresnet reverses by fixed-point iteration (irn/MODEL.md: round trip within 1e-3)
     atol = 1e-3 if coupling == "iresnet" else 1e-5
     assert (stego - cover).abs().max() > 1e-2  # it does hide something
     assert torch.allclose(cover_back, cover, atol=atol)
