@@ -9,7 +9,8 @@ lr_psnr_y, ...) do not apply and are not computed: `irn.metric_registry.evaluati
 returns `stego_metrics(...)` instead, and `irn.evaluate.evaluate_images` these rows.
 
 Crops: the stego image against the cover crops `scale` pixels from each border, as the
-rescaling HR metrics do; the LR-sized secret 1 pixel, as `lr_psnr_y`.
+rescaling HR metrics do; the LR-sized secret 1 pixel (`lr_psnr_y`, like the official
+test.py, crops none).
 """
 from functools import cached_property
 
