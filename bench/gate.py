@@ -1,6 +1,7 @@
 """The CI performance gate: benchmark BASE and HEAD in this job, on this machine, and compare.
 
     python -m bench.gate [--base COMMIT] [-k EXPR] [--pairs N] [--out DIR] [--no-instructions]
+                         [--no-science | --science-only]
 
 HEAD is the tree the gate runs in (uncommitted changes included). BASE is --base (`make
 gate GATE_BASE=...`); else the commit in bench/GATE_BASE when it is an ancestor of HEAD
@@ -12,6 +13,9 @@ The base tree is checked out with `git worktree add` into a temporary folder (re
 afterwards, also on failure) and measured with this same Python, importing its own code
 (PYTHONPATH = the tree; every run records which `irn` it imported, and the gate checks it):
 
+0. the science gate (bench/science_gate.py): the same per-image numbers from a short
+   training and a fixed model's evaluation, or a change declared by a `Science-change:`
+   trailer in a commit since BASE (--science-only runs just this; --no-science skips it);
 1. instruction counts: tests/benchmarks/callgrind_workloads.py of each tree under valgrind's
    callgrind (deterministic; both trees at once), fail above +INSTR_FAIL_PCT per workload;
 2. wall time: the pytest-benchmark suite, interleaved base, head, head, base, ... and
@@ -20,8 +24,8 @@ afterwards, also on failure) and measured with this same Python, importing its o
    reference, in --confirm-pairs fresh interleaved pairs, and fails only if it regresses
    there too (a noise burst on a shared runner rarely strikes the same benchmark twice).
 
-Exit 0: no regression. Exit 1: a regression, a benchmark missing in HEAD, or HEAD's
-benchmarks failed. Exit 2: bad input (one line on stderr). Results in --out (gate.json,
+Exit 0: no regression. Exit 1: a regression, a benchmark missing in HEAD, HEAD's
+benchmarks failed, or an undeclared change in the numbers. Exit 2: bad input (one line on stderr). Results in --out (gate.json,
 regress.json, each run's JSON and log). See bench/REGRESS.md for the thresholds' origin.
 """
 import argparse
@@ -36,7 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import regress
+from bench import regress, science_gate
 from bench.benchjson import BenchFileError, load
 from bench.cli import OneLineParser, UsageError, write_json_atomic
 
@@ -339,11 +343,16 @@ def parse_args(argv):
                    "the first round decides)")
     p.add_argument("--out", default=".benchmarks/gate", help="folder for the results (default %(default)s)")
     p.add_argument("--no-instructions", action="store_true", help="skip the callgrind counts")
+    p.add_argument("--no-science", action="store_true", help="skip the science gate "
+                   "(bench/science_gate.py: the same numbers at base and head)")
+    p.add_argument("--science-only", action="store_true", help="run only the science gate")
     args = p.parse_args(argv)
     if args.pairs < 1:
         p.error("--pairs must be at least 1")
     if args.confirm_pairs < 0:
         p.error("--confirm-pairs must be 0 or more")
+    if args.science_only and args.no_science:
+        p.error("--science-only and --no-science exclude each other")
     return args
 
 
@@ -353,7 +362,7 @@ def main(argv=None) -> int:
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return gate(args)
-    except (UsageError, GateError) as e:
+    except (UsageError, GateError, science_gate.ScienceGateError) as e:
         print(f"gate: error: {e}", file=sys.stderr)
         return 2
     finally:
@@ -378,6 +387,14 @@ def gate(args) -> int:
     failures = []
     with worktree(ROOT, base) as base_tree:
         trees = {"base": base_tree, "head": ROOT}
+        # 0. The science gate: the same numbers at base and head, or a declared change.
+        if not args.no_science:
+            science = science_gate.check(python, trees, out, science_gate.declarations(
+                ROOT, base), log=lambda line: print(line, flush=True))
+            result["science"] = science
+            failures += ["science: undeclared change in the numbers"] if science["fails"] else []
+            if args.science_only:
+                return _finish(out, result, failures)
         # 1. Instruction counts (deterministic, so both trees run at once).
         rows = []
         if args.no_instructions:
@@ -424,6 +441,10 @@ def gate(args) -> int:
                 flagged = [r["name"] for r in result["confirmation"] if r["confirmed"]]
             failures += [f"{name} REGRESSED" + (" (confirmed in fresh pairs)" if args.confirm_pairs else "")
                          for name in flagged]
+    return _finish(out, result, failures)
+
+
+def _finish(out: Path, result: dict, failures: list[str]) -> int:
     exit_code = 1 if failures else 0
     result.update(failures=failures, exit_code=exit_code)
     write_json_atomic(out / "gate.json", result)

@@ -207,7 +207,8 @@ def tiny_project(repo: Path, n: int, extra: str = "") -> dict[str, str]:
 
 def run_gate(monkeypatch, capsys, repo: Path, *argv) -> tuple[int, str, str]:
     monkeypatch.setattr(gate, "ROOT", repo)
-    rc = gate.main(["--pairs", "1", "--confirm-pairs", "1", "--no-instructions",
+    # the tiny project has no science to probe (tests/test_science_gate.py covers that part)
+    rc = gate.main(["--pairs", "1", "--confirm-pairs", "1", "--no-instructions", "--no-science",
                     "--out", str(repo / "out"), *argv])
     out, err = capsys.readouterr()
     return rc, out, err
@@ -271,7 +272,7 @@ def test_a_regression_seen_once_is_not_confirmed_and_passes(tmp_path, monkeypatc
     (repo / "burst-once").write_text("")
     monkeypatch.setattr(gate, "ROOT", repo)
     rc = gate.main(["--base", "HEAD~1", "--pairs", "1", "--confirm-pairs", "0",
-                    "--no-instructions", "--out", str(repo / "out")])
+                    "--no-instructions", "--no-science", "--out", str(repo / "out")])
     out = capsys.readouterr().out
     assert rc == 1 and "gate: FAIL: tests/benchmarks/test_speed.py::test_burst REGRESSED\n" in out
 
