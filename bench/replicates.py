@@ -10,7 +10,13 @@ import json
 
 from irn.config import Config, from_dict
 
+
 REPLICATE = "replicate"
+
+
+def trial_dirname(trial) -> str:
+    """A trial's results folder: its id (short; the config is in MLflow and params.json)."""
+    return trial.trial_id
 
 
 def trial_config(base: dict, searched: dict) -> tuple[Config, int]:

@@ -448,13 +448,10 @@ def build_trainable(plan: SweepPlan, resources: dict, data):
     return tune.with_resources(wrapped, resources)
 
 
-def trial_dirname(trial) -> str:
-    return trial.trial_id  # short folder names; the config is in MLflow and params.json
-
-
 def build_tuner(plan: SweepPlan, trainable, hooks):
     from ray import tune
 
+    from bench.replicates import trial_dirname
     from bench.space import param_space
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.basic_variant import BasicVariantGenerator

@@ -22,7 +22,7 @@ import json
 import os
 
 from bench.cli import write_json_atomic
-from bench.replicates import REPLICATE
+from bench.replicates import REPLICATE, trial_dirname
 
 ROUNDS_FILE = "irn_rounds.json"
 
@@ -84,7 +84,6 @@ def round_tuner(plan, trainable, hooks, k: int, points: list[dict], restore: boo
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    from bench.sweep import trial_dirname
     t = plan.tune
     name = f"round-{k}"
     path = os.path.join(plan.exp_dir, name)

@@ -38,7 +38,7 @@ def load_model(path, scale: int | None = None, task: str = "rescale"):
             raise CheckpointError(f"checkpoint {path} is a task={found} model; this takes "
                                   f"task={task} models only" + (
                                       " (stego: irn.checkpoint.load_model(path, task='stego'), "
-                                      "evaluated by irn.stego_eval.stego_rows)"
+                                      "evaluated by irn.evaluate.stego_rows)"
                                       if found == "stego" else ""))
         if task == "stego":
             from irn.stego import build_stego_model

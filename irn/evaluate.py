@@ -21,7 +21,7 @@ from irn.metric_registry import evaluation_metrics, metric_spec
 from irn.metrics import psnr_y
 from irn.quantization import quantize
 from irn.stego import next_image_targets
-from irn.stego_eval import stego_rows
+from irn.stego_eval import StegoViews
 
 
 def upscale_draws(model, lr, cfg: Config, seed: int, draws: int | None = None):
@@ -90,6 +90,20 @@ class ImageViews:
 def evaluate_image(model, hr, lr_ref, cfg: Config, seed: int = 0, guide_ref=None) -> dict:
     views = ImageViews(model, hr, lr_ref, cfg, seed, guide_ref)
     return {m.name: float(m.compute(views)) for m in evaluation_metrics(cfg)}
+
+
+@torch.inference_mode()
+def stego_rows(model, val_set, cfg, device="cpu") -> list[dict]:
+    """One row per validation image: {"image": name, metric: value, ...}; image i hides the
+    next image's 8-bit bicubic LR, and its z draws are seeded with i."""
+    metrics = evaluation_metrics(cfg)
+    secrets = next_image_targets(val_set)
+    rows = []
+    for i, (name, (hr, lr), secret) in enumerate(zip(image_names(val_set), val_set, secrets)):
+        views = StegoViews(model, hr.to(device), lr.to(device), quantize(secret.to(device)),
+                           cfg, seed=i)
+        rows.append({"image": name, **{m.name: float(m.compute(views)) for m in metrics}})
+    return rows
 
 
 def image_names(val_set) -> list[str]:

@@ -16,8 +16,9 @@ import numpy as np
 from irn.config import Config
 from irn.jpeg import jpeg_real
 from irn.metrics import psnr_rgb, psnr_y, psnr_y_masked, ssim_y
+from irn.quantization import quantize
 from irn.stamp import stamp_bits_per_hr_pixel, stamp_mask
-from irn.stego_eval import stego_metrics
+from irn.stego import capacity_bits_per_pixel
 from irn.temporal import bicubic_flicker, gt_flicker, model_flicker
 
 
@@ -280,6 +281,48 @@ _REPORT_METRICS = [
     MetricSpec("model/params", "min", "", "trainable parameters of the model", fmt=",.0f",
                constant=True),
 ]
+
+# task=stego's metrics (irn/stego_eval.py computes the views they read)
+def _stego(cfg) -> bool:
+    return cfg.task == "stego"
+
+
+def _stego_gaussian(cfg) -> bool:
+    return cfg.task == "stego" and cfg.z_eval == "gaussian"
+
+
+def stego_metrics(qualities=()) -> list:
+    """The per-image MetricSpecs of task=stego, then those of each JPEG QF in `qualities`."""
+    dB = "dB"
+    out = [
+        MetricSpec("secret_psnr_y", "max", dB, "Y-PSNR of the secret revealed from the 8-bit "
+                   "stego image against the true secret (z as z_eval, mean over draws; 1 px "
+                   "crop)", baseline="secret_floor_psnr_y", when=_stego,
+                   compute=lambda v: float(np.mean([v.secret_psnr(r) for r in v.revealed]))),
+        MetricSpec("stego_psnr_y", "max", dB, "Y-PSNR of the 8-bit stego image against the "
+                   "cover (scale px crop): how invisible the hiding is", when=_stego,
+                   compute=lambda v: psnr_y(v.stego, v.cover, v.s)),
+        MetricSpec("stego_ssim_y", "max", "", "Y-SSIM of the 8-bit stego image against the "
+                   "cover (scale px crop)", fmt=".4f", when=_stego,
+                   compute=lambda v: ssim_y(v.stego, v.cover, v.s)),
+        MetricSpec("secret_psnr_y_zero", "max", dB, "secret_psnr_y with z = 0 (beside the "
+                   "gaussian draws)", baseline="secret_psnr_y", when=_stego_gaussian,
+                   compute=lambda v: v.secret_psnr(v.model.reveal(v.stego, mode="zero"))),
+        MetricSpec("secret_floor_psnr_y", "max", dB, "Y-PSNR of the cover's own bicubic LR "
+                   "against the secret: what a reveal that returned the stego's thumbnail "
+                   "would score (1 px crop)", when=_stego, constant=True,
+                   compute=lambda v: v.secret_psnr(quantize(v.cover_lr))),
+        MetricSpec("stego_capacity_bpp", "max", "bpp", "bits of the 8-bit secret per cover "
+                   "pixel: 24 / scale^2", fmt=".3f", when=_stego, constant=True,
+                   compute=lambda v: capacity_bits_per_pixel(v.s)),
+    ]
+    for q in qualities:
+        out.append(MetricSpec(
+            f"jpeg{q}_secret_psnr_y", "max", dB, f"secret_psnr_y after the stego image is "
+            f"stored as a real JPEG QF {q} (one z draw)", when=_stego,
+            compute=lambda v, q=q: v.secret_psnr(v.jpeg_revealed(q))))
+    return out
+
 
 METRICS: dict[str, MetricSpec] = {m.name: m for m in _fixed_metrics() + stego_metrics()
                                    + _REPORT_METRICS}
