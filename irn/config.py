@@ -4,7 +4,8 @@ named presets over the optimisation keys.
 
 Precedence: defaults < budget preset < explicit values (space file, --set).
 
-Each default is written once, here: irn.build_model and irn.data take theirs from `default`.
+Each default is written once, in irn/config_fields.py: irn.build_model and irn.data take theirs
+from `default` there, below this module's validation, which imports their registries.
 The allowed values of a key come from the registry that implements them (`choices`).
 """
 import dataclasses
@@ -16,93 +17,31 @@ import types
 import typing
 from dataclasses import dataclass, fields
 
+from irn.config_fields import ConfigFields, default  # noqa: F401  (default: re-exported)
+from irn.data.samples import LOADERS
+from irn.dequantization import QUANTIZATIONS
+from irn.jpeg import JPEG_MODES, parse_quality
+from irn.latent import Z_MODES
+from irn.layout import LAYOUT_MODES
+from irn.losses import parse_spec  # names and syntax only; weights files load at build
+from irn.model import SCALES, build_model, check_architecture
+from irn.stamp import STAMPS
+from irn.stego import GUIDE_TARGETS, TASKS
+from irn.stego import check_config as check_task  # task / guide_target combinations
+from irn.temporal import eval_margin, motion_thetas, training_margin
+
 
 class ConfigError(ValueError):
     """One line naming the bad key and what is allowed."""
 
 
 @dataclass(frozen=True)
-class Config:
-    # architecture: the keywords of irn.build_model (see arch()), whose defaults these are
-    scale: int = 2
-    coupling: str = "enhanced"
-    blocks: int = 8
-    subnet: str = "dense"
-    gc: int = 32
-    multiscale_depth: int = 0
-    split_ratio: float = 0.5
-    # the task (irn/stego.py): rescale (IRN) | stego (the HR image hides the next image's LR;
-    # guide = stego vs cover, recon = revealed vs true secret: irn/stego_objective.py)
-    task: str = "rescale"
-    guide_target: str = "bicubic"  # rescale's LR resembles the bicubic LR | other: the next image's
-    # objective: guide (forward LR vs bicubic LR), reconstruction (reverse HR), distribution
-    loss_recon: str = "charbonnier"
-    loss_guide: str = "l2"
-    lambda_recon: float = 1.0
-    lambda_guide: float | None = None  # None = scale^2, the official weight
-    lambda_distr: float = 1.0
-    z_train: str = "gaussian"
-    z_eval: str = "gaussian"
-    temperature: float = 1.0
-    vgg_weights: str = ""  # local VGG16 weights for lpips / dists (or $IRN_VGG16_WEIGHTS)
-    # JPEG robustness
-    jpeg_train: str = "off"
-    jpeg_quality: str = "75"  # an int 1..100 or a range "50-90" drawn per batch
-    jpeg_clean_weight: float = 0.0  # >0: also reconstruct the clean LR, with this weight
-    jpeg_eval: str = "30,50,70,80,90"  # QFs evaluated with real libjpeg; "" = none
-    # rate-distortion (irn/storage.py): the LR's coded size as PNG and at each jpeg_eval QF,
-    # and plain JPEG of the HR at fixed QFs (irn.metric_registry.HR_JPEG_QUALITIES)
-    storage_eval: bool = False
-    # the rescaling stamp (irn/stamp.py): LR pixels free of the guide loss
-    stamp: str = "none"  # none | border | corners
-    stamp_width: int = 1
-    # how the reverse pass sees the 8-bit LR in training (irn/dequantization.py)
-    quantization: str = "ste"  # ste | uniform | variational
-    lambda_dequant: float = 1.0  # variational: weight of KL(q || uniform), loss/dequant
-    # temporal consistency (irn/temporal.py)
-    loss_temporal: str = "l1"
-    lambda_temporal: float = 0.0  # >0: transform-invariance term (+1 forward, +1 reverse)
-    temporal_eval: bool = False  # flicker on synthetic camera motion at every evaluation
-    # optimisation
-    lr: float = 2e-4
-    weight_decay: float = 1e-5
-    batch_size: int = 16
-    patch_size: int = 144
-    steps: int = 500_000
-    warmup: int = 0
-    schedule: str = "multistep"  # lr halved at 20/40/60/80% of steps, as official
-    grad_clip: float = 10.0
-    seed: int = 0
-    eval_every: int = 5000
-    eval_points: int = 0  # >0: evaluate at this many evenly spaced steps instead (eval_interval)
-    log_every: int = 100  # training losses are logged as the mean of each log_every steps
-    eval_z_draws: int = 1
-    val_max_size: int = 0  # 0 = full validation images; >0 centre-crops them (fast CPU eval)
-    val_tile: int = 0  # >0: cut validation images into tiles evaluated as separate images
-    # speed switches
-    amp: str = "off"
-    channels_last: str = "false"  # false | true | auto: channels-last on CPUs (irn/layout.py)
-    compile: bool = False
-    device: str = "auto"
-    # data
-    loader: str = "memory"
-    data: str = "embedded"
-    workers: int = 0
-    profile: bool = False
+class Config(ConfigFields):
+    """The keys of irn.config_fields.ConfigFields (where each default is written), validated
+    against the registries when built."""
 
     def __post_init__(self):
         validate(self)
-
-    @property
-    def eval_interval(self) -> int:
-        """Steps between evaluations: steps / eval_points rounded up when eval_points is set
-        (a budget's learning curve keeps its number of points at any length), else
-        eval_every. The last step is always evaluated too."""
-        return -(-self.steps // self.eval_points) if self.eval_points else self.eval_every
-
-    @property
-    def guide_weight(self) -> float:
-        return float(self.scale ** 2) if self.lambda_guide is None else self.lambda_guide
 
     def replace(self, **changes) -> "Config":
         return from_dict({**self.to_dict(), **changes})
@@ -115,14 +54,8 @@ class Config:
         return {k: getattr(self, k) for k in arch_keys()}
 
 
-def default(key: str):
-    """The default value of config key `key`."""
-    return Config.__dataclass_fields__[key].default
-
-
 @functools.cache
 def arch_keys() -> tuple[str, ...]:
-    from irn.model import build_model  # local: irn.model takes its defaults from here
     return tuple(inspect.signature(build_model).parameters)
 
 
@@ -135,14 +68,6 @@ DEVICES = ("auto", "cpu", "cuda")
 @functools.cache
 def choices() -> dict[str, tuple]:
     """The allowed values of each key that has a fixed set, from the registry behind it."""
-    from irn.data.samples import LOADERS
-    from irn.dequantization import QUANTIZATIONS
-    from irn.jpeg import JPEG_MODES
-    from irn.layout import LAYOUT_MODES
-    from irn.latent import Z_MODES
-    from irn.model import SCALES
-    from irn.stamp import STAMPS
-    from irn.stego import GUIDE_TARGETS, TASKS
     return {"scale": SCALES, "z_train": Z_MODES, "z_eval": Z_MODES,
             "jpeg_train": tuple(JPEG_MODES), "schedule": SCHEDULES, "amp": AMP_MODES,
             "device": DEVICES, "loader": LOADERS, "stamp": STAMPS, "channels_last": LAYOUT_MODES,
@@ -260,7 +185,6 @@ def validate(cfg: Config) -> None:
             continue
         if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
             raise ConfigError(f"{key} must be {tp.__name__}, got {value!r}")
-    from irn.model import check_architecture  # local: irn.model imports this module
     try:
         check_architecture(**cfg.arch())
     except ValueError as exc:
@@ -295,7 +219,6 @@ def validate(cfg: Config) -> None:
     _check_losses(cfg)
     _check_jpeg(cfg)
     _check_temporal(cfg)
-    from irn.stego import check_config as check_task  # task / guide_target combinations
     try:
         check_task(cfg)
     except ValueError as exc:
@@ -306,7 +229,6 @@ def validate(cfg: Config) -> None:
 
 
 def _check_losses(cfg: Config) -> None:
-    from irn.losses import parse_spec  # names and syntax only; weights files load at build
     for key in ("loss_recon", "loss_guide", "loss_temporal"):
         try:
             parse_spec(getattr(cfg, key))
@@ -316,7 +238,6 @@ def _check_losses(cfg: Config) -> None:
 
 def _check_temporal(cfg: Config) -> None:
     """The temporal term's crop must leave part of the patch, flicker's part of a tile."""
-    from irn.temporal import eval_margin, motion_thetas, training_margin
     try:
         if cfg.lambda_temporal:
             training_margin(cfg.patch_size, cfg.scale)
@@ -328,7 +249,6 @@ def _check_temporal(cfg: Config) -> None:
 
 
 def _check_jpeg(cfg: Config) -> None:
-    from irn.jpeg import parse_quality
     try:
         parse_quality(cfg.jpeg_quality)
         for q in filter(None, (s.strip() for s in cfg.jpeg_eval.split(","))):

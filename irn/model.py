@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from FrEIA.framework import SequenceINN
 
-from irn.config import default
+from irn.config_fields import default
 from irn.couplings import COUPLINGS, LR_CHANNELS
 from irn.haar import HaarDownsampling
 from irn.latent import draw_latent

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from irn.config import default
+from irn.config_fields import default
 from irn.data.sources import (DataError, image_files, load_images, load_named_images, read_image,
                               to_rgb)
 from irn.imresize import imresize
