@@ -1,11 +1,12 @@
 """Model files: our own format (architecture + weights, written by training) and the
 official release's layout, told apart automatically. Always read with weights_only=True."""
+import inspect
 import os
 
 import torch
 
 from irn.atomic import atomic_write
-from irn.model import build_model
+from irn.model import build_model, check_architecture
 from irn.official import CheckpointError, load_official, load_torch_file, read_state_dict
 
 FORMAT = "irn-bench/1"
@@ -30,7 +31,7 @@ def load_model(path, scale: int | None = None, task: str = "rescale"):
     (rescale: irn.model's; stego: irn.stego's); a file of the other kind is refused."""
     obj = load_torch_file(path)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        arch = obj["arch"]
+        arch = checked_arch(obj, path)
         if scale is not None and arch["scale"] != scale:
             raise CheckpointError(f"checkpoint {path} is for x{arch['scale']}, not x{scale}")
         found = (obj.get("config") or {}).get("task", "rescale")
@@ -51,7 +52,39 @@ def load_model(path, scale: int | None = None, task: str = "rescale"):
         except RuntimeError as exc:
             raise CheckpointError(f"checkpoint {path} does not fit its architecture: "
                                   + str(exc).splitlines()[1].strip()) from None
-        return model
+        return check_finite(model, path)
     if scale is None:
         raise CheckpointError(f"{path} looks like an official IRN checkpoint: pass --scale")
-    return load_official(obj, scale)
+    return check_finite(load_official(obj, scale), path)
+
+
+def checked_arch(obj: dict, path) -> dict:
+    """The file's `arch`, refused in one line unless it is a dict of build_model's keywords
+    (a missing one takes build_model's default, as files from before it was added do) with
+    values build_model accepts: checked before anything is built."""
+    arch = obj.get("arch")
+    params = inspect.signature(build_model).parameters
+    if not isinstance(arch, dict):
+        raise CheckpointError(f"checkpoint {path} has no architecture: 'arch' must be a dict "
+                              f"of {', '.join(params)}; got {type(arch).__name__}")
+    unknown = sorted(set(map(str, arch)) - set(params))
+    if unknown:
+        raise CheckpointError(f"checkpoint {path} has a malformed 'arch': unknown keys "
+                              f"{', '.join(unknown)} (build_model takes {', '.join(params)})")
+    try:
+        check_architecture(**{k: arch.get(k, p.default) for k, p in params.items()})
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} has an impossible architecture: {exc}") from None
+    if not isinstance(obj.get("model"), dict):
+        raise CheckpointError(f"checkpoint {path} has no weights: 'model' must be a state dict")
+    return arch
+
+
+def check_finite(model, path):
+    """Refuse weights with NaN or inf: they would evaluate to NaN everywhere, silently."""
+    bad = [name for name, t in model.state_dict().items()
+           if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise CheckpointError(f"checkpoint {path} has non-finite weights in {len(bad)} "
+                              f"tensor(s), e.g. {bad[0]}: a diverged training?")
+    return model

@@ -245,3 +245,40 @@ def test_published_rows_get_family_wise_verdicts_from_our_images():
     # the interval is the family's, wider than the 95% one the summary holds
     lo95 = summary["psnr_y"]["ci95"][0] - pub
     assert got["delta_ci95"][0] < lo95
+
+
+def _crafted(kind, ours, path):
+    """A file in our format, edited the way a hostile or broken writer would."""
+    obj = torch.load(ours, weights_only=True)
+    if kind == "no_arch":
+        del obj["arch"]
+    elif kind == "arch_list":
+        obj["arch"] = list(obj["arch"].values())
+    elif kind == "unknown_key":
+        obj["arch"] = {**obj["arch"], "depth_of_field": 3}
+    elif kind == "scale_3":
+        obj["arch"] = {**obj["arch"], "scale": 3}
+    elif kind == "nan":
+        name = next(k for k, v in obj["model"].items() if v.is_floating_point())
+        obj["model"][name] = torch.full_like(obj["model"][name], float("nan"))
+    torch.save(obj, path)
+    return path
+
+
+CRAFTED = [("no_arch", "has no architecture"), ("arch_list", "'arch' must be a dict"),
+           ("unknown_key", "unknown keys depth_of_field"),
+           ("scale_3", "impossible architecture: scale must be one of"),
+           ("nan", "non-finite weights")]
+
+
+@pytest.mark.parametrize("kind, message", CRAFTED)
+def test_crafted_checkpoints_are_refused_before_evaluating(kind, message, folder, model_files,
+                                                           tmp_path, capsys):
+    # issue 32.3: these ended in tracebacks (exit 1), and NaN weights evaluated to "-" (exit 0)
+    _, _, ours = model_files
+    bad = _crafted(kind, ours, tmp_path / "bad.pt")
+    out = tmp_path / "out.json"
+    rc, cap = _run(["--checkpoint", bad, "--data", f"Set5={folder}", "--json", out], capsys)
+    lines = cap.err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and message in lines[0], cap.err
+    assert not out.exists()

@@ -11,6 +11,7 @@ from skimage import data
 
 from irn.rescale import main, read_rgb
 from tests.model_files import random_x2_files
+from tests.test_bench_evaluate import CRAFTED, _crafted
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +144,14 @@ def test_bad_checkpoints_are_one_clean_line(kind, message, ckpt, photo, tmp_path
     assert len(proc.stderr.strip().splitlines()) == 1  # no torch UserWarning before it
     assert "\x1b[" not in proc.stderr and "this must never run" not in proc.stdout
     assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("kind, message", CRAFTED)
+def test_crafted_checkpoints_are_one_clean_line(kind, message, ckpt, photo, tmp_path):
+    _, ours, _ = ckpt
+    bad = _crafted(kind, ours, tmp_path / "bad.pt")
+    out = tmp_path / "o.png"
+    proc = subprocess.run([sys.executable, "-m", "irn.rescale", "down", str(photo), str(out),
+                           "--checkpoint", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not out.exists()
