@@ -56,6 +56,22 @@ def check_output_target(path, flag: str) -> None:
     check_writable_folder(folder, flag)
 
 
+def check_output_folder(folder, flag: str) -> None:
+    """Refuse an output folder that is a file, or that could not be created (its nearest
+    existing ancestor is a file or not writable), before any work."""
+    if folder is None:
+        return
+    path = os.path.abspath(folder)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{flag} {folder} exists and is not a folder")
+    parent = path
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UsageError(f"{flag} {folder}: {parent} is a file, so the folder cannot be made")
+    check_writable_folder(parent, flag)
+
+
 def check_writable_folder(folder: str, flag: str) -> None:
     """Refuse a folder this process cannot create files in (a probe file, removed at once:
     permission bits alone mislead under root, ACLs and read-only mounts)."""

@@ -31,7 +31,8 @@ import time
 import numpy as np
 import torch
 
-from bench.cli import OneLineParser, UsageError, check_json_target, fail, write_json_atomic
+from bench.cli import (OneLineParser, UsageError, check_json_target, check_output_folder, fail,
+                       write_json_atomic)
 from bench.telemetry import Telemetry
 from irn.atomic import atomic_path, atomic_write
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set
@@ -368,8 +369,7 @@ def main(argv=None) -> int:
             raise UsageError("--workers must be >= 0")
         if not 0 < args.threshold < 1:
             raise UsageError("--threshold must be between 0 and 1")
-        if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
-            raise UsageError(f"--out {args.out} exists and is not a folder")
+        check_output_folder(args.out, "--out")
         if args.compare and args.compare_loaders:
             raise UsageError("--compare and --compare-loaders: choose one")
         check_json_target(args.json)

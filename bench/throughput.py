@@ -419,6 +419,23 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def memory_floor(width: int, height: int) -> int:
+    """Bytes a round trip needs at the least, before any activation, tiled or not: the 8-bit
+    photo, its fp32 copy and the fp32 reconstruction (`photo`, irn.tiling's output). A lower
+    bound, so it never refuses a size that would fit; activations add to it."""
+    return width * height * 3 * (1 + 4 + 4)
+
+
+def check_memory(width: int, height: int) -> None:
+    """Refuse a size whose floor exceeds the memory available now, before allocating it."""
+    import psutil
+    need, have = memory_floor(width, height), psutil.virtual_memory().available
+    if need > have:
+        raise UsageError(f"--size {width}x{height} needs at least {need / 2**30:.1f} GiB "
+                         f"(the photo, its fp32 copy and the fp32 result); "
+                         f"{have / 2**30:.1f} GiB available")
+
+
 def settings_from_args(args) -> Settings:
     """The checked Settings of the command line; UsageError (one line) when they cannot run."""
     width, height = parse_size(args.size)
@@ -454,6 +471,7 @@ def settings_from_args(args) -> Settings:
     if args.checkpoint and not os.path.isfile(args.checkpoint):
         raise UsageError(f"checkpoint not found: {args.checkpoint}")
     check_json_target(args.json)
+    check_memory(width, height)
     return Settings(scale=args.scale, width=width, height=height,
                     amp=amp_of(dtype),
                     channels_last=args.channels_last, compile=args.compile, device=args.device,

@@ -42,6 +42,20 @@ from irn.atomic import atomic_write
 from irn.cli import OneLineParser
 
 
+def _check_png_dir(folder: Path) -> None:
+    """--png DIR: a folder, or one that can be made (its nearest existing ancestor is a
+    writable folder); checked before --out is written, so a bad DIR leaves nothing behind."""
+    if folder.exists() and not folder.is_dir():
+        raise DashboardError(f"--png {folder} exists and is not a folder")
+    ancestor = folder.absolute()
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise DashboardError(f"--png {folder}: {ancestor} is a file, so the folder cannot be made")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise DashboardError(f"--png {folder}: cannot write in {ancestor}")
+
+
 def _check_out(out: Path) -> None:
     if out.is_dir():
         raise DashboardError(f"--out {out} is a folder; give a file path such as report.html")
@@ -89,6 +103,8 @@ def build_report(experiment: str, tracking_uri: str | None = None, parent: str |
     `out` atomically; returns its path. Raises DashboardError on bad input."""
     out = Path(out)
     _check_out(out)
+    if png_dir is not None:
+        _check_png_dir(Path(png_dir))
     sweep = load_sweep(experiment, tracking_uri, parent)
     done = sweep.finished
     hist = load_histories(sweep, done["run_id"][:MAX_TRACES], training.CURVE_KEYS)

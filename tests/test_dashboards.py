@@ -406,6 +406,8 @@ def test_cli_help():
     ("unknown parent", "parent run 'feedbeef' not found"),
     ("parent elsewhere", "is not in experiment"),
     ("missing out folder", "folder for --out does not exist"),
+    ("png is a file", "exists and is not a folder"),
+    ("png under a file", "is a file, so the folder cannot be made"),
     ("bad flag", "unrecognized arguments"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(edge, tmp_path, capsys, case, message):
@@ -422,8 +424,13 @@ def test_cli_bad_input_is_one_line_and_exit_2(edge, tmp_path, capsys, case, mess
                              "--parent", edge["empty"]],
         "missing out folder": ["--experiment", "plain", "--tracking-uri", edge["uri"],
                                "--out", str(tmp_path / "no" / "r.html")],
+        "png is a file": ["--experiment", "plain", "--tracking-uri", edge["uri"],
+                          "--png", str(tmp_path / "a_file")],
+        "png under a file": ["--experiment", "plain", "--tracking-uri", edge["uri"],
+                             "--png", str(tmp_path / "a_file" / "png")],
         "bad flag": ["--experiment", "plain", "--colour"],
     }[case]
+    (tmp_path / "a_file").write_text("not a folder")
     if "--out" not in args:
         args += ["--out", out]
     try:

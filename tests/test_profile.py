@@ -124,6 +124,8 @@ def test_paired_speedup_calls_a_clear_difference_and_noise():
     (["--set", "loader=tape"], "loader"),
     (["--json", "/no/such/folder/x.json"], "does not exist"),
     (["--loader", "tape"], "invalid choice"),
+    (["--out", __file__], "exists and is not a folder"),
+    (["--out", __file__ + "/trace"], "is a file, so the folder cannot be made"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(argv, message, capsys):
     try:

@@ -190,6 +190,9 @@ def test_settings_use_the_config_names_and_the_baseline_runs_as_official():
     (["--scale", "3", "--size", "64x64"], "invalid choice"),
     (["--scale", "4", "--size", "64x64", "--impl", "official", "--baseline", "official"],
      "drop one"),
+    # issue 32.5: this allocated 112 GiB and died; the floor is checked first
+    (["--scale", "4", "--size", "200000x200000"], "needs at least 1005.8 GiB"),
+    (["--scale", "4", "--size", "200000x200000", "--tile", "512"], "needs at least"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(argv, message, capsys):
     code, _, err = run(argv, capsys)
