@@ -241,10 +241,11 @@ def _candidates(key: str, value, path: str) -> list:
     return [value]
 
 
-def validate(space: Space, base: dict, sets: dict | None = None) -> None:
+def validate(space: Space, base: dict, sets: dict | None = None) -> list[tuple[str, object]]:
     """Every value of every key, and every discrete combination, must build a Config on top
     of `base` (defaults + budget + fixed overrides). SpaceError otherwise; one that the
-    command line's `sets` (--set, inside `base`) cause is blamed on them, not on the file."""
+    command line's `sets` (--set, inside `base`) cause is blamed on them, not on the file.
+    Returns the configs built, each with where it came from, for further checks."""
     valid = set(keys())
     for key in space.space:
         if key not in valid:
@@ -253,16 +254,20 @@ def validate(space: Space, base: dict, sets: dict | None = None) -> None:
     cands = {k: _candidates(k, v, space.path) for k, v in space.space.items()}
     first = {k: c[0] for k, c in cands.items() if c}  # fixed values and each axis's first
     _check_sets(sets or {}, {**base, **first})
+    built = []
     for key, values in cands.items():
         for v in values:
-            _build(space.path, {**base, **first, key: v}, f"{key}={v!r}")
+            built.append((f"{key}={v!r}",
+                          _build(space.path, {**base, **first, key: v}, f"{key}={v!r}")))
+    built.append(("the base config", _build(space.path, {**base, **first}, "the base config")))
     discrete = {k: c for k, c in cands.items()
                 if len(c) > 1 and not isinstance(space.space[k], (Float, Integer))}
     if math.prod(len(c) for c in discrete.values()) <= MAX_COMBINATIONS:
         for combo in itertools.product(*discrete.values()):
             point = dict(zip(discrete, combo))
-            _build(space.path, {**base, **first, **point},
-                   " with ".join(f"{k}={v!r}" for k, v in point.items()))
+            where = " with ".join(f"{k}={v!r}" for k, v in point.items())
+            built.append((where, _build(space.path, {**base, **first, **point}, where)))
+    return built
 
 
 def _check_sets(sets: dict, values: dict) -> None:

@@ -184,9 +184,11 @@ def plan_sweep(args) -> SweepPlan:
             raise UsageError(f"{space.path} uses lpips/dists, which need the VGG16 weights: "
                              "--set vgg_weights=PATH or $IRN_VGG16_WEIGHTS")
         base["vgg_weights"] = os.path.abspath(weights)  # workers may not share our env
-    validate(space, base, fixed)
-    if not args.address and {**base, **space.fixed()}.get("device") == "cuda":
-        check_device("cuda")  # a cluster (--address) may have the GPUs this machine lacks
+    built = validate(space, base, fixed)
+    if not args.address:  # a cluster (--address) may have the GPUs and memory this lacks
+        if {**base, **space.fixed()}.get("device") == "cuda":
+            check_device("cuda")
+        check_memory_floor(built, space)
     check_searcher(space, tune_cfg["searcher"])
     _check_metric(tune_cfg["metric"], from_dict({**base, **space.fixed()}), space)
     tune_cfg["compare"] = _compare_metrics(args, tune_cfg["compare"], base, space)
@@ -214,6 +216,25 @@ def plan_sweep(args) -> SweepPlan:
         max_concurrent=args.max_concurrent, max_failures=args.max_failures,
         total_trials=space.grid_size * tune_cfg["num_samples"] * first_seeds(tune_cfg["seeds"]),
         default_reference=default_reference(space), overridden=overridden, exp_root=root)
+
+
+def check_memory_floor(built: list, space) -> None:
+    """Refuse a config whose training cannot fit this machine's memory even at its floor
+    (irn.train.training_memory_floor), before Ray starts: blocks=10**8 or gc=45063 would
+    otherwise start trials that die allocating."""
+    import psutil
+
+    from irn.train import training_memory_floor
+    total = psutil.virtual_memory().total
+    for where, cfg in built:
+        need = training_memory_floor(cfg)
+        if need > total:
+            searched = where.split("=")[0] in space.searched  # else: blame no space value
+            raise UsageError(f"a trial of {os.path.basename(space.path)}"
+                             + (f" with {where}" if searched else "")
+                             + f" needs at least {need / 2**30:,.1f} GiB to train (blocks "
+                             f"{cfg.blocks}, gc {cfg.gc}, batch {cfg.batch_size} x "
+                             f"{cfg.patch_size} px); this machine has {total / 2**30:.1f} GiB")
 
 
 MAX_TRIALS = 10_000  # a sweep larger than this is a typo (--seeds 100000), not a plan

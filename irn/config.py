@@ -94,6 +94,9 @@ def keys() -> list[str]:
 
 
 MAX_SEED = 2 ** 32 - 1 - 1000  # numpy seeds are < 2**32; room for replicate offsets
+# No integer key means anything beyond this (2**31 - 1: steps, sizes, counts); larger is a typo
+# that would otherwise overflow a tensor size or run for ever (issue 32's property test).
+MAX_INT = 2 ** 31 - 1
 
 
 def _base_type(tp):
@@ -185,6 +188,8 @@ def validate(cfg: Config) -> None:
             continue
         if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
             raise ConfigError(f"{key} must be {tp.__name__}, got {value!r}")
+        if tp is int and key != "seed" and abs(value) > MAX_INT:
+            raise ConfigError(f"{key} must be at most {MAX_INT:,} (a typo?), got {value:,}")
     try:
         check_architecture(**cfg.arch())
     except ValueError as exc:
@@ -213,6 +218,9 @@ def validate(cfg: Config) -> None:
                           f"got {cfg.lambda_guide}")
     if cfg.workers < 0 or cfg.val_max_size < 0 or cfg.val_tile < 0 or cfg.eval_points < 0:
         raise ConfigError("workers, val_max_size, val_tile and eval_points must be >= 0")
+    if cfg.eval_points > cfg.steps:
+        raise ConfigError(f"eval_points {cfg.eval_points} is more than steps {cfg.steps}: "
+                          "there is one evaluation per step at most")
     if cfg.val_tile and (cfg.val_tile % cfg.scale or cfg.val_tile - 2 * cfg.scale < 11):
         raise ConfigError(f"val_tile {cfg.val_tile} must be a multiple of scale {cfg.scale} "
                           f"leaving at least 11 px for SSIM after the {cfg.scale}-px border crop")

@@ -258,3 +258,14 @@ def _seed_everything(seed: int) -> None:
 def _np_state() -> dict:
     _, keys, pos, _, _ = np.random.get_state()
     return {"keys": keys.tolist(), "pos": int(pos)}
+
+
+def training_memory_floor(cfg: Config) -> int:
+    """Bytes a training step needs at the least, whatever the coupling or subnet: every block
+    has a subnet with a gc x gc-or-larger conv (weights, gradient and Adam's two moments: 16
+    bytes a parameter) and keeps at least one gc-channel activation at the LR's size for the
+    backward pass; plus the HR batch and its reconstruction. A lower bound, so a config over
+    it cannot fit (bench.sweep refuses it before Ray starts); real use is several times it."""
+    lr_pixels = (cfg.patch_size // cfg.scale) ** 2
+    return (16 * cfg.blocks * cfg.gc ** 2 + 4 * cfg.blocks * cfg.batch_size * cfg.gc * lr_pixels
+            + 2 * 4 * cfg.batch_size * 3 * cfg.patch_size ** 2)
