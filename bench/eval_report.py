@@ -12,6 +12,7 @@ from rich.table import Table
 from irn.stats.verdicts import level
 from irn.atomic import atomic_write
 from irn.metric_registry import metric_spec
+from dashboards import schema
 
 
 def _ci(stat: dict, spec) -> str:
@@ -110,7 +111,8 @@ def log_evaluation(tracker, result: dict, rows: list[dict], text: str) -> str:
     per_image.csv, table.txt, summary.json."""
     from bench.tracking import host_tags
     source = result["source"]
-    tags = {"irn.role": "evaluation", "irn.checkpoint": source["checkpoint"], **host_tags()}
+    tags = {schema.ROLE: schema.ROLE_EVALUATION, "irn.checkpoint": source["checkpoint"],
+            **host_tags()}
     if source.get("run_id"):
         tags["irn.source_run"] = source["run_id"]
     if source.get("trial"):
@@ -124,6 +126,6 @@ def log_evaluation(tracker, result: dict, rows: list[dict], text: str) -> str:
         write_csv(os.path.join(d, "per_image.csv"), rows)
         tracker.log_file(run_id, os.path.join(d, "per_image.csv"))
     tracker.log_text(run_id, text, "table.txt")
-    tracker.log_json(run_id, result, "summary.json")
+    tracker.log_json(run_id, result, schema.SUMMARY)
     tracker.finish(run_id)
     return run_id

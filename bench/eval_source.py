@@ -8,6 +8,7 @@ import os
 
 from bench.cli import UsageError
 from irn.checkpoint import load_model
+from dashboards import schema
 
 # Literal copies of bench.sweep.STATE_FILE and bench.trainable.STATE (importing those modules
 # would import Ray): the sweep's saved settings (objective, mode), a trial checkpoint's file.
@@ -70,7 +71,7 @@ def run_checkpoint(run_id: str, tracking_uri: str) -> tuple[str, dict]:
     except MlflowException:
         raise UsageError(f"no MLflow run {run_id} in {tracking_uri}") from None
     tags = run.data.tags
-    parent, trial = tags.get("mlflow.parentRunId"), tags.get("irn.trial_id")
+    parent, trial = tags.get("mlflow.parentRunId"), tags.get(schema.TRIAL_ID)
     if not (parent and trial):
         raise UsageError(f"run {run_id} is not a sweep trial (role {tags.get('irn.role')}) and "
                          "has no checkpoint: evaluate the file `bench.train --save` wrote "

@@ -38,6 +38,7 @@ from bench.tracking import (DEFAULT_EXPERIMENT, TrackingError, Tracker,  # noqa:
 from dashboards.colors import group_colors  # noqa: E402
 from dashboards.data import ui_url  # noqa: E402
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set  # noqa: E402
+from dashboards import schema  # noqa: E402
 
 STATE_FILE = "irn_sweep.json"
 RUN_ONLY = ("space_obj", "resume", "exp_root", "exp_dir")  # SweepPlan fields not in STATE_FILE
@@ -421,7 +422,7 @@ def trial_resources(cpus: float, gpus: float | None) -> dict:
 def cluster_gpu_tag() -> str:
     import ray
     n = ray.cluster_resources().get("GPU", 0)
-    local = host_tags()["irn.gpu"]
+    local = host_tags()[schema.GPU]
     if local != "none" or not n:
         return local
     return f"{n:g} GPU(s) in the Ray cluster"
@@ -512,9 +513,9 @@ def start_parent(plan: SweepPlan, tracker: Tracker) -> str:
         return plan.parent_run_id
     t = plan.tune
     run_id = tracker.create_run(plan.study, {
-        "irn.role": "sweep", "irn.space": plan.space, "irn.budget": plan.budget,
-        **host_tags(), "irn.gpu": cluster_gpu_tag(), "irn.objective": t["metric"],
-        "irn.mode": t["mode"], "irn.searcher": t["searcher"], "irn.scheduler": t["scheduler"],
+        schema.ROLE: schema.ROLE_SWEEP, schema.SPACE: plan.space, schema.BUDGET: plan.budget,
+        **host_tags(), schema.GPU: cluster_gpu_tag(), schema.OBJECTIVE: t["metric"],
+        schema.MODE: t["mode"], "irn.searcher": t["searcher"], "irn.scheduler": t["scheduler"],
         "irn.seeds": t["seeds"], "irn.storage": plan.exp_dir,
         "mlflow.note.content": f"Sweep of `{plan.study}` ({plan.budget} budget, "
                                f"{plan.total_trials} trials, {t['seeds']} seed(s) per "
@@ -661,7 +662,7 @@ def _drop_unused(plan: SweepPlan | None) -> None:
 def log_comparison(tracker, run_id: str, summary: dict) -> None:
     """summary.json, the group table (comparison.md), summary metrics and the verdict as the
     parent run's description."""
-    tracker.log_json(run_id, summary, "summary.json")
+    tracker.log_json(run_id, summary, schema.SUMMARY)
     table = group_table.markdown(summary)
     tracker.log_text(run_id, table, "comparison.md")
     scored = [g for g in summary["groups"] if "gain_db" in g]

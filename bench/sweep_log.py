@@ -20,6 +20,7 @@ from bench.tracking import (PER_IMAGE, Tracker, config_params, host_tags, number
                             path_tags)
 from bench.trial_profile import PROFILE_DIR
 from irn.metric_registry import metric_spec
+from dashboards import schema
 
 # Ray's own result entries: not logged as metrics (node_id becomes the irn.node tag).
 RAY_KEYS = set(AUTO_RESULT_KEYS) | {"done", "trial_id", "experiment_tag", "should_checkpoint",
@@ -112,7 +113,7 @@ class SweepLog(tune.Callback):
         self.searched = list(searched)
         self.trials: dict[str, TrialLog] = {}
         tags = host_tags()
-        self.host = {"irn.host": tags["irn.host"], "irn.git_commit": tags["irn.git_commit"]}
+        self.host = {schema.HOST: tags[schema.HOST], schema.GIT_COMMIT: tags[schema.GIT_COMMIT]}
         self.first_result_at = None
         self.train_s = self.eval_s = 0.0
         self.all_trials = []
@@ -122,12 +123,12 @@ class SweepLog(tune.Callback):
         if trial_log is None:
             who = trial_identity(self.base, trial.config, self.searched)
             run_id, created = self.tracker.trial_run(self.parent_id, trial.trial_id, who["name"], {
-                "irn.group": who["group"], "irn.group_label": who["label"],
+                schema.GROUP: who["group"], schema.GROUP_LABEL: who["label"],
                 "irn.replicate": who["replicate"], "irn.seed": who["seed"]})
             trial_log = self.trials[trial.trial_id] = TrialLog(run_id, -1)
             if created:
                 self.tracker.log_params(run_id, config_params(who["cfg"].to_dict()))
-                self.tracker.set_tags(run_id, {**self.host, "irn.status": "RUNNING",
+                self.tracker.set_tags(run_id, {**self.host, schema.STATUS: "RUNNING",
                                                "mlflow.note.content": describe_trial(who)})
             else:  # a resumed sweep's trial: the same run again, continued
                 trial_log.per_image = self.tracker.load_json(run_id, PER_IMAGE, [])
@@ -135,7 +136,7 @@ class SweepLog(tune.Callback):
                 trial_log.restarts = int(self.tracker.client.get_run(run_id).data.tags.get(
                     "irn.restarts", 0))
                 self.tracker.reopen(run_id)
-                self.tracker.set_tags(run_id, {"irn.status": "RUNNING"})
+                self.tracker.set_tags(run_id, {schema.STATUS: "RUNNING"})
         return trial_log
 
     def on_trial_start(self, trial, **info):
@@ -189,7 +190,7 @@ class SweepLog(tune.Callback):
         them)."""
         for trial_log in self.trials.values():
             if not trial_log.ended:
-                self.tracker.set_tags(trial_log.run_id, {"irn.status": "KILLED"})
+                self.tracker.set_tags(trial_log.run_id, {schema.STATUS: "KILLED"})
                 self.tracker.client.set_terminated(trial_log.run_id, "KILLED")
 
     def on_step_end(self, trials, **info):
@@ -273,7 +274,7 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
     overhead figures."""
     metric, mode = plan.tune["metric"], plan.tune["mode"]
     searched = plan.space_obj.searched
-    runs = {r.data.tags.get("irn.trial_id"): r
+    runs = {r.data.tags.get(schema.TRIAL_ID): r
             for r in tracker.find_runs({"mlflow.parentRunId": plan.parent_run_id})}
     tune_trials = {t.trial_id: t for t in log.all_trials}
     rows = []
@@ -365,7 +366,7 @@ def _status(run, trial, result: dict, planned: int) -> str:
     run FINISHED, also in an earlier process before a --resume): on Ctrl-C, Ray marks live
     trials TERMINATED in memory, so Tune's status alone would call them finished."""
     if run is not None:
-        completed = run.data.tags.get("irn.status") == "FINISHED"
+        completed = run.data.tags.get(schema.STATUS) == "FINISHED"
     else:
         completed = trial is not None and trial.status == "TERMINATED" and "step" in result
     if not completed:

@@ -42,14 +42,15 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from dashboards.data import ui_url
+from dashboards import schema
 
 DEFAULT_EXPERIMENT = "irn-bench"
 # The experiment's kind, for MLflow's own use; MLflow 3.17's UI opens every experiment on its
 # GenAI overview regardless (checked in headless Chromium), hence the direct runs-table link
 # (dashboards.data.ui_url) in the experiment's description and the sweep's last lines.
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
-CROPS = ("gt", "lr", "lr_bicubic", "bicubic_up", "recon")  # crops/<image>/<kind>.png
-PER_IMAGE = "eval/per_image.json"  # every evaluation's per-image rows (image, seed, step, ...)
+CROPS = schema.CROPS  # crops/<image>/<kind>.png
+PER_IMAGE = schema.PER_IMAGE  # every evaluation's per-image rows (image, seed, step, ...)
 STEP_TAG = "irn.step"  # the last report step logged to a run
 
 
@@ -99,8 +100,8 @@ def gpu_name() -> str:
 
 
 def host_tags() -> dict:
-    return {"irn.git_commit": git_commit(), "irn.host": socket.gethostname(),
-            "irn.gpu": gpu_name()}
+    return {schema.GIT_COMMIT: git_commit(), schema.HOST: socket.gethostname(),
+            schema.GPU: gpu_name()}
 
 
 def path_tags(report: dict) -> dict:
@@ -174,11 +175,12 @@ class Tracker:
     def trial_run(self, parent_id: str, trial_id: str, name: str | None = None,
                   tags: dict | None = None) -> tuple[str, bool]:
         """(run id, created) of the child run of `trial_id`; one run per trial, ever."""
-        found = self.find_runs({"irn.trial_id": trial_id, "mlflow.parentRunId": parent_id})
+        found = self.find_runs({schema.TRIAL_ID: trial_id, "mlflow.parentRunId": parent_id})
         if found:
             return found[0].info.run_id, False
         return self.create_run(name or trial_id, {
-            "irn.role": "trial", "irn.trial_id": trial_id, "mlflow.parentRunId": parent_id,
+            schema.ROLE: schema.ROLE_TRIAL, schema.TRIAL_ID: trial_id,
+            "mlflow.parentRunId": parent_id,
             **(tags or {})}), True
 
     def load_json(self, run_id: str, name: str, default=None):
@@ -195,9 +197,9 @@ class Tracker:
 
     def finish(self, run_id: str, failed: bool = False, error: str | None = None,
                status: str | None = None) -> None:
-        tags = {"irn.status": "FAILED" if failed else "FINISHED"}
+        tags = {schema.STATUS: "FAILED" if failed else "FINISHED"}
         if error:
-            tags["irn.error"] = one_line(error)
+            tags[schema.ERROR] = one_line(error)
         self.set_tags(run_id, tags)
         self.client.set_terminated(run_id, status or ("FAILED" if failed else "FINISHED"))
 
@@ -328,7 +330,8 @@ class SingleRun:
 
     def __init__(self, tracking_uri: str, experiment: str, cfg_dict: dict, name: str = "single"):
         self.tracker = Tracker(tracking_uri, experiment)
-        self.run_id = self.tracker.create_run(name, {"irn.role": "single", **host_tags()})
+        self.run_id = self.tracker.create_run(
+            name, {schema.ROLE: schema.ROLE_SINGLE, **host_tags()})
         self.tracker.log_params(self.run_id, config_params(cfg_dict))
         self.start = time.perf_counter()
         self.per_image: list[dict] = []

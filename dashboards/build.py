@@ -40,6 +40,7 @@ from dashboards.figures import MAX_TRACES, Section
 from dashboards.page import render
 from irn.atomic import atomic_write
 from irn.cli import OneLineParser
+from dashboards import schema
 
 
 def _check_png_dir(folder: Path) -> None:
@@ -109,7 +110,7 @@ def build_report(experiment: str, tracking_uri: str | None = None, parent: str |
     done = sweep.finished
     hist = load_histories(sweep, done["run_id"][:MAX_TRACES], training.CURVE_KEYS)
     crops = load_crops(sweep, gallery.pick_runs(sweep))
-    summary = load_json_artifact(sweep.client, sweep.parent_id, "summary.json") \
+    summary = load_json_artifact(sweep.client, sweep.parent_id, schema.SUMMARY) \
         if sweep.parent_id else None
     per_image = load_per_image(sweep)
     sections = [groups.group_gains(summary), *optional(learning.learning(summary)),
@@ -133,9 +134,9 @@ def build_report(experiment: str, tracking_uri: str | None = None, parent: str |
         "experiment": sweep.experiment,
         "sweep run": f"{sweep.parent_name} ({sweep.parent_id})" if sweep.parent_id
         else "none: the experiment's runs without a sweep parent",
-        "search space": tags.get("irn.space"), "budget": tags.get("irn.budget"),
-        "git commit": tags.get("irn.git_commit"), "host": tags.get("irn.host"),
-        "gpu": tags.get("irn.gpu"),
+        "search space": tags.get(schema.SPACE), "budget": tags.get(schema.BUDGET),
+        "git commit": tags.get(schema.GIT_COMMIT), "host": tags.get(schema.HOST),
+        "gpu": tags.get(schema.GPU),
         "objective": f"{obj} ({sweep.mode})",
         "trials": f"{len(done)} finished, {len(sweep.failed)} failed or unfinished",
         "best": f"{best['trial']}: {obj} = {best.get('m:' + obj, float('nan')):.4g}",

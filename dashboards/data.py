@@ -17,6 +17,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient, get_tracking_uri
 
 from irn.config import Config
+from dashboards import schema
 
 # Config keys always shown in the sweep table (when logged), even if constant across trials.
 KEY_PARAMS = ("scale", "coupling", "loss_recon", "loss_guide", "lambda_guide", "jpeg_train")
@@ -25,7 +26,7 @@ NOT_FACTORS = {"data", "device", "vgg_weights", "workers", "eval_every", "eval_p
                "log_every", "eval_z_draws", "profile", "jpeg_eval", "val_max_size", "val_tile",
                "seed"}  # seeds are replicates of one configuration, not a factor
 # crops/<image>/<kind>.png, as irn.crops.visual_crops / bench.tracking write them
-CROPS = ("gt", "lr", "lr_bicubic", "bicubic_up", "recon")
+CROPS = schema.CROPS
 MAX_CROP_BYTES = 500_000  # a crop bigger than this is skipped, to keep the page light
 
 
@@ -164,7 +165,8 @@ def _search(client: MlflowClient, exp_id: str, filter_string: str = "") -> list:
 
 
 def _latest_parent(client: MlflowClient, exp_id: str):
-    page = client.search_runs([exp_id], "tags.`irn.role` = 'sweep'", max_results=1,
+    page = client.search_runs([exp_id], f"tags.`{schema.ROLE}` = '{schema.ROLE_SWEEP}'",
+                              max_results=1,
                               order_by=["attributes.start_time DESC"])
     return page[0] if page else None
 
@@ -174,16 +176,16 @@ def _runs_frame(runs: list) -> tuple[pd.DataFrame, list[str]]:
     for run in runs:
         tags, params = run.data.tags, run.data.params
         keys.extend(k for k in params if k not in keys)
-        failed = run.info.status == "FAILED" or tags.get("irn.status") == "FAILED"
+        failed = run.info.status == "FAILED" or tags.get(schema.STATUS) == "FAILED"
         rows.append({
             "run_id": run.info.run_id,
             # the run's name (LABEL|sSEED for a sweep trial), as MLflow's UI shows it
-            "trial": run.info.run_name or tags.get("irn.trial_id") or run.info.run_id[:8],
-            "group": tags.get("irn.group") or run.info.run_id,
-            "group_label": tags.get("irn.group_label") or run.info.run_name
+            "trial": run.info.run_name or tags.get(schema.TRIAL_ID) or run.info.run_id[:8],
+            "group": tags.get(schema.GROUP) or run.info.run_id,
+            "group_label": tags.get(schema.GROUP_LABEL) or run.info.run_name
             or run.info.run_id[:8],
             "status": "FAILED" if failed else run.info.status,
-            "error": (tags.get("irn.error") or "failed; no irn.error tag was logged")
+            "error": (tags.get(schema.ERROR) or "failed; no irn.error tag was logged")
             if failed else "",
             "start_ms": run.info.start_time,
             **params,
@@ -235,7 +237,7 @@ def load_sweep(experiment: str, tracking_uri: str | None = None,
         runs = _search(client, exp.experiment_id, f"tags.`mlflow.parentRunId` = '{pid}'")
     else:
         runs = [r for r in _search(client, exp.experiment_id)
-                if r.data.tags.get("irn.role") != "sweep"]
+                if r.data.tags.get(schema.ROLE) != schema.ROLE_SWEEP]
     frame, keys = _runs_frame(runs)
     if frame.empty or not (frame["status"] == "FINISHED").any():
         what = f"sweep run {parent_run.info.run_id}" if parent_run else f"experiment {experiment!r}"
@@ -244,8 +246,8 @@ def load_sweep(experiment: str, tracking_uri: str | None = None,
     return Sweep(client=client, experiment=experiment,
                  tracking_uri=client.tracking_uri, parent_id=parent_run and parent_run.info.run_id,
                  parent_name=parent_run.info.run_name if parent_run else "",
-                 parent_tags=tags, objective=tags.get("irn.objective", "psnr_y"),
-                 mode=tags.get("irn.mode", "max"), runs=frame, config_keys=keys)
+                 parent_tags=tags, objective=tags.get(schema.OBJECTIVE, "psnr_y"),
+                 mode=tags.get(schema.MODE, "max"), runs=frame, config_keys=keys)
 
 
 def load_histories(sweep: Sweep, run_ids, keys) -> pd.DataFrame:
@@ -312,7 +314,7 @@ def load_per_image(sweep: Sweep) -> pd.DataFrame:
     finished trial (its eval/per_image.json)."""
     rows = []
     for rid, label in zip(sweep.finished["run_id"], sweep.finished["group_label"]):
-        data = load_json_artifact(sweep.client, rid, "eval/per_image.json") or []
+        data = load_json_artifact(sweep.client, rid, schema.PER_IMAGE) or []
         last = max((r.get("step", 0) for r in data), default=None)
         rows += [{**r, "label": label, "run_id": rid} for r in data
                  if r.get("step") == last and "image" in r]

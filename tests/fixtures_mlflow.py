@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from irn.stats.compare import compare_groups
+from dashboards import schema
 
 EXPERIMENT = "irn-test-sweep"
 QFS = (30, 50, 70, 90)
@@ -182,9 +183,9 @@ def add_sweep(uri: str, experiment: str, trials: list[dict], *, start_ms: int, j
     client = MlflowClient(tracking_uri=uri)
     exp_id = client.get_experiment_by_name(experiment).experiment_id
     parent = client.create_run(exp_id, start_time=start_ms, run_name="test", tags={
-        "irn.role": "sweep", "irn.space": "search_spaces/test.py", "irn.budget": "smoke",
-        "irn.git_commit": "abc1234", "irn.host": "testhost", "irn.gpu": "none",
-        "irn.objective": "psnr_y", "irn.mode": "max"}).info.run_id
+        schema.ROLE: schema.ROLE_SWEEP, schema.SPACE: "search_spaces/test.py", schema.BUDGET: "smoke",
+        schema.GIT_COMMIT: "abc1234", schema.HOST: "testhost", schema.GPU: "none",
+        schema.OBJECTIVE: "psnr_y", schema.MODE: "max"}).info.run_id
     configs = [(c, s, {**BASE, **t, "seed": str(s)}) for c, t in enumerate(trials)
                for s in seeds]
     if failed:
@@ -195,10 +196,10 @@ def add_sweep(uri: str, experiment: str, trials: list[dict], *, start_ms: int, j
         start = start_ms + 60_000 * (i + 1)
         label = label_of(cfg)
         rid = client.create_run(exp_id, start_time=start, run_name=f"{label}|s{seed}", tags={
-            "mlflow.parentRunId": parent, "irn.role": "trial", "irn.trial_id": f"t{i:05d}",
-            "irn.group": f"g{c}", "irn.group_label": label, "irn.replicate": str(seed),
-            "irn.seed": str(seed), "irn.status": "FAILED" if is_failed else "FINISHED",
-            **({"irn.error": FAILED_ERROR} if is_failed else {})}).info.run_id
+            "mlflow.parentRunId": parent, schema.ROLE: schema.ROLE_TRIAL, schema.TRIAL_ID: f"t{i:05d}",
+            schema.GROUP: f"g{c}", schema.GROUP_LABEL: label, "irn.replicate": str(seed),
+            "irn.seed": str(seed), schema.STATUS: "FAILED" if is_failed else "FINISHED",
+            **({schema.ERROR: FAILED_ERROR} if is_failed else {})}).info.run_id
         row = {"trial_id": f"t{i:05d}", "group": f"g{c}", "label": label, "seed": seed,
                "replicate": seed, "config": {k: cfg[k] for k in SEARCHED},
                "mlflow_run_id": rid}
@@ -211,7 +212,7 @@ def add_sweep(uri: str, experiment: str, trials: list[dict], *, start_ms: int, j
             continue
         metrics, rows, wall = _metrics(c, seed, cfg, start, jpeg, timing)
         _log(client, rid, params=cfg, metrics=metrics)
-        client.log_text(rid, json.dumps(rows), "eval/per_image.json")
+        client.log_text(rid, json.dumps(rows), schema.PER_IMAGE)
         if crops:
             guide = 4.0 if cfg["lambda_guide"] == "None" else float(cfg["lambda_guide"])
             _log_crops(client, rid, _crops(guide, i), Path(uri[len("sqlite:///"):]).parent)
@@ -237,7 +238,7 @@ def add_sweep(uri: str, experiment: str, trials: list[dict], *, start_ms: int, j
     if comparison["groups"]:  # as bench.sweep stores it for the report
         from bench.group_table import stored
         summary["group_table"] = stored(summary)
-    client.log_text(parent, json.dumps(summary), "summary.json")
+    client.log_text(parent, json.dumps(summary), schema.SUMMARY)
     client.set_terminated(parent, status="FINISHED", end_time=start_ms + 600_000)
     return parent
 
@@ -285,7 +286,7 @@ def add_single_run(uri: str, experiment: str, i: int = 0, **config) -> str:
     start = int(time.time() * 1000) + i * 60_000
     cfg = {**BASE, **config}
     rid = client.create_run(exp_id, start_time=start, run_name=f"single_{i}",
-                            tags={"irn.role": "single"}).info.run_id
+                            tags={schema.ROLE: schema.ROLE_SINGLE}).info.run_id
     _log(client, rid, params=cfg, metrics=_metrics(i, 0, cfg, start, False, True)[0])
     client.set_terminated(rid, status="FINISHED", end_time=start + 5000)
     return rid
@@ -295,10 +296,10 @@ def add_empty_sweep(uri: str, experiment: str) -> str:
     """A new experiment whose only sweep has no finished trial; returns the parent run id."""
     client = MlflowClient(tracking_uri=uri)
     exp_id = new_experiment(uri, experiment)
-    parent = client.create_run(exp_id, tags={"irn.role": "sweep", "irn.objective": "psnr_y"})
+    parent = client.create_run(exp_id, tags={schema.ROLE: schema.ROLE_SWEEP, schema.OBJECTIVE: "psnr_y"})
     child = client.create_run(exp_id, tags={"mlflow.parentRunId": parent.info.run_id,
-                                            "irn.role": "trial", "irn.status": "FAILED",
-                                            "irn.error": FAILED_ERROR})
+                                            schema.ROLE: schema.ROLE_TRIAL, schema.STATUS: "FAILED",
+                                            schema.ERROR: FAILED_ERROR})
     client.set_terminated(child.info.run_id, status="FAILED")
     client.set_terminated(parent.info.run_id, status="FINISHED")
     return parent.info.run_id
