@@ -20,29 +20,15 @@ from dashboards.colors import group_colors
 from dashboards.data import KEY_PARAMS, NOT_FACTORS, Sweep, metric, ui_url
 from irn.metric_registry import metric_spec
 from irn.stats.compare import mean_ci
+from irn.loss_terms import LOSS_TERMS, TOTAL, TOTAL_DEFINED_BY
 
 # Final values shown per trial, when they differ between trials (a constant column is noise).
 TABLE_METRICS = ("psnr_y", "gain_db", "ssim_y", "lr_psnr_y", "sr_psnr_y", "psnr_y_zero",
                  "model/params", "time/wall")
 MAX_TRACES = 12  # curves and JPEG lines: the best N trials / groups; more is unreadable
-# What defines each training loss term's value (irn.objective: a term is its loss function,
-# times its weight, summed over pixels, averaged over images). The curves divide a term by
-# its weight; terms whose remaining definition differs never share an axis.
-_SHAPE = ("scale", "patch_size")
-LOSS_DEFINITION = {
-    "loss/guide": ("loss_guide", *_SHAPE),
-    "loss/recon": ("loss_recon", *_SHAPE),
-    "loss/recon_clean": ("loss_recon", *_SHAPE),
-    "loss/distr": _SHAPE,
-    "loss/dequant": _SHAPE,
-    "loss/temporal": ("loss_temporal", *_SHAPE),
-}
-LOSS_WEIGHT = {"loss/guide": "lambda_guide", "loss/recon": "lambda_recon",
-               "loss/recon_clean": "lambda_recon", "loss/distr": "lambda_distr",
-               "loss/dequant": "lambda_dequant", "loss/temporal": "lambda_temporal"}
-LOSS_DEFINITION["loss/total"] = tuple(dict.fromkeys(
-    [k for keys in LOSS_DEFINITION.values() for k in keys] + list(LOSS_WEIGHT.values())
-    + ["jpeg_clean_weight", "quantization"]))
+# What defines each training loss term's value and its weight: irn/loss_terms.py's registry.
+LOSS_DEFINITION = {t.key: t.defined_by for t in LOSS_TERMS} | {TOTAL: TOTAL_DEFINED_BY}
+LOSS_WEIGHT = {t.key: t.weight for t in LOSS_TERMS}
 PALETTE = px.colors.qualitative.Plotly + px.colors.qualitative.D3 + px.colors.qualitative.Dark24
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=40, b=50),
               font=dict(size=12), legend=dict(font=dict(size=11)))

@@ -12,9 +12,9 @@ from plotly.subplots import make_subplots
 from dashboards.data import Sweep
 from dashboards.figures import (LAYOUT, LOSS_DEFINITION, LOSS_WEIGHT, MAX_TRACES, Section,
                                 fmt, log_axis, log_ticks, trial_colors)
+from irn.loss_terms import LOSS_TERMS, TOTAL
 
-LOSS_KEYS = ("loss/total", "loss/recon", "loss/recon_clean", "loss/guide", "loss/distr",
-             "loss/dequant", "loss/temporal")
+LOSS_KEYS = (TOTAL, *(t.key for t in LOSS_TERMS))  # irn/loss_terms.py (membership only)
 EVAL_KEYS = ("psnr_y", "gain_db")
 OTHER_KEYS = ("schedule/lr", "time/wall")
 CURVE_KEYS = EVAL_KEYS + LOSS_KEYS + OTHER_KEYS

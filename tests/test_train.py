@@ -133,3 +133,20 @@ def test_eval_points_keeps_the_number_of_points_at_any_length():
     assert from_dict({"steps": 960, "eval_points": 6}).eval_interval == 160
     assert from_dict({"steps": 100, "eval_points": 6}).eval_interval == 17  # 17, ..., 85, 100
     assert from_dict({"steps": 100, "eval_every": 30}).eval_interval == 30
+
+
+@pytest.mark.parametrize("task", ["rescale", "stego"])
+def test_every_term_the_objective_computes_is_in_the_registry(task):
+    # the report's curves read irn/loss_terms.py: a term missing there would be drawn
+    # without its weight divided out and on a shared axis
+    from irn.loss_terms import LOSS_TERMS
+    cfg = from_dict({**TINY, "task": task, "jpeg_train": "ste", "jpeg_clean_weight": 0.5,
+                     "quantization": "variational" if task == "rescale" else "ste",
+                     "lambda_temporal": 0.5 if task == "rescale" else 0.0})
+    trainer = Trainer(cfg)
+    terms = trainer.train_step(*next(trainer.batches()))
+    computed = {k for k in terms if k != "total"}
+    registered = {t.name for t in LOSS_TERMS}
+    assert computed <= registered
+    if task == "rescale":  # every rescale term switched on at once
+        assert computed == registered
