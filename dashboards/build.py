@@ -32,11 +32,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dashboards import (compression, costs, dequant, figures, gallery, groups, hidden, learning,
-                        stamp, stego, temporal, training)
+from dashboards import gallery, training
 from dashboards.data import (DashboardError, load_crops, load_histories, load_json_artifact,
                              load_per_image, load_sweep, public_uri)
 from dashboards.figures import MAX_TRACES, Section
+from dashboards.sections import Inputs, render_all
 from dashboards.page import render
 from irn.atomic import atomic_write
 from irn.cli import OneLineParser
@@ -93,11 +93,6 @@ def export_pngs(sections: list[Section], folder: Path, log=print) -> list[Path]:
     return paths
 
 
-def optional(section: Section) -> list[Section]:
-    """A study's section, or nothing in sweeps that are not that study."""
-    return [] if section.note else [section]
-
-
 def build_report(experiment: str, tracking_uri: str | None = None, parent: str | None = None,
                  out="report.html", png_dir=None, log=print) -> Path:
     """Build the report for `parent` (default: the experiment's latest sweep) and write it to
@@ -113,20 +108,7 @@ def build_report(experiment: str, tracking_uri: str | None = None, parent: str |
     summary = load_json_artifact(sweep.client, sweep.parent_id, schema.SUMMARY) \
         if sweep.parent_id else None
     per_image = load_per_image(sweep)
-    sections = [groups.group_gains(summary), *optional(learning.learning(summary)),
-                groups.interaction(summary),
-                *optional(stamp.stamp_gains(summary, per_image)),
-                *optional(stego.stego_tradeoff(summary, per_image)),
-                *optional(compression.rate_distortion(per_image)),
-                *optional(temporal.temporal_flicker(summary, per_image)),
-                *optional(dequant.dequant_gains(summary, per_image)),
-                *hidden.lr_hidden(sweep, crops),
-                groups.per_image_gains(per_image), *optional(groups.also_gains(summary)),
-                figures.parallel_coordinates(sweep),
-                figures.sweep_table(sweep), figures.importance(sweep),
-                figures.by_parameter(sweep), training.curves(sweep, hist),
-                costs.quality_vs_cost(summary), figures.jpeg_robustness(sweep, per_image),
-                costs.time_breakdown(summary), gallery.gallery(sweep, crops, summary)]
+    sections = render_all(Inputs(sweep, summary, per_image, crops, hist))
     tags = sweep.parent_tags
     best = done.iloc[0]
     obj = sweep.objective

@@ -17,6 +17,7 @@ from irn.stats.compare import mean_ci, verdict
 from irn.metric_registry import MARGINS
 from dashboards.colors import group_colors
 from dashboards.figures import LAYOUT, Section
+from dashboards.sections import SectionSpec
 
 TITLE = "Rescaling as compression: rate against distortion"
 
@@ -137,3 +138,9 @@ def rate_distortion(per_image: pd.DataFrame) -> Section:
                    "bits (the coded data without the file's container) per HR pixel, the mean "
                    "over tiles; the gain over plain JPEG is paired per tile at the model's rate "
                    "(95% CI over seeds x tiles). " + verdict_line, figure=fig, table=table)
+
+
+# this module's report sections (dashboards/sections.py)
+SECTIONS = [
+    SectionSpec('compression', 60, lambda i: rate_distortion(i.per_image), study=True),
+]

@@ -12,6 +12,7 @@ from scipy import stats
 from dashboards.colors import VERDICT_COLORS, group_colors
 from dashboards.figures import LAYOUT, Section, mean_interval
 from dashboards.groups import verdict_of
+from dashboards.sections import SectionSpec
 
 
 def _welch_interval(a: list[float], b: list[float]) -> tuple[float, float] | None:
@@ -159,3 +160,10 @@ def time_breakdown(summary: dict | None) -> Section:
                    f"training steps (waiting for data and compute, {how}), evaluation, and "
                    "the rest (start-up, scheduling, MLflow logging, slots left idle).",
                    figure=fig)
+
+
+# this module's report sections (dashboards/sections.py)
+SECTIONS = [
+    SectionSpec('quality_vs_cost', 170, lambda i: quality_vs_cost(i.summary)),
+    SectionSpec('time', 190, lambda i: time_breakdown(i.summary)),
+]

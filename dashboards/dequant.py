@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 
 from dashboards.figures import LAYOUT, Section
 from dashboards.groups import gain_error_bars, label_means, reference_gains
+from dashboards.sections import SectionSpec
 
 
 def dequant_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
@@ -33,3 +34,9 @@ def dequant_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
                    "over seeds x validation tiles). Evaluation upscales the real uint8 LR in "
                    "every group, so this is what the training change buys. "
                    + "; ".join(text) + ".", figure=fig)
+
+
+# this module's report sections (dashboards/sections.py)
+SECTIONS = [
+    SectionSpec('dequant', 80, lambda i: dequant_gains(i.summary, i.per_image), study=True),
+]

@@ -21,6 +21,7 @@ from dashboards.data import KEY_PARAMS, NOT_FACTORS, Sweep, metric, ui_url
 from irn.metric_registry import metric_spec
 from irn.stats.compare import mean_ci
 from irn.loss_terms import LOSS_TERMS, TOTAL, TOTAL_DEFINED_BY
+from dashboards.sections import SectionSpec
 
 # Final values shown per trial, when they differ between trials (a constant column is noise).
 TABLE_METRICS = ("psnr_y", "gain_db", "ssim_y", "lr_psnr_y", "sr_psnr_y", "psnr_y_zero",
@@ -388,3 +389,13 @@ def jpeg_robustness(sweep: Sweep, per_image: pd.DataFrame) -> Section:
                    "bars decide nothing by themselves). Solid: trained with JPEG in the loop; dashed: no "
                    "JPEG training; dotted black: bicubic down/up through the same JPEG." + cap,
                    figure=fig)
+
+
+# this module's report sections (dashboards/sections.py)
+SECTIONS = [
+    SectionSpec('parallel', 120, lambda i: parallel_coordinates(i.sweep)),
+    SectionSpec('table', 130, lambda i: sweep_table(i.sweep)),
+    SectionSpec('importance', 140, lambda i: importance(i.sweep)),
+    SectionSpec('by_parameter', 150, lambda i: by_parameter(i.sweep)),
+    SectionSpec('jpeg', 180, lambda i: jpeg_robustness(i.sweep, i.per_image)),
+]

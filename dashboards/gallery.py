@@ -10,6 +10,7 @@ from PIL import Image
 
 from dashboards.data import Sweep
 from dashboards.figures import Section, factors, fmt, metric
+from dashboards.sections import SectionSpec
 
 AMPLIFY = 8  # error maps: |reconstruction - ground truth| x 8 (32 grey levels -> white)
 MAX_GROUPS = 12
@@ -109,3 +110,9 @@ def gallery(sweep: Sweep, crops: dict, summary: dict | None = None) -> Section:
                    "error in grey levels. Captions: every searched key, the group's gain over "
                    "bicubic with its 95% CI, and the LR's Y-PSNR against the bicubic LR." + more,
                    gallery=dict(images=images, reference=reference, items=items))
+
+
+# this module's report sections (dashboards/sections.py)
+SECTIONS = [
+    SectionSpec('gallery', 200, lambda i: gallery(i.sweep, i.crops, i.summary)),
+]

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 from dashboards.colors import VERDICT_COLORS, group_colors
 from dashboards.figures import LAYOUT, Section
 from irn.metric_registry import metric_spec
+from dashboards.sections import SectionSpec
 
 
 def _ci_bar(stat: dict) -> tuple[float, float]:
@@ -250,3 +251,12 @@ def also_gains(summary: dict | None) -> Section:
                    "CI over seeds x validation images; the group table ranks by the "
                    "objective, these say what the same choice does elsewhere. "
                    + " | ".join(lines) + ".", figure=fig)
+
+
+# this module's report sections (dashboards/sections.py)
+SECTIONS = [
+    SectionSpec('group_gains', 10, lambda i: group_gains(i.summary)),
+    SectionSpec('interaction', 30, lambda i: interaction(i.summary)),
+    SectionSpec('per_image', 100, lambda i: per_image_gains(i.per_image)),
+    SectionSpec('also', 110, lambda i: also_gains(i.summary), study=True),
+]

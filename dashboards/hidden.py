@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 from dashboards.colors import group_colors
 from dashboards.figures import LAYOUT, Section
 from irn.analysis.spectrum import GAIN, difference_spectrum, hidden_picture
+from dashboards.sections import SectionSpec
 
 TITLE = "What the LR hides"
 HIGH = 0.25  # cycles per LR pixel: the upper half of the band up to Nyquist (0.5)
@@ -89,3 +90,9 @@ def lr_hidden(sweep, crops: dict) -> list[Section]:
                       "levels), per group: where in frequency each model departs from bicubic.",
                       figure=prof)
     return [pictures, profile]
+
+
+# this module's report sections (dashboards/sections.py)
+SECTIONS = [
+    SectionSpec('lr_hidden', 90, lambda i: lr_hidden(i.sweep, i.crops)),
+]

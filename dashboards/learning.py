@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 
 from dashboards.colors import group_colors
 from dashboards.figures import LAYOUT, Section
+from dashboards.sections import SectionSpec
 
 
 def _interval(d: dict) -> str:
@@ -76,3 +77,9 @@ def learning(summary: dict | None) -> Section:
                   "seeds, with a band from its lowest to its highest seed; the table under it "
                   "has the numbers.")
     return Section("learning", title, blurb, figure=fig, table=table)
+
+
+# this module's report sections (dashboards/sections.py)
+SECTIONS = [
+    SectionSpec('learning', 20, lambda i: learning(i.summary), study=True),
+]

@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 
 from dashboards.figures import LAYOUT, Section
 from dashboards.groups import gain_error_bars, label_means, reference_gains
+from dashboards.sections import SectionSpec
 
 
 def stamp_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
@@ -35,3 +36,9 @@ def stamp_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
                    "seed, 95% CI over seeds x validation tiles) against the information bound "
                    "of its stamp. A gain inside the noise is grey; a stamp the model could use "
                    "would rise with its capacity. " + "; ".join(text) + ".", figure=fig)
+
+
+# this module's report sections (dashboards/sections.py)
+SECTIONS = [
+    SectionSpec('stamp', 40, lambda i: stamp_gains(i.summary, i.per_image), study=True),
+]

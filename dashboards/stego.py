@@ -12,6 +12,7 @@ from dashboards.colors import VERDICT_COLORS
 from dashboards.figures import LAYOUT, Section
 from dashboards.groups import verdict_of
 from irn.stats.compare import mean_ci
+from dashboards.sections import SectionSpec
 
 SECRET, STEGO = "secret_psnr_y", "stego_psnr_y"
 
@@ -90,3 +91,9 @@ def stego_tradeoff(summary: dict | None, per_image: pd.DataFrame) -> Section:
                    "undecided, teal equivalent, red worse). The dotted line is the cover's own bicubic "
                    "LR scored as the secret: a reveal must rise above it. "
                    + "; ".join(text) + ".", figure=fig)
+
+
+# this module's report sections (dashboards/sections.py)
+SECTIONS = [
+    SectionSpec('stego', 50, lambda i: stego_tradeoff(i.summary, i.per_image), study=True),
+]

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 
 from dashboards.colors import group_colors
 from dashboards.figures import LAYOUT, Section, mean_interval
+from dashboards.sections import SectionSpec
 
 
 def _cells(rows: pd.DataFrame, label: str, column: str = "flicker") -> pd.DataFrame:
@@ -77,3 +78,9 @@ def temporal_flicker(summary: dict | None, per_image: pd.DataFrame) -> Section:
                    "ground-truth frames through the same alignment (what the interpolation "
                    "leaves; a blurrier output can go below it). " + "; ".join(text) + ".",
                    figure=fig)
+
+
+# this module's report sections (dashboards/sections.py)
+SECTIONS = [
+    SectionSpec('temporal', 70, lambda i: temporal_flicker(i.summary, i.per_image), study=True),
+]

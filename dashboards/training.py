@@ -13,6 +13,7 @@ from dashboards.data import Sweep
 from dashboards.figures import (LAYOUT, LOSS_DEFINITION, LOSS_WEIGHT, MAX_TRACES, Section,
                                 fmt, log_axis, log_ticks, trial_colors)
 from irn.loss_terms import LOSS_TERMS, TOTAL
+from dashboards.sections import SectionSpec
 
 LOSS_KEYS = (TOTAL, *(t.key for t in LOSS_TERMS))  # irn/loss_terms.py (membership only)
 EVAL_KEYS = ("psnr_y", "gain_db")
@@ -143,3 +144,9 @@ def curves(sweep: Sweep, hist: pd.DataFrame) -> Section:
                    "gain_db) are markers at the evaluation steps. Colour: group; dash: "
                    "seed. Click a legend entry to hide a trial in every panel." + cap,
                    figure=fig)
+
+
+# this module's report sections (dashboards/sections.py)
+SECTIONS = [
+    SectionSpec('curves', 160, lambda i: curves(i.sweep, i.hist)),
+]

@@ -607,3 +607,22 @@ def test_learning_section_shows_the_trend_and_the_budgets():
         section.table["verdict"].tolist()
     assert "Budgets (steps)" in section.blurb
     assert learning({"learning": {"groups": []}}).note and learning(None).note
+
+
+def test_report_sections_come_from_the_registry(tmp_path, monkeypatch):
+    # issue 33.3: a study's section is one file with SECTIONS; build.py keeps no list
+    from dashboards import sections
+    specs = sections.registered()
+    keys = [s.key for s in specs]
+    assert keys[0] == "group_gains" and keys[-1] == "gallery"
+    assert {"stamp", "stego", "temporal", "dequant", "compression"} <= {
+        s.key for s in specs if s.study}
+    assert [s.order for s in specs] == sorted(s.order for s in specs)
+    # a module that declares a section is found without being named anywhere
+    import dashboards
+    (tmp_path / "zz_probe.py").write_text(
+        "from dashboards.figures import Section\nfrom dashboards.sections import SectionSpec\n"
+        "SECTIONS = [SectionSpec('zz_probe', 5, lambda i: Section('zz', 'probe'))]\n")
+    monkeypatch.setattr(dashboards, "__path__", [*dashboards.__path__, str(tmp_path)])
+    assert sections.registered()[0].key == "zz_probe"
+    monkeypatch.delitem(sys.modules, "dashboards.zz_probe", raising=False)
