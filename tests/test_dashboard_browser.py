@@ -226,8 +226,6 @@ def real_sweep(ray_local, tmp_path_factory):
     """A real sweep (Ray Tune, SQLite MLflow, the smoke budget stretched to 12 steps with 6
     evaluations and the learning rate logged every 2 steps), 2 groups x 2 seeds, and its
     report as the sweep attached it to the parent run."""
-    from mlflow.tracking import MlflowClient
-
     from bench.sweep import parse_args, run_sweep
     from tests.test_sweep import runs, sweep_args, tiny_space
 
@@ -292,33 +290,17 @@ def test_real_sweep_report_shows_the_evidence(real_sweep, tmp_path):
 @pytest.fixture(scope="module")
 def mlflow_ui(real_sweep):
     """`mlflow server` (the pinned 3.17) on the real sweep's store, 127.0.0.1, a free port."""
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
+    from tests.mlflow_server import Server
     _, _, tmp = real_sweep
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{tmp}/mlflow.db", "--workers", "1"],
-        cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    server = Server(tmp, artifacts=False)
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.25)
-        else:
-            pytest.fail("mlflow server did not answer within 60 s")
-        yield f"http://127.0.0.1:{port}", tmp
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server.uri, tmp
     finally:
-        os.killpg(server.pid, 15)  # the server and its workers, by process group
-        server.wait(30)
+        server.stop()
 
 
 UI_STATE = """JSON.stringify({url: location.href, text: document.body.innerText,

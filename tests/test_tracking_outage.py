@@ -1,54 +1,16 @@
 """Issue 32.9: a real `mlflow server` goes away in the middle of a real sweep and comes back.
 The trials keep training, and every metric arrives exactly once."""
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 
 from mlflow.tracking import MlflowClient
 from ray import tune
 
 from bench.sweep import parse_args, run_sweep
+from tests.mlflow_server import Server
 from tests.test_sweep import tiny_space
 
 OUTAGE_S = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`mlflow server` on a sqlite store, 127.0.0.1 only, stopped by its process group."""
-
-    def __init__(self, folder, port: int):
-        self.folder, self.port, self.proc = folder, port, None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port",
-             str(self.port), "--backend-store-uri", f"sqlite:///{self.folder}/mlflow.db",
-             "--default-artifact-root", str(self.folder / "artifacts"), "--workers", "1"],
-            cwd=self.folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.25)
-        raise RuntimeError("mlflow server did not answer within 60 s")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(30)
 
 
 class Outage(tune.Callback):
@@ -71,13 +33,13 @@ class Outage(tune.Callback):
 
 
 def test_metrics_arrive_once_across_a_server_outage(ray_local, tmp_path):
-    server = Server(tmp_path, _free_port())
+    server = Server(tmp_path)
     server.start()
     outage = Outage(server)
     space = tiny_space(tmp_path, "'steps': 8, 'seed': 3")
     try:
         code = run_sweep(parse_args([
-            space, "--tracking-uri", f"http://127.0.0.1:{server.port}", "--experiment", "t",
+            space, "--tracking-uri", server.uri, "--experiment", "t",
             "--storage", str(tmp_path / "runs"), "--json", str(tmp_path / "out.json")]),
             callbacks=[outage])
         outage.restarted.join()
