@@ -159,14 +159,23 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, metavar="PATH", help="HTML file to write")
     p.add_argument("--png", metavar="DIR", help="also write each figure as DIR/<section>.png")
     args = p.parse_args(argv)
-    # MLflow retries an unreachable server for minutes by default; a CLI should say so sooner
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    # MLflow retries an unreachable server for minutes by default; a CLI should say so sooner.
+    # Only for this call: main() also runs inside other processes (tests, notebooks), whose
+    # own MLflow clients (a sweep riding out a server restart) keep their retries.
+    previous = os.environ.get(RETRIES)
+    os.environ.setdefault(RETRIES, "2")
     try:
         build_report(args.experiment, args.tracking_uri, args.parent, args.out, args.png)
     except DashboardError as e:
         print(f"dashboards.build: error: {e}", file=sys.stderr)
         return 2
+    finally:
+        if previous is None:
+            os.environ.pop(RETRIES, None)
     return 0
+
+
+RETRIES = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
 
 
 if __name__ == "__main__":

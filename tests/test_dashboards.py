@@ -7,6 +7,7 @@ finished nothing.
 """
 import re
 import subprocess
+import os
 import sys
 import time
 from pathlib import Path
@@ -626,3 +627,11 @@ def test_report_sections_come_from_the_registry(tmp_path, monkeypatch):
     monkeypatch.setattr(dashboards, "__path__", [*dashboards.__path__, str(tmp_path)])
     assert sections.registered()[0].key == "zz_probe"
     monkeypatch.delitem(sys.modules, "dashboards.zz_probe", raising=False)
+
+
+def test_the_cli_keeps_its_short_mlflow_retries_to_itself(edge, tmp_path, capsys, monkeypatch):
+    # a sweep in the same process rides out a server restart on MLflow's default retries
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    run_cli("--experiment", "plain", "--tracking-uri", edge["uri"], "--out",
+            str(tmp_path / "r.html"))
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ
