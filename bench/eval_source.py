@@ -73,7 +73,7 @@ def run_checkpoint(run_id: str, tracking_uri: str) -> tuple[str, dict]:
     tags = run.data.tags
     parent, trial = tags.get("mlflow.parentRunId"), tags.get(schema.TRIAL_ID)
     if not (parent and trial):
-        raise UsageError(f"run {run_id} is not a sweep trial (role {tags.get('irn.role')}) and "
+        raise UsageError(f"run {run_id} is not a sweep trial (role {tags.get(schema.ROLE)}) and "
                          "has no checkpoint: evaluate the file `bench.train --save` wrote "
                          "with --checkpoint")
     storage = client.get_run(parent).data.tags.get("irn.storage", "")

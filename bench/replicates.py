@@ -10,7 +10,6 @@ import json
 
 from irn.config import Config, from_dict
 
-
 REPLICATE = "replicate"
 
 

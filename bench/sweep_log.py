@@ -16,7 +16,7 @@ from irn.stats.compare import also_compared, compare_groups
 from bench.curves import curve_fields, fidelity, learning
 from bench.sweep_rounds import looks
 from bench.replicates import REPLICATE, group_id, group_label, trial_config
-from bench.tracking import (PER_IMAGE, Tracker, config_params, host_tags, numbers, one_line,
+from bench.tracking import (Tracker, config_params, host_tags, numbers, one_line,
                             path_tags)
 from bench.trial_profile import PROFILE_DIR
 from irn.metric_registry import metric_spec
@@ -131,7 +131,7 @@ class SweepLog(tune.Callback):
                 self.tracker.set_tags(run_id, {**self.host, schema.STATUS: "RUNNING",
                                                "mlflow.note.content": describe_trial(who)})
             else:  # a resumed sweep's trial: the same run again, continued
-                trial_log.per_image = self.tracker.load_json(run_id, PER_IMAGE, [])
+                trial_log.per_image = self.tracker.load_json(run_id, schema.PER_IMAGE, [])
                 trial_log.last_step = self.tracker.last_step(run_id)
                 trial_log.restarts = int(self.tracker.client.get_run(run_id).data.tags.get(
                     "irn.restarts", 0))
@@ -164,7 +164,7 @@ class SweepLog(tune.Callback):
         rows = per_image_rows(result)
         if rows:
             trial_log.per_image += rows
-            self.tracker.log_json(trial_log.run_id, trial_log.per_image, PER_IMAGE)
+            self.tracker.log_json(trial_log.run_id, trial_log.per_image, schema.PER_IMAGE)
         if result.get("node_id"):
             self.tracker.set_tags(trial_log.run_id, {"irn.node": result["node_id"],
                                               **path_tags(result)})
@@ -356,7 +356,7 @@ def _all_rows(log: SweepLog, tracker: Tracker, trial_id: str, run) -> list[dict]
     """Every evaluation's per-image rows of a trial: this process's log, else its run's."""
     if trial_id in log.trials and log.trials[trial_id].per_image:
         return log.trials[trial_id].per_image
-    return tracker.load_json(run.info.run_id, PER_IMAGE, []) if run else []
+    return tracker.load_json(run.info.run_id, schema.PER_IMAGE, []) if run else []
 
 
 def _status(run, trial, result: dict, planned: int) -> str:

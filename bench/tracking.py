@@ -49,8 +49,6 @@ DEFAULT_EXPERIMENT = "irn-bench"
 # GenAI overview regardless (checked in headless Chromium), hence the direct runs-table link
 # (dashboards.data.ui_url) in the experiment's description and the sweep's last lines.
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
-CROPS = schema.CROPS  # crops/<image>/<kind>.png
-PER_IMAGE = schema.PER_IMAGE  # every evaluation's per-image rows (image, seed, step, ...)
 STEP_TAG = "irn.step"  # the last report step logged to a run
 
 
@@ -243,10 +241,10 @@ class Tracker:
 
     def log_crop_files(self, run_id: str, folder: str) -> bool:
         """Log the crops/<image>/<kind>.png a trial saved (irn.crops.save_crops), every
-        image that has all CROPS kinds; False when the folder holds none."""
+        image that has all schema.CROPS kinds; False when the folder holds none."""
         images = sorted(d for d in (os.listdir(folder) if os.path.isdir(folder) else ())
                         if all(os.path.isfile(os.path.join(folder, d, f"{k}.png"))
-                               for k in CROPS))
+                               for k in schema.CROPS))
         for image in images:
             self.client.log_artifacts(run_id, os.path.join(folder, image), f"crops/{image}")
         return bool(images)
@@ -349,7 +347,7 @@ class SingleRun:
         self.first = False
         if report.get("per_image"):
             self.per_image += report["per_image"]
-            self.tracker.log_json(self.run_id, self.per_image, PER_IMAGE)
+            self.tracker.log_json(self.run_id, self.per_image, schema.PER_IMAGE)
 
     def crops(self, crops: dict) -> None:
         self.tracker.log_crops(self.run_id, crops)

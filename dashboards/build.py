@@ -42,6 +42,8 @@ from irn.atomic import atomic_write
 from irn.cli import OneLineParser
 from dashboards import schema
 
+RETRIES = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"  # MLflow's client retry count (env)
+
 
 def _check_png_dir(folder: Path) -> None:
     """--png DIR: a folder, or one that can be made (its nearest existing ancestor is a
@@ -174,8 +176,6 @@ def main(argv=None) -> int:
             os.environ.pop(RETRIES, None)
     return 0
 
-
-RETRIES = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
 
 
 if __name__ == "__main__":

@@ -142,5 +142,5 @@ def rate_distortion(per_image: pd.DataFrame) -> Section:
 
 # this module's report sections (dashboards/sections.py)
 SECTIONS = [
-    SectionSpec('compression', 60, lambda i: rate_distortion(i.per_image), study=True),
+    SectionSpec("compression", 60, lambda i: rate_distortion(i.per_image), study=True),
 ]

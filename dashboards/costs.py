@@ -164,6 +164,6 @@ def time_breakdown(summary: dict | None) -> Section:
 
 # this module's report sections (dashboards/sections.py)
 SECTIONS = [
-    SectionSpec('quality_vs_cost', 170, lambda i: quality_vs_cost(i.summary)),
-    SectionSpec('time', 190, lambda i: time_breakdown(i.summary)),
+    SectionSpec("quality_vs_cost", 170, lambda i: quality_vs_cost(i.summary)),
+    SectionSpec("time", 190, lambda i: time_breakdown(i.summary)),
 ]

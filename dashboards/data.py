@@ -26,7 +26,6 @@ NOT_FACTORS = {"data", "device", "vgg_weights", "workers", "eval_every", "eval_p
                "log_every", "eval_z_draws", "profile", "jpeg_eval", "val_max_size", "val_tile",
                "seed"}  # seeds are replicates of one configuration, not a factor
 # crops/<image>/<kind>.png, as irn.crops.visual_crops / bench.tracking write them
-CROPS = schema.CROPS
 MAX_CROP_BYTES = 500_000  # a crop bigger than this is skipped, to keep the page light
 
 
@@ -274,7 +273,7 @@ def _no_progress_bars():
 
 def load_crops(sweep: Sweep, run_ids) -> dict[str, dict[str, dict[str, bytes]]]:
     """run_id -> {image: {kind: PNG bytes}} of the crops/<image>/<kind>.png artifacts, for the
-    images that have every kind in CROPS."""
+    images that have every kind in schema.CROPS."""
     out = {}
     with tempfile.TemporaryDirectory() as tmp, _no_progress_bars():
         for rid in run_ids:
@@ -286,9 +285,9 @@ def load_crops(sweep: Sweep, run_ids) -> dict[str, dict[str, dict[str, bytes]]]:
                 continue
             images = {}
             for folder in sorted(p for p in local.iterdir() if p.is_dir()):
-                kinds = {k: (folder / f"{k}.png").read_bytes() for k in CROPS
+                kinds = {k: (folder / f"{k}.png").read_bytes() for k in schema.CROPS
                          if (folder / f"{k}.png").is_file()}
-                if len(kinds) == len(CROPS) and all(
+                if len(kinds) == len(schema.CROPS) and all(
                         d[:8] == b"\x89PNG\r\n\x1a\n" and len(d) <= MAX_CROP_BYTES
                         for d in kinds.values()):
                     images[folder.name] = kinds

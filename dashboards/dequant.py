@@ -38,5 +38,5 @@ def dequant_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
 
 # this module's report sections (dashboards/sections.py)
 SECTIONS = [
-    SectionSpec('dequant', 80, lambda i: dequant_gains(i.summary, i.per_image), study=True),
+    SectionSpec("dequant", 80, lambda i: dequant_gains(i.summary, i.per_image), study=True),
 ]

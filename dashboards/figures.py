@@ -393,9 +393,9 @@ def jpeg_robustness(sweep: Sweep, per_image: pd.DataFrame) -> Section:
 
 # this module's report sections (dashboards/sections.py)
 SECTIONS = [
-    SectionSpec('parallel', 120, lambda i: parallel_coordinates(i.sweep)),
-    SectionSpec('table', 130, lambda i: sweep_table(i.sweep)),
-    SectionSpec('importance', 140, lambda i: importance(i.sweep)),
-    SectionSpec('by_parameter', 150, lambda i: by_parameter(i.sweep)),
-    SectionSpec('jpeg', 180, lambda i: jpeg_robustness(i.sweep, i.per_image)),
+    SectionSpec("parallel", 120, lambda i: parallel_coordinates(i.sweep)),
+    SectionSpec("table", 130, lambda i: sweep_table(i.sweep)),
+    SectionSpec("importance", 140, lambda i: importance(i.sweep)),
+    SectionSpec("by_parameter", 150, lambda i: by_parameter(i.sweep)),
+    SectionSpec("jpeg", 180, lambda i: jpeg_robustness(i.sweep, i.per_image)),
 ]

@@ -114,5 +114,5 @@ def gallery(sweep: Sweep, crops: dict, summary: dict | None = None) -> Section:
 
 # this module's report sections (dashboards/sections.py)
 SECTIONS = [
-    SectionSpec('gallery', 200, lambda i: gallery(i.sweep, i.crops, i.summary)),
+    SectionSpec("gallery", 200, lambda i: gallery(i.sweep, i.crops, i.summary)),
 ]

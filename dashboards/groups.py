@@ -255,8 +255,8 @@ def also_gains(summary: dict | None) -> Section:
 
 # this module's report sections (dashboards/sections.py)
 SECTIONS = [
-    SectionSpec('group_gains', 10, lambda i: group_gains(i.summary)),
-    SectionSpec('interaction', 30, lambda i: interaction(i.summary)),
-    SectionSpec('per_image', 100, lambda i: per_image_gains(i.per_image)),
-    SectionSpec('also', 110, lambda i: also_gains(i.summary), study=True),
+    SectionSpec("group_gains", 10, lambda i: group_gains(i.summary)),
+    SectionSpec("interaction", 30, lambda i: interaction(i.summary)),
+    SectionSpec("per_image", 100, lambda i: per_image_gains(i.per_image)),
+    SectionSpec("also", 110, lambda i: also_gains(i.summary), study=True),
 ]

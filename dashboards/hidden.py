@@ -94,5 +94,5 @@ def lr_hidden(sweep, crops: dict) -> list[Section]:
 
 # this module's report sections (dashboards/sections.py)
 SECTIONS = [
-    SectionSpec('lr_hidden', 90, lambda i: lr_hidden(i.sweep, i.crops)),
+    SectionSpec("lr_hidden", 90, lambda i: lr_hidden(i.sweep, i.crops)),
 ]

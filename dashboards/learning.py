@@ -81,5 +81,5 @@ def learning(summary: dict | None) -> Section:
 
 # this module's report sections (dashboards/sections.py)
 SECTIONS = [
-    SectionSpec('learning', 20, lambda i: learning(i.summary), study=True),
+    SectionSpec("learning", 20, lambda i: learning(i.summary), study=True),
 ]

@@ -40,5 +40,5 @@ def stamp_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
 
 # this module's report sections (dashboards/sections.py)
 SECTIONS = [
-    SectionSpec('stamp', 40, lambda i: stamp_gains(i.summary, i.per_image), study=True),
+    SectionSpec("stamp", 40, lambda i: stamp_gains(i.summary, i.per_image), study=True),
 ]

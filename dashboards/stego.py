@@ -95,5 +95,5 @@ def stego_tradeoff(summary: dict | None, per_image: pd.DataFrame) -> Section:
 
 # this module's report sections (dashboards/sections.py)
 SECTIONS = [
-    SectionSpec('stego', 50, lambda i: stego_tradeoff(i.summary, i.per_image), study=True),
+    SectionSpec("stego", 50, lambda i: stego_tradeoff(i.summary, i.per_image), study=True),
 ]

@@ -82,5 +82,5 @@ def temporal_flicker(summary: dict | None, per_image: pd.DataFrame) -> Section:
 
 # this module's report sections (dashboards/sections.py)
 SECTIONS = [
-    SectionSpec('temporal', 70, lambda i: temporal_flicker(i.summary, i.per_image), study=True),
+    SectionSpec("temporal", 70, lambda i: temporal_flicker(i.summary, i.per_image), study=True),
 ]

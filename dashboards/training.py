@@ -148,5 +148,5 @@ def curves(sweep: Sweep, hist: pd.DataFrame) -> Section:
 
 # this module's report sections (dashboards/sections.py)
 SECTIONS = [
-    SectionSpec('curves', 160, lambda i: curves(i.sweep, i.hist)),
+    SectionSpec("curves", 160, lambda i: curves(i.sweep, i.hist)),
 ]

@@ -1,11 +1,12 @@
 """Model files: our own format (architecture + weights, written by training) and the
 official release's layout, told apart automatically. Always read with weights_only=True."""
-import inspect
 import os
 
 import torch
 
 from irn.atomic import atomic_write
+from irn.config import arch_keys
+from irn.config_fields import default
 from irn.model import build_model, check_architecture
 from irn.official import CheckpointError, load_official, load_torch_file, read_state_dict
 
@@ -63,7 +64,7 @@ def checked_arch(obj: dict, path) -> dict:
     (a missing one takes build_model's default, as files from before it was added do) with
     values build_model accepts: checked before anything is built."""
     arch = obj.get("arch")
-    params = inspect.signature(build_model).parameters
+    params = arch_keys()
     if not isinstance(arch, dict):
         raise CheckpointError(f"checkpoint {path} has no architecture: 'arch' must be a dict "
                               f"of {', '.join(params)}; got {type(arch).__name__}")
@@ -72,7 +73,7 @@ def checked_arch(obj: dict, path) -> dict:
         raise CheckpointError(f"checkpoint {path} has a malformed 'arch': unknown keys "
                               f"{', '.join(unknown)} (build_model takes {', '.join(params)})")
     try:
-        check_architecture(**{k: arch.get(k, p.default) for k, p in params.items()})
+        check_architecture(**{k: arch.get(k, default(k)) for k in params})
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} has an impossible architecture: {exc}") from None
     if not isinstance(obj.get("model"), dict):

@@ -282,6 +282,7 @@ _REPORT_METRICS = [
                constant=True),
 ]
 
+
 # task=stego's metrics (irn/stego_eval.py computes the views they read)
 def _stego(cfg) -> bool:
     return cfg.task == "stego"

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from bench.tracking import (CROPS, SingleRun, Tracker, TrackingError, default_tracking_uri,
+from dashboards import schema
+from bench.tracking import (SingleRun, Tracker, TrackingError, default_tracking_uri,
                             report_points)
 from irn.config import from_dict, keys
 
@@ -42,7 +43,7 @@ def test_params_metrics_crops_and_failure(uri):
                                  "time/wall": 1.5 * step, "note": "text", "flag": True},
                            first=step == 2)
     crops = {"astronaut": {n: np.full((8, 8, 3), i * 40, np.uint8)
-                           for i, n in enumerate(CROPS)}}
+                           for i, n in enumerate(schema.CROPS)}}
     tracker.log_crops(run, crops)
     tracker.finish(run, failed=True, error="diverged: non-finite loss\nat step 3")
     client = MlflowClient(uri)
@@ -54,7 +55,7 @@ def test_params_metrics_crops_and_failure(uri):
     assert tracker.last_step(run) == 4
     assert [a.path for a in client.list_artifacts(run, "crops")] == ["crops/astronaut"]
     assert sorted(a.path for a in client.list_artifacts(run, "crops/astronaut")) == sorted(
-        f"crops/astronaut/{k}.png" for k in CROPS)
+        f"crops/astronaut/{k}.png" for k in schema.CROPS)
     assert data.info.status == "FAILED" and data.data.tags["irn.status"] == "FAILED"
     assert data.data.tags["irn.error"] == "diverged: non-finite loss at step 3"
 
