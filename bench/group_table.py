@@ -118,7 +118,11 @@ def family_line(summary: dict) -> str:
         spread = (f"seed spread pooled over {len(pooled['groups'])} groups "
                   f"(sd {pooled['sd']:.3g}{unit} per replicate mean, {pooled['df']} df)")
         if pooled.get("out_of_line"):
-            spread += "; own spread for " + ", ".join(pooled["out_of_line"]) + " (out of line)"
+            tiles = pooled.get("by_tiles") or {}
+            why = [f"{g} (out of line" + (f"; its seeds differ tile by tile {tiles[g]:.0f}x "
+                                          "the others' variance)" if g in tiles else ")")
+                   for g in pooled["out_of_line"]]
+            spread += "; own spread for " + ", ".join(why)
     else:
         spread = "each comparison's own seed spread"
     looks = comp.get("looks", 1)

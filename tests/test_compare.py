@@ -262,3 +262,51 @@ def test_validation_tiles_are_called_tiles():
     out = compare_groups(trials, "psnr_y", "max")
     assert out["image_unit"] == "tiles" and "2 seed(s) x 16 tiles" in out["sentence"]
     assert compare_groups(_trials("a", 0.0, 2, rng), "psnr_y", "max")["image_unit"] == "images"
+
+
+def _tiled(label, seed_shifts, tile_sd, rng):
+    """Trials whose seeds shift the group by seed_shifts and move each tile by tile_sd."""
+    out = []
+    for r, shift in enumerate(seed_shifts):
+        rows = [{"image": f"img{i}", "psnr_y": 30 + i * 0.1 + shift + rng.normal(0, tile_sd),
+                 "gain_db": 0.5, "ssim_y": 0.9} for i in range(32)]
+        out.append({"group": label, "label": label, "config": {"loss": label},
+                    "replicate": r, "seed": r, "status": "FINISHED", "per_image": rows})
+    return out
+
+
+def test_two_collapsed_groups_do_not_mask_each_other():
+    # the guide study: both lambda_guide=0 groups collapsed, seeds 9 and 4 dB apart, and
+    # each kept the other in line; their seeds also differ tile by tile by dB, where the
+    # healthy groups' seeds differ by a uniform few hundredths
+    from irn.stats.pooled import pool
+    from irn.stats.compare import cells, replicate_means
+    rng = np.random.default_rng(11)
+    trials = []
+    for k, label in enumerate(["a", "b", "c", "d"]):
+        trials += _tiled(label, rng.normal(0.01 * k, 0.02, 2), 0.05, rng)
+    trials += _tiled("x", [-4.5, 4.5], 2.0, rng) + _tiled("y", [-2.0, 2.0], 2.0, rng)
+    by = {}
+    for t in trials:
+        by.setdefault(t["group"], []).append(t)
+    c = {g: cells(ts, "psnr_y") for g, ts in by.items()}
+    masked = pool(replicate_means(c))  # seed-level evidence alone: 1 df per group
+    assert masked.out_of_line == {} and masked.sigma > 1
+    out = compare_groups(trials, "psnr_y", "max", reference={"loss": "a"})
+    pooled = out["pooled"]
+    assert set(pooled["out_of_line"]) == {"x", "y"} == set(pooled["by_tiles"])
+    assert min(pooled["by_tiles"].values()) > 100 and pooled["sd"] < 0.1
+    b = {g["label"]: g for g in out["groups"]}["b"]["vs_reference"]
+    assert b["spread"] == "pooled" and b["ci95"][1] - b["ci95"][0] < 1.0
+
+
+def test_noisier_tiles_alone_keep_a_group_in_the_pool():
+    # a group whose tiles are noisier (the stego study's zero-latent groups) but whose
+    # seeds agree as well as the others' is screened by its tiles and not confirmed
+    rng = np.random.default_rng(12)
+    trials = []
+    for label in ["a", "b", "c", "d"]:
+        trials += _tiled(label, rng.normal(0, 0.05, 2), 0.05, rng)
+    trials += _tiled("noisy", [0.0, 0.03], 0.5, rng)
+    out = compare_groups(trials, "psnr_y", "max", reference={"loss": "a"})
+    assert out["pooled"]["out_of_line"] == {} and "noisy" in out["pooled"]["groups"]
