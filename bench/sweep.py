@@ -33,6 +33,7 @@ from bench import group_table  # noqa: E402
 from bench.cli import (OneLineParser, UsageError, check_device,  # noqa: E402
                        check_json_target, check_writable_folder, fail, parse_margins,
                        write_json_atomic)
+from bench.outbox import OUTBOX_DIR  # noqa: E402
 from bench.tracking import (DEFAULT_EXPERIMENT, TrackingError, Tracker,  # noqa: E402
                             config_params, default_tracking_uri, host_tags)
 from dashboards.colors import group_colors  # noqa: E402
@@ -510,7 +511,8 @@ def start_parent(plan: SweepPlan, tracker: Tracker) -> str:
     from bench.space import sweep_params
     if plan.resume:
         tracker.reopen(plan.parent_run_id)
-        return plan.parent_run_id
+        # a parent run created while MLflow was away has its id now (bench/outbox.py)
+        return tracker.ids.get(plan.parent_run_id, plan.parent_run_id)
     t = plan.tune
     run_id = tracker.create_run(plan.study, {
         schema.ROLE: schema.ROLE_SWEEP, schema.SPACE: plan.space, schema.BUDGET: plan.budget,
@@ -570,10 +572,12 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
             if not plan.resume:  # reserved only once nothing can refuse the sweep any more
                 plan = dataclasses.replace(
                     plan, exp_dir=reserve_sweep_dir(plan.exp_root, plan.study))
-            tracker = Tracker(plan.tracking_uri, plan.experiment)
-            plan = dataclasses.replace(plan, parent_run_id=start_parent(plan, tracker))
-            if not plan.resume:
-                save_state(plan)
+            tracker = Tracker(plan.tracking_uri, plan.experiment,
+                              outbox=os.path.join(plan.exp_dir, OUTBOX_DIR))
+            parent = start_parent(plan, tracker)
+            if not plan.resume or parent != plan.parent_run_id:
+                save_state(dataclasses.replace(plan, parent_run_id=parent))
+            plan = dataclasses.replace(plan, parent_run_id=parent)
             log = SweepLog(tracker, plan.parent_run_id, plan.base, plan.tune["metric"],
                            plan.space_obj.searched)
             hooks = Hooks([log, Progress(console, plan.tune["metric"],
@@ -597,7 +601,7 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
                 else:
                     summary = summarize_all(results)
             except BaseException:
-                tracker.client.set_terminated(plan.parent_run_id, "FAILED")
+                tracker.set_status(plan.parent_run_id, "FAILED")
                 raise
     except (SpaceError, ConfigError, UsageError, TrackingError) as e:
         _drop_unused(locals().get("plan"))
@@ -612,8 +616,16 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     interrupted = summary["interrupted"]
     log.close()
     log_comparison(tracker, plan.parent_run_id, summary)
-    tracker.client.set_terminated(plan.parent_run_id, "KILLED" if interrupted else "FINISHED")
-    attach_dashboard(plan, summary)
+    tracker.set_status(plan.parent_run_id, "KILLED" if interrupted else "FINISHED")
+    if tracker.offline:
+        print("dashboard: not built (MLflow is not answering; after bench.sync, "
+              "python -m dashboards.build builds it)", file=sys.stderr)
+    else:
+        attach_dashboard(plan, summary)
+    not_logged = tracker.not_logged()
+    if not_logged:
+        summary["not_logged"] = {"outbox": tracker.outbox.folder,
+                                 **tracker.outbox.counts()}
     out = Console(width=None if sys.stdout.isatty() else 200)
     out.print(summary_table(summary))
     out.print(group_table.rich_table(summary))
@@ -631,6 +643,10 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
              if not plan.tracking_uri.startswith(("http:", "https:")) else ""))
     if args.json:
         write_json_atomic(args.json, summary)
+    if not_logged:
+        print(f"not logged: MLflow at {plan.tracking_uri} did not answer, so {not_logged} "
+              f"are kept in {tracker.outbox.folder}; log them with: python -m bench.sync "
+              f"{tracker.outbox.folder} (or bench.sweep --resume)", file=sys.stderr)
     sys.stdout.flush()  # before Ray's exit handlers run: no duplicated output
     if interrupted:
         print(f"interrupted: continue with python -m bench.sweep {args.space} --resume",

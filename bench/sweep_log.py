@@ -10,6 +10,7 @@ import os
 import time
 
 from ray import tune
+from bench.outbox import PENDING
 from ray.tune.result import AUTO_RESULT_KEYS
 
 from irn.stats.compare import also_compared, compare_groups
@@ -133,8 +134,7 @@ class SweepLog(tune.Callback):
             else:  # a resumed sweep's trial: the same run again, continued
                 trial_log.per_image = self.tracker.load_json(run_id, schema.PER_IMAGE, [])
                 trial_log.last_step = self.tracker.last_step(run_id)
-                trial_log.restarts = int(self.tracker.client.get_run(run_id).data.tags.get(
-                    "irn.restarts", 0))
+                trial_log.restarts = int(self.tracker.run_tag(run_id, "irn.restarts", 0))
                 self.tracker.reopen(run_id)
                 self.tracker.set_tags(run_id, {schema.STATUS: "RUNNING"})
         return trial_log
@@ -191,7 +191,7 @@ class SweepLog(tune.Callback):
         for trial_log in self.trials.values():
             if not trial_log.ended:
                 self.tracker.set_tags(trial_log.run_id, {schema.STATUS: "KILLED"})
-                self.tracker.client.set_terminated(trial_log.run_id, "KILLED")
+                self.tracker.set_status(trial_log.run_id, "KILLED")
 
     def on_step_end(self, trials, **info):
         self.all_trials = trials
@@ -307,7 +307,7 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
                # the learning curve, and the rows at half the steps (bench/curves.py)
                **curve_fields(_all_rows(log, tracker, trial_id, run), metric),
                "restarts": int(run.data.tags.get("irn.restarts", 0)) if run else 0,
-               "mlflow_run_id": run.info.run_id if run else None,
+               "mlflow_run_id": run.info.run_id if run else _logged_id(log, tracker, trial_id),
                "metrics": {k: v for k, v in numbers(m).items() if k not in RAY_KEYS}}
         if error:
             row["error"] = error
@@ -350,6 +350,14 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
             "learning": learning(in_grid_order, metric, mode, margins),
             "fidelity": fidelity(in_grid_order, plan.tune["fidelity"], searched, metric, mode,
                                  reference, margins) if plan.tune.get("fidelity") else None}
+
+
+def _logged_id(log: SweepLog, tracker: Tracker, trial_id: str) -> str | None:
+    """The trial's MLflow run id as this process logged it (the tracker offline: no search),
+    None while MLflow has not given it yet (bench/outbox.py)."""
+    trial_log = log.trials.get(trial_id)
+    run_id = tracker.ids.get(trial_log.run_id, trial_log.run_id) if trial_log else None
+    return None if run_id is None or run_id.startswith(PENDING) else run_id
 
 
 def _all_rows(log: SweepLog, tracker: Tracker, trial_id: str, run) -> list[dict]:

@@ -35,12 +35,14 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from bench.outbox import PENDING, Outbox, new_pending_id
 from dashboards.data import ui_url
 from dashboards import schema
 
@@ -50,6 +52,13 @@ DEFAULT_EXPERIMENT = "irn-bench"
 # (dashboards.data.ui_url) in the experiment's description and the sweep's last lines.
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 STEP_TAG = "irn.step"  # the last report step logged to a run
+PROBE_S = 30.0  # offline: how often the server's /health is tried again
+# The MLflow client's waits against a tracking server, unless the user set them: a request
+# gives up after 20 s, and 4 retries with backoff (about 30 s) bridge a server restart. A
+# server that never answers then costs one write about 2 minutes, once; every later write
+# goes to the outbox at once (tests/test_tracking_outage.py).
+SERVER_CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+                     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4"}
 
 
 class TrackingError(RuntimeError):
@@ -140,8 +149,23 @@ def _store_lock(uri: str):
 
 
 class Tracker:
-    def __init__(self, tracking_uri: str, experiment: str = DEFAULT_EXPERIMENT):
-        self.uri = tracking_uri
+    """Every MLflow read and write of the sweep driver. With `outbox` (a folder) and an
+    http(s) server, a write the server does not take (after MLflow's own retries) switches
+    the tracker offline: that write and all later ones go to the outbox on disk
+    (bench/outbox.py), reads answer as for a new run, and every PROBE_S the server's
+    /health is tried; when it answers, the outbox is replayed in order and writes go
+    straight to MLflow again."""
+
+    def __init__(self, tracking_uri: str, experiment: str = DEFAULT_EXPERIMENT,
+                 outbox: str | None = None):
+        self.uri, self.experiment = tracking_uri, experiment
+        self.outbox = Outbox(outbox) if outbox and _is_server(tracking_uri) else None
+        self.offline_since: float | None = None
+        self.next_probe = 0.0
+        self.ids: dict[str, str] = {}  # pending id -> MLflow run id, once replayed
+        if self.outbox:  # bounded waits: a server that never answers costs one call's retries
+            for key, value in SERVER_CLIENT_ENV.items():
+                os.environ.setdefault(key, value)
         try:
             with _store_lock(tracking_uri):
                 self.client = MlflowClient(tracking_uri)
@@ -158,17 +182,142 @@ class Tracker:
         except Exception as e:  # noqa: BLE001 - any store failure is one clear line
             raise TrackingError(f"cannot use MLflow tracking URI {tracking_uri}: "
                                 f"{one_line(e, 300)}") from None
+        if self.outbox and self.outbox.pending():  # kept by an earlier run: log it first
+            try:
+                self._replay()
+            except Exception as e:  # noqa: BLE001
+                raise TrackingError(f"MLflow at {tracking_uri} did not take the writes kept in "
+                                    f"{self.outbox.folder}: {one_line(e, 300)}") from None
+
+    # -- offline: the outbox ----------------------------------------------------------------
+    @property
+    def offline(self) -> bool:
+        return self.offline_since is not None
+
+    def _go_offline(self, error: Exception) -> None:
+        if self.offline:
+            return
+        self.offline_since, self.next_probe = time.time(), time.time() + PROBE_S
+        self.outbox.set_meta(self.uri, self.experiment)
+        print(f"MLflow at {self.uri} stopped answering ({one_line(error, 160)}): tracking "
+              f"writes are kept in {self.outbox.folder} and sent when it answers again "
+              f"(tried every {PROBE_S:.0f} s)", file=sys.stderr)
+
+    def _back(self, now: bool = False) -> bool:
+        """Offline: is the server back (tried at most every PROBE_S unless `now`)? When it
+        is, the outbox is replayed and the tracker is online again."""
+        if not self.offline:
+            return True
+        if not now and time.time() < self.next_probe:
+            return False
+        self.next_probe = time.time() + PROBE_S
+        import requests
+        try:
+            requests.get(f"{self.uri.rstrip('/')}/health", timeout=3).raise_for_status()
+            sent = self._replay()
+        except Exception:  # noqa: BLE001 - still away: stay offline
+            return False
+        print(f"MLflow at {self.uri} answers again: {sent} write(s) kept meanwhile logged",
+              file=sys.stderr)
+        self.offline_since = None
+        return True
+
+    def _replay(self) -> int:
+        def send(record, ids):
+            self._send(record, ids, root=self.outbox.folder)
+            self.ids.update(ids)
+        return self.outbox.replay(send)
+
+    def _write(self, record: dict, files: dict | None = None) -> None:
+        """One write: to MLflow, or to the outbox while the server is away."""
+        record["run"] = self.ids.get(record["run"], record["run"])
+        if self.outbox is None:
+            self._send(record, self.ids)
+            return
+        if self.offline and not self._back():
+            self.outbox.add(record, files)
+            return
+        try:
+            self._send(record, self.ids)
+        except Exception as e:  # noqa: BLE001 - whatever the client raised after its retries
+            self._go_offline(e)
+            self.outbox.add(record, files)
+
+    def _read(self, read, default):
+        """A read: `default` while offline, or when the server stops answering now."""
+        if self.outbox is None:
+            return read()
+        if self.offline and not self._back():
+            return default
+        try:
+            return read()
+        except Exception as e:  # noqa: BLE001
+            self._go_offline(e)
+            return default
+
+    def _send(self, r: dict, ids: dict, root: str = "") -> None:
+        """Perform one outbox record against MLflow (`ids`: pending -> MLflow run ids)."""
+        run = ids.get(r["run"], r["run"])
+        op = r["op"]
+        if op == "create":
+            tags = r["tags"]
+            found = self._search({k: ids.get(tags[k], tags[k])
+                                  for k in (schema.TRIAL_ID, "mlflow.parentRunId") if k in tags}
+                                 ) if schema.TRIAL_ID in tags else []
+            ids[r["run"]] = found[0].info.run_id if found else self.client.create_run(
+                self.experiment_id, tags=tags, run_name=r["name"]).info.run_id
+        elif op == "batch":
+            self.client.log_batch(run, metrics=[Metric(*m) for m in r.get("metrics", ())],
+                                  params=[Param(*x) for x in r.get("params", ())],
+                                  tags=[RunTag(*x) for x in r.get("tags", ())])
+        elif op == "status":
+            if r["status"] == "RUNNING":
+                self.client.update_run(run, status="RUNNING")
+            else:
+                self.client.set_terminated(run, r["status"])
+        elif op == "artifact":
+            self.client.log_artifact(run, os.path.join(root, r["file"]), r.get("dir"))
+        elif op == "text":
+            self.client.log_text(run, r["text"], r["name"])
+        else:
+            raise ValueError(f"unknown outbox record {op!r}")
+
+    def not_logged(self) -> str | None:
+        """After the sweep: one last try; what is still only in the outbox (None: nothing)."""
+        if self.outbox is None or not self.offline or self._back(now=True):
+            return None
+        return self.outbox.describe()
 
     # -- runs -------------------------------------------------------------------------------
     def create_run(self, name: str, tags: dict) -> str:
-        run = self.client.create_run(self.experiment_id, tags=_str_values(tags), run_name=name)
-        return run.info.run_id
+        record = {"op": "create", "run": new_pending_id(), "name": name,
+                  "tags": _str_values(tags)}
+        if self.outbox is None or not (self.offline and not self._back()):
+            try:
+                return self.client.create_run(self.experiment_id, tags=record["tags"],
+                                              run_name=name).info.run_id
+            except Exception as e:  # noqa: BLE001
+                if self.outbox is None:
+                    raise
+                self._go_offline(e)
+        self.outbox.add(record)
+        return record["run"]
 
     def find_runs(self, tags: dict) -> list:
-        """Runs of this experiment whose tags equal the given ones."""
+        """Runs of this experiment whose tags equal the given ones ([] while offline)."""
+        return self._read(lambda: self._search(tags), [])
+
+    def _search(self, tags: dict) -> list:
         clauses = [f"tags.`{k}` = '{v}'" for k, v in tags.items()]
         return list(self.client.search_runs([self.experiment_id], " and ".join(clauses),
                                             max_results=1000))
+
+    def run_tag(self, run_id: str, key: str, default=None):
+        """A tag of a run (default: absent, a pending run, or offline)."""
+        if run_id.startswith(PENDING):
+            return default
+        return self._read(lambda: self.client.get_run(run_id).data.tags.get(key, default),
+                          default)
 
     def trial_run(self, parent_id: str, trial_id: str, name: str | None = None,
                   tags: dict | None = None) -> tuple[str, bool]:
@@ -183,6 +332,8 @@ class Tracker:
 
     def load_json(self, run_id: str, name: str, default=None):
         """An artifact logged by log_json, or `default` when the run has none."""
+        if self.offline or run_id.startswith(PENDING):
+            return default
         try:
             with tempfile.TemporaryDirectory() as d:
                 with open(self.client.download_artifacts(run_id, name, d), encoding="utf-8") as f:
@@ -191,7 +342,11 @@ class Tracker:
             return default
 
     def reopen(self, run_id: str) -> None:
-        self.client.update_run(run_id, status="RUNNING")
+        self.set_status(run_id, "RUNNING")
+
+    def set_status(self, run_id: str, status: str) -> None:
+        """The run's MLflow status: RUNNING, FINISHED, FAILED or KILLED."""
+        self._write({"op": "status", "run": run_id, "status": status})
 
     def finish(self, run_id: str, failed: bool = False, error: str | None = None,
                status: str | None = None) -> None:
@@ -199,45 +354,60 @@ class Tracker:
         if error:
             tags[schema.ERROR] = one_line(error)
         self.set_tags(run_id, tags)
-        self.client.set_terminated(run_id, status or ("FAILED" if failed else "FINISHED"))
+        self.set_status(run_id, status or ("FAILED" if failed else "FINISHED"))
 
     # -- data -------------------------------------------------------------------------------
     def set_tags(self, run_id: str, tags: dict) -> None:
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self._write({"op": "batch", "run": run_id,
+                     "tags": [[k, str(v)] for k, v in tags.items()]})
 
     def log_params(self, run_id: str, params: dict) -> None:
         """Every config key, once (a resumed run already holds them: skipped)."""
-        if self.client.get_run(run_id).data.params:
+        if not run_id.startswith(PENDING) and self._read(
+                lambda: self.client.get_run(run_id).data.params, {}):
             return
-        items = [Param(k, str(v)) for k, v in params.items()]
+        items = [[k, str(v)] for k, v in params.items()]
         for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
-            self.client.log_batch(run_id, params=items[i:i + 100])
+            self._write({"op": "batch", "run": run_id, "params": items[i:i + 100]})
+
+    def _log_points(self, run_id: str, points) -> None:
+        # each point keeps the timestamp it got now: a replay of it is then a duplicate
+        # MLflow drops (bench/outbox.py)
+        now = int(time.time() * 1000)
+        metrics = [[k, v if math.isfinite(v) else float("nan"), now, int(step)]
+                   for k, v, step in points]
+        for i in range(0, len(metrics), 1000):
+            self._write({"op": "batch", "run": run_id, "metrics": metrics[i:i + 1000]})
 
     def log_metrics(self, run_id: str, values: dict, step: int) -> None:
-        now = int(time.time() * 1000)
-        metrics = [Metric(k, v if math.isfinite(v) else float("nan"), now, int(step))
-                   for k, v in numbers(values).items()]
-        for i in range(0, len(metrics), 1000):
-            self.client.log_batch(run_id, metrics=metrics[i:i + 1000])
+        self._log_points(run_id, [(k, v, step) for k, v in numbers(values).items()])
 
     def log_report(self, run_id: str, report: dict, first: bool) -> None:
         """One training report: its points (report_points) and its step as the tag irn.step."""
-        now = int(time.time() * 1000)
-        metrics = [Metric(k, v if math.isfinite(v) else float("nan"), now, step)
-                   for k, v, step in report_points(report, first)]
-        for i in range(0, len(metrics), 1000):
-            self.client.log_batch(run_id, metrics=metrics[i:i + 1000])
+        self._log_points(run_id, report_points(report, first))
         self.set_tags(run_id, {STEP_TAG: int(report["step"])})
 
     def last_step(self, run_id: str) -> int:
         """The last report step logged to a run (-1 for none): resumes skip what is there."""
-        return int(self.client.get_run(run_id).data.tags.get(STEP_TAG, -1))
+        return int(self.run_tag(run_id, STEP_TAG, -1))
+
+    def log_artifact(self, run_id: str, path: str, folder: str | None = None) -> None:
+        self._write({"op": "artifact", "run": run_id, "file": os.path.abspath(path),
+                     "dir": folder}, files={"file": path})
+
+    def log_artifacts(self, run_id: str, local_dir: str, folder: str) -> None:
+        """Every file under local_dir, at the same relative path under `folder`."""
+        for here, _, names in sorted(os.walk(local_dir)):
+            rel = os.path.relpath(here, local_dir)
+            for name in sorted(names):
+                self.log_artifact(run_id, os.path.join(here, name),
+                                  folder if rel == "." else f"{folder}/{rel}")
 
     def log_crops(self, run_id: str, crops: dict) -> None:
         from irn.crops import save_crops
         with tempfile.TemporaryDirectory() as d:
             save_crops(crops, d)
-            self.client.log_artifacts(run_id, d, "crops")
+            self.log_artifacts(run_id, d, "crops")
 
     def log_crop_files(self, run_id: str, folder: str) -> bool:
         """Log the crops/<image>/<kind>.png a trial saved (irn.crops.save_crops), every
@@ -246,7 +416,7 @@ class Tracker:
                         if all(os.path.isfile(os.path.join(folder, d, f"{k}.png"))
                                for k in schema.CROPS))
         for image in images:
-            self.client.log_artifacts(run_id, os.path.join(folder, image), f"crops/{image}")
+            self.log_artifacts(run_id, os.path.join(folder, image), f"crops/{image}")
         return bool(images)
 
     def log_profile(self, run_id: str, folder: str) -> bool:
@@ -257,7 +427,7 @@ class Tracker:
         if not has_profile(folder):
             return False
         for name in PROFILE_FILES:
-            self.client.log_artifact(run_id, os.path.join(folder, name), "profile")
+            self.log_artifact(run_id, os.path.join(folder, name), "profile")
         with open(os.path.join(folder, "top_ops.json"), encoding="utf-8") as f:
             ops = json.load(f)
         if ops:
@@ -272,19 +442,19 @@ class Tracker:
             path = os.path.join(d, base)
             with open(path, "w", encoding="utf-8") as f:
                 json.dump(data, f, indent=2, default=str)
-            self.client.log_artifact(run_id, path, folder or None)
+            self.log_artifact(run_id, path, folder or None)
 
     def log_text(self, run_id: str, text: str, name: str) -> None:
-        self.client.log_text(run_id, text, name)
+        self._write({"op": "text", "run": run_id, "text": text, "name": name})
 
     def log_file(self, run_id: str, path: str, name: str | None = None) -> None:
         if name and name != os.path.basename(path):
             with tempfile.TemporaryDirectory() as d:
                 dst = os.path.join(d, name)
                 shutil.copyfile(path, dst)
-                self.client.log_artifact(run_id, dst)
+                self.log_artifact(run_id, dst)
         else:
-            self.client.log_artifact(run_id, path)
+            self.log_artifact(run_id, path)
 
 
 def report_points(report: dict, first: bool) -> list[tuple[str, float, int]]:
@@ -316,6 +486,10 @@ def _artifact_root(uri: str, experiment: str) -> str | None:
         root = os.path.join(os.path.dirname(os.path.abspath(db)), "mlartifacts")
         return "file://" + os.path.join(root, experiment)
     return None
+
+
+def _is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
 
 
 def _str_values(tags: dict) -> dict:

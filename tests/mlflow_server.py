@@ -44,7 +44,16 @@ class Server:
                 time.sleep(0.25)
         raise RuntimeError("mlflow server did not answer within 60 s")
 
+    def pause(self) -> None:
+        """A server that never answers: it still accepts connections (the kernel does), but
+        no request gets a reply until resume()."""
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGCONT)  # a paused server must see the SIGTERM
             os.killpg(self.proc.pid, signal.SIGTERM)
             self.proc.wait(30)

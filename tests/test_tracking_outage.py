@@ -1,7 +1,11 @@
-"""Issue 32.9: a real `mlflow server` goes away in the middle of a real sweep and comes back.
-The trials keep training, and every metric arrives exactly once."""
+"""Issue 32.9: a real `mlflow server` goes away in the middle of a real sweep and comes back,
+or stops answering for good. The trials keep training; every metric arrives exactly once,
+either when the server is back or through `bench.sync` from the outbox the sweep kept."""
+import json
+import os
 import threading
 import time
+
 
 from mlflow.tracking import MlflowClient
 from ray import tune
@@ -58,3 +62,92 @@ def test_metrics_arrive_once_across_a_server_outage(ray_local, tmp_path, monkeyp
              for name in ("loss/total", "psnr_y")}
     assert steps == {"loss/total": list(range(1, 9)), "psnr_y": [2, 4, 6, 8]}
     assert child.info.status == "FINISHED"
+
+
+class Hang(tune.Callback):
+    """After the first result is logged, the server stops answering (SIGSTOP: connections
+    are still accepted, no reply comes); with `back_after` it answers again that much later."""
+
+    def __init__(self, server: Server, back_after: float | None = None):
+        self.server, self.back_after, self.results, self.timer = server, back_after, [], None
+
+    def on_trial_result(self, trial, result, **info):
+        self.results.append(result["step"])
+        if len(self.results) == 1:
+            self.server.pause()
+            if self.back_after is not None:
+                self.timer = threading.Timer(self.back_after, self.server.resume)
+                self.timer.start()
+
+
+def _hung_sweep(tmp_path, monkeypatch, capsys, back_after):
+    import bench.tracking
+    # short client waits and probes so the test takes seconds, not the defaults' minutes
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setattr(bench.tracking, "PROBE_S", 2.0)
+    server = Server(tmp_path)
+    server.start()
+    hang = Hang(server, back_after)
+    space = tiny_space(tmp_path, "'steps': 8, 'seed': 3")
+    began = time.time()
+    try:
+        code = run_sweep(parse_args([
+            space, "--tracking-uri", server.uri, "--experiment", "t",
+            "--storage", str(tmp_path / "runs"), "--json", str(tmp_path / "out.json")]),
+            callbacks=[hang])
+    except BaseException:
+        server.stop()
+        raise
+    finally:
+        if hang.timer:
+            hang.timer.join()
+    return server, code, time.time() - began, capsys.readouterr().err
+
+
+def _arrived_once(tmp_path):
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    exp = client.get_experiment_by_name("t")
+    (child,) = client.search_runs([exp.experiment_id], "tags.`irn.role` = 'trial'")
+    (parent,) = client.search_runs([exp.experiment_id], "tags.`irn.role` = 'sweep'")
+    steps = {name: [m.step for m in client.get_metric_history(child.info.run_id, name)]
+             for name in ("loss/total", "psnr_y")}
+    assert steps == {"loss/total": list(range(1, 9)), "psnr_y": [2, 4, 6, 8]}
+    assert child.info.status == "FINISHED" == parent.info.status
+    assert child.data.tags["irn.status"] == "FINISHED" and "irn.verdict" in parent.data.tags
+    names = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"summary.json", "comparison.md", "space.py"} <= names
+
+
+def test_a_server_that_never_answers_leaves_an_outbox_that_sync_logs_once(
+        ray_local, tmp_path, monkeypatch, capsys):
+    from bench.sync import main as sync
+    server, code, wall, err = _hung_sweep(tmp_path, monkeypatch, capsys, back_after=None)
+    try:
+        assert code == 0 and wall < 240  # it ended; it did not hang on the server
+        summary = json.loads((tmp_path / "out.json").read_text())
+        pending = summary["not_logged"]
+        assert pending["metric values"] > 0 and pending["runs"] == 2
+        assert "stopped answering" in err and "not logged:" in err
+        line = [x for x in err.splitlines() if x.startswith("not logged:")][0]
+        assert pending["outbox"] in line and "python -m bench.sync" in line
+        assert summary["trials"][0]["status"] == "FINISHED"  # from Tune, not MLflow
+        assert sync([pending["outbox"]]) == 2  # still not answering: one line, kept
+        assert os.path.isdir(pending["outbox"])
+        server.resume()
+        assert sync([pending["outbox"]]) == 0
+        assert not os.path.exists(pending["outbox"])
+        assert sync([pending["outbox"]]) == 2  # gone: bad input, one line
+    finally:
+        server.stop()
+    _arrived_once(tmp_path)
+
+
+def test_a_server_that_answers_again_gets_the_outbox_during_the_sweep(
+        ray_local, tmp_path, monkeypatch, capsys):
+    server, code, _, err = _hung_sweep(tmp_path, monkeypatch, capsys, back_after=6.0)
+    server.stop()
+    assert code == 0 and "stopped answering" in err and "answers again" in err
+    assert "not logged" not in err
+    assert "not_logged" not in json.loads((tmp_path / "out.json").read_text())
+    _arrived_once(tmp_path)
