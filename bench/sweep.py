@@ -436,14 +436,26 @@ def load_data(plan: SweepPlan):
     bad data fails here as one line (exit 2), and trials share the decoded arrays."""
     from irn.data import load_images, load_named_images
     from irn.data.samples import check_val_sizes
+    from irn.data.samples import check_patch_fits
     cfg = from_dict(plan.base)
     train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
+    if train is not None:
+        check_patch_fits([im.shape[:2] for im in train], max(_patch_sizes(plan)))
     val = load_named_images(cfg.data, "val")
     # every scale and crop the space may run with: the smallest evaluated size decides
     for fixed in _val_settings(plan):
         check_val_sizes(val[1], val[0], fixed["scale"], fixed["val_max_size"] or None,
                         fixed["val_tile"])
     return train, val
+
+
+def _patch_sizes(plan: SweepPlan) -> list[int]:
+    """The patch sizes the sweep's trials train with (a grid's values, else the fixed one)."""
+    base = {**plan.base, **plan.space_obj.fixed()}
+    domain = plan.space_obj.space.get("patch_size")
+    if isinstance(domain, dict) and "grid_search" in domain:
+        return [int(v) for v in domain["grid_search"]]
+    return [int(from_dict(base).patch_size)]
 
 
 def _val_settings(plan: SweepPlan) -> list[dict]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, fields
 from irn.config_fields import ConfigFields, default  # noqa: F401  (default: re-exported)
 from irn.data.samples import LOADERS
 from irn.dequantization import QUANTIZATIONS
+from irn.memory import MEMORY_MODES
 from irn.jpeg import JPEG_MODES, parse_quality
 from irn.latent import Z_MODES
 from irn.layout import LAYOUT_MODES
@@ -71,7 +72,8 @@ def choices() -> dict[str, tuple]:
     return {"scale": SCALES, "z_train": Z_MODES, "z_eval": Z_MODES,
             "jpeg_train": tuple(JPEG_MODES), "schedule": SCHEDULES, "amp": AMP_MODES,
             "device": DEVICES, "loader": LOADERS, "stamp": STAMPS, "channels_last": LAYOUT_MODES,
-            "quantization": QUANTIZATIONS, "task": TASKS, "guide_target": GUIDE_TARGETS}
+            "quantization": QUANTIZATIONS, "task": TASKS, "guide_target": GUIDE_TARGETS,
+            "memory": MEMORY_MODES}
 
 
 # Budgets: named presets over optimisation keys (irn/CONFIG.md says why these values).
@@ -227,6 +229,7 @@ def validate(cfg: Config) -> None:
     _check_losses(cfg)
     _check_jpeg(cfg)
     _check_temporal(cfg)
+    _check_memory(cfg)
     try:
         check_task(cfg)
     except ValueError as exc:
@@ -234,6 +237,15 @@ def validate(cfg: Config) -> None:
     if cfg.data != "embedded" and not os.path.isdir(cfg.data):
         raise ConfigError(f"data must be 'embedded' or an existing folder; {cfg.data!r} is "
                           "not a folder")
+
+
+def _check_memory(cfg: Config) -> None:
+    if cfg.memory != "store" and cfg.task != "rescale":
+        raise ConfigError(f"memory={cfg.memory} is for task=rescale (the stego network keeps "
+                          "everything: memory=store)")
+    if cfg.memory == "recompute" and cfg.coupling == "iresnet":
+        raise ConfigError("memory=recompute needs an exact inverse; iresnet's is a fixed-point "
+                          "iteration: use memory=checkpoint")
 
 
 def _check_losses(cfg: Config) -> None:

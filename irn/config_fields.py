@@ -71,6 +71,8 @@ class ConfigFields:
     channels_last: str = "false"  # false | true | auto: channels-last on CPUs (irn/layout.py)
     compile: bool = False
     device: str = "auto"
+    # what training keeps for backward (irn/memory.py): store | checkpoint | recompute
+    memory: str = "store"
     # data
     loader: str = "memory"
     data: str = "embedded"

@@ -19,6 +19,7 @@ from irn.config_fields import default
 from irn.couplings import COUPLINGS, LR_CHANNELS
 from irn.haar import HaarDownsampling
 from irn.latent import draw_latent
+from irn.memory import run_stage
 from irn.layout import in_layout, is_channels_last
 from irn.quantization import quantize
 from irn.subnets import SUBNETS, subnet_constructor
@@ -63,6 +64,9 @@ class InvertibleRescaler(nn.Module):
                 stage.append(make_block, subnet_constructor=ctor)
             self.stages.append(stage)
             ch, size = stage_ch - split, size // 2
+        # what training keeps for backward (irn/memory.py); not an architecture key: the
+        # weights and every output are the same in every mode
+        self.memory = "store"
 
     # -- raw invertible map ---------------------------------------------------------------
     def forward(self, x, rev=False, jac=True):
@@ -80,7 +84,7 @@ class InvertibleRescaler(nn.Module):
         self._check_hr(x)
         h, log_det, latents = x, x.new_zeros(x.shape[0]), []
         for stage, (stage_ch, split) in zip(self.stages, self.plan):
-            h, j = stage(h, jac=jac)
+            h, j = self._stage(stage, h, False, jac)
             log_det = log_det + j
             if split:
                 h, off = h.split([stage_ch - split, split], dim=1)
@@ -107,9 +111,16 @@ class InvertibleRescaler(nn.Module):
         for i in reversed(range(n)):
             if i in latents:
                 h = in_layout(torch.cat([h, latents[i]], 1), channels_last)
-            h, j = self.stages[i](h, rev=True, jac=jac)
+            h, j = self._stage(self.stages[i], h, True, jac)
             log_det = log_det + j
         return h, log_det
+
+    def _stage(self, stage, h, rev, jac):
+        """One stage, under the memory mode when gradients are taken and no log-det is
+        asked for (training); otherwise as FrEIA runs it."""
+        if self.memory == "store" or jac or not torch.is_grad_enabled():
+            return stage(h, rev=rev, jac=jac)
+        return run_stage(stage, h, rev, self.memory), h.new_zeros(h.shape[0])
 
     def channels_last(self) -> bool:
         """Whether the convolution weights are laid out channels-last (the first weight whose

@@ -57,6 +57,7 @@ class Trainer:
         _seed_everything(cfg.seed)
         stego = cfg.task == "stego"  # irn/stego.py: its network and objective
         self.model = (build_stego_model if stego else build_model)(**cfg.arch()).to(self.device)
+        self.model.memory = cfg.memory  # irn/memory.py
         self.channels_last, self.layout_reason = resolve_channels_last(cfg.channels_last,
                                                                        self.device)
         if self.channels_last:
@@ -264,8 +265,11 @@ def training_memory_floor(cfg: Config) -> int:
     """Bytes a training step needs at the least, whatever the coupling or subnet: every block
     has a subnet with a gc x gc-or-larger conv (weights, gradient and Adam's two moments: 16
     bytes a parameter) and keeps at least one gc-channel activation at the LR's size for the
-    backward pass; plus the HR batch and its reconstruction. A lower bound, so a config over
-    it cannot fit (bench.sweep refuses it before Ray starts); real use is several times it."""
+    backward pass (memory=store; with checkpoint or recompute, irn/memory.py, only the block
+    being differentiated does); plus the HR batch and its reconstruction. A lower bound, so
+    a config over it cannot fit (bench.sweep refuses it before Ray starts); real use is
+    several times it."""
     lr_pixels = (cfg.patch_size // cfg.scale) ** 2
-    return (16 * cfg.blocks * cfg.gc ** 2 + 4 * cfg.blocks * cfg.batch_size * cfg.gc * lr_pixels
+    kept_blocks = cfg.blocks if cfg.memory == "store" else 1
+    return (16 * cfg.blocks * cfg.gc ** 2 + 4 * kept_blocks * cfg.batch_size * cfg.gc * lr_pixels
             + 2 * 4 * cfg.batch_size * 3 * cfg.patch_size ** 2)

@@ -44,6 +44,7 @@ class TrainPatches(Dataset):
         else:
             self.source = [to_rgb(np.asarray(im)) for im in source]
             self.sizes = [im.shape[:2] for im in self.source]
+        check_patch_fits(self.sizes, patch_size)
 
     def __len__(self) -> int:
         return len(self.source)
@@ -93,6 +94,15 @@ class TrainPatches(Dataset):
     def __getitems__(self, ks: list[int]):
         # The DataLoader calls this with a whole batch: one batched imresize per batch.
         return self._pair(torch.stack([self.hr_patch(k) for k in ks]))
+
+
+def check_patch_fits(sizes, patch_size: int) -> None:
+    """A patch must fit in at least one training image: smaller images are mirror-padded,
+    but a patch larger than every image would train on padding everywhere (DataError)."""
+    if sizes and not any(h >= patch_size and w >= patch_size for h, w in sizes):
+        h, w = max(sizes, key=lambda hw: min(hw))
+        raise DataError(f"patch_size {patch_size} is larger than every training image (the "
+                        f"largest fit is {w}x{h}): give a smaller patch_size or larger images")
 
 
 class _CountFrom(Sampler):
