@@ -247,6 +247,22 @@ def cases(f: dict, d: str) -> list[tuple[str, list[str], str | None]]:
                                                  "median:lots"], None),
         ("regress: --json into a missing folder", reg + [f["bench.json"], f["bench.json"],
                                                          "--json", f"{d}/missing/r.json"], None),
+        # bench.sync
+        ("sync: outbox folder missing", [PY, "-m", "bench.sync", f"{d}/missing"], None),
+        ("sync: a folder that is not an outbox", [PY, "-m", "bench.sync", f["empty"]], None),
+        # bench.memory
+        ("memory: a patch larger than every training image", [
+            PY, "-m", "bench.memory", "--patch", "2000", "--json", old["old.json"]],
+         old["old.json"]),
+        ("memory: unknown memory mode", [PY, "-m", "bench.memory", "--modes", "swap"], None),
+        ("memory: recompute with iresnet", [PY, "-m", "bench.memory", "--set",
+                                            "coupling=iresnet", "--modes", "recompute"], None),
+        ("memory: patch sizes not numbers", [PY, "-m", "bench.memory", "--patch", "big"],
+         None),
+        ("memory: --json into a missing folder", [PY, "-m", "bench.memory", "--json",
+                                                  f"{d}/missing/m.json"], None),
+        ("train: memory=recompute with iresnet", train + ["--set", "memory=recompute",
+                                                          "--set", "coupling=iresnet"], None),
     ]
 
 
