@@ -11,6 +11,7 @@ step's wall time. A (patch, mode) whose rise, scaled from the same mode's previo
 the pixel count, would not fit in the free memory is skipped and says so. Bad input: one
 line, exit 2 (a patch larger than every training image included).
 """
+import argparse
 import json
 import os
 import resource
@@ -67,9 +68,10 @@ def measure(base: dict, patches: list[int], modes: list[str], batch: int, log=pr
             if mode in last:
                 prev_patch, prev_rise = last[mode]
                 predicted = prev_rise * (patch / prev_patch) ** 2 * 2 ** 30
-                if predicted > 0.9 * _free_bytes():
+                free = _free_bytes()
+                if predicted > 0.9 * free:
                     row["skipped"] = (f"predicted rise {predicted / 2 ** 30:.1f} GB > 90% of "
-                                      f"{_free_bytes() / 2 ** 30:.1f} GB free")
+                                      f"{free / 2 ** 30:.1f} GB free")
                     rows.append(row)
                     log(f"{patch:5d} px  {mode:10s}  skipped: {row['skipped']}")
                     continue
@@ -94,13 +96,8 @@ def parse_args(argv):
     p.add_argument("--modes", default=",".join(MEMORY_MODES))
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--json", metavar="OUT")
-    p.add_argument("--child", help=argparse_hidden())
+    p.add_argument("--child", help=argparse.SUPPRESS)
     return p.parse_args(argv)
-
-
-def argparse_hidden():
-    import argparse
-    return argparse.SUPPRESS
 
 
 def main(argv=None) -> int:
@@ -125,19 +122,13 @@ def main(argv=None) -> int:
             raise UsageError(f"--patch takes sizes like 96,192; got {args.patch!r}") from None
         if args.batch < 1:
             raise UsageError(f"--batch must be >= 1, got {args.batch}")
-        from irn.data import DataError
-        from irn.data.samples import train_dataset
-        for patch in patches:  # every config and the data checked before any work
-            try:
-                cfg = from_dict({**base, "patch_size": patch, "batch_size": args.batch,
-                                 "memory": modes[0]})
-                for mode in modes:
-                    from_dict({**cfg.to_dict(), "memory": mode})
-            except ConfigError as e:
-                raise UsageError(str(e)) from None
-        try:
-            train_dataset(cfg.data, cfg.scale, max(patches), cfg.loader, cfg.seed)
-        except (DataError, ValueError) as e:
+        from irn.data import DataError, image_files
+        from irn.data.samples import check_patch_fits
+        try:  # every config and the data checked before any work
+            cfgs = [from_dict({**base, "patch_size": patch, "batch_size": args.batch,
+                               "memory": mode}) for patch in patches for mode in modes]
+            check_patch_fits(image_files(cfgs[0].data, "train")[1], max(patches))
+        except (ConfigError, DataError) as e:
             raise UsageError(str(e)) from None
     except UsageError as e:
         return fail(e)

@@ -33,9 +33,10 @@ from bench import group_table  # noqa: E402
 from bench.cli import (OneLineParser, UsageError, check_device,  # noqa: E402
                        check_json_target, check_writable_folder, fail, parse_margins,
                        write_json_atomic)
-from bench.outbox import OUTBOX_DIR  # noqa: E402
+from bench.outbox import OUTBOX_DIR, describe  # noqa: E402
 from bench.tracking import (DEFAULT_EXPERIMENT, TrackingError, Tracker,  # noqa: E402
-                            config_params, default_tracking_uri, host_tags)
+                            check_tracking_reachable, config_params, default_tracking_uri,
+                            host_tags, is_server)
 from dashboards.colors import group_colors  # noqa: E402
 from dashboards.data import ui_url  # noqa: E402
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set  # noqa: E402
@@ -252,21 +253,6 @@ def _check_experiment(name: str) -> None:
                          "starting with '.')")
 
 
-def check_tracking_reachable(uri: str | None, timeout: float = 10.0) -> None:
-    """An http(s) tracking server must accept a connection within `timeout` s (else the
-    sweep would hang in MLflow's retries): one line, exit 2."""
-    import socket
-    from urllib.parse import urlparse
-    if not uri or not uri.startswith(("http://", "https://")):
-        return
-    url = urlparse(uri)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname, port), timeout=timeout):
-            pass
-    except OSError as exc:
-        raise UsageError(f"--tracking-uri {uri}: no MLflow server answers there "
-                         f"({exc.strerror or exc})") from None
 
 
 def _check_storage(storage: str) -> None:
@@ -435,8 +421,7 @@ def load_data(plan: SweepPlan):
     """Decode the training (memory loader) and validation images once, before Ray starts:
     bad data fails here as one line (exit 2), and trials share the decoded arrays."""
     from irn.data import load_images, load_named_images
-    from irn.data.samples import check_val_sizes
-    from irn.data.samples import check_patch_fits
+    from irn.data.samples import check_patch_fits, check_val_sizes
     cfg = from_dict(plan.base)
     train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
     if train is not None:
@@ -636,8 +621,7 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
         attach_dashboard(plan, summary)
     not_logged = tracker.not_logged()
     if not_logged:
-        summary["not_logged"] = {"outbox": tracker.outbox.folder,
-                                 **tracker.outbox.counts()}
+        summary["not_logged"] = {"outbox": tracker.outbox.folder, **not_logged}
     out = Console(width=None if sys.stdout.isatty() else 200)
     out.print(summary_table(summary))
     out.print(group_table.rich_table(summary))
@@ -652,11 +636,12 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     print(overhead_line(summary))
     print(f"MLflow UI: {ui_url(plan.tracking_uri, tracker.experiment_id)}"
           + (f" (serve it with: mlflow ui --backend-store-uri {plan.tracking_uri})"
-             if not plan.tracking_uri.startswith(("http:", "https:")) else ""))
+             if not is_server(plan.tracking_uri) else ""))
     if args.json:
         write_json_atomic(args.json, summary)
     if not_logged:
-        print(f"not logged: MLflow at {plan.tracking_uri} did not answer, so {not_logged} "
+        print(f"not logged: MLflow at {plan.tracking_uri} did not answer, so "
+              f"{describe(not_logged)} "
               f"are kept in {tracker.outbox.folder}; log them with: python -m bench.sync "
               f"{tracker.outbox.folder} (or bench.sweep --resume)", file=sys.stderr)
     sys.stdout.flush()  # before Ray's exit handlers run: no duplicated output

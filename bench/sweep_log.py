@@ -10,11 +10,11 @@ import os
 import time
 
 from ray import tune
-from bench.outbox import PENDING
 from ray.tune.result import AUTO_RESULT_KEYS
 
 from irn.stats.compare import also_compared, compare_groups
 from bench.curves import curve_fields, fidelity, learning
+from bench.outbox import PENDING
 from bench.sweep_rounds import looks
 from bench.replicates import REPLICATE, group_id, group_label, trial_config
 from bench.tracking import (Tracker, config_params, host_tags, numbers, one_line,

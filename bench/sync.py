@@ -12,7 +12,7 @@ import os
 import sys
 
 from bench.cli import OneLineParser, UsageError, fail
-from bench.outbox import Outbox
+from bench.outbox import Outbox, describe
 
 
 def parse_args(argv):
@@ -35,13 +35,12 @@ def main(argv=None) -> int:
             print(f"{args.outbox}: nothing left to log")
             return 0
         uri = args.tracking_uri or meta["tracking_uri"]
-        if not uri.startswith(("http://", "https://")):
+        from bench.tracking import Tracker, TrackingError, check_tracking_reachable, is_server
+        if not is_server(uri):
             raise UsageError(f"--tracking-uri {uri}: an outbox is logged to an MLflow server "
                              "(http:// or https://)")
-        from bench.sweep import check_tracking_reachable
-        from bench.tracking import Tracker, TrackingError
         check_tracking_reachable(uri)
-        what = box.describe()
+        what = describe(box.counts())
         try:
             Tracker(uri, meta["experiment"], outbox=box.folder)  # replays it on opening
         except TrackingError as e:

@@ -42,6 +42,7 @@ import time
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from bench.cli import UsageError
 from bench.outbox import PENDING, Outbox, new_pending_id
 from dashboards.data import ui_url
 from dashboards import schema
@@ -159,7 +160,7 @@ class Tracker:
     def __init__(self, tracking_uri: str, experiment: str = DEFAULT_EXPERIMENT,
                  outbox: str | None = None):
         self.uri, self.experiment = tracking_uri, experiment
-        self.outbox = Outbox(outbox) if outbox and _is_server(tracking_uri) else None
+        self.outbox = Outbox(outbox) if outbox and is_server(tracking_uri) else None
         self.offline_since: float | None = None
         self.next_probe = 0.0
         self.ids: dict[str, str] = {}  # pending id -> MLflow run id, once replayed
@@ -224,7 +225,7 @@ class Tracker:
 
     def _replay(self) -> int:
         def send(record, ids):
-            self._send(record, ids, root=self.outbox.folder)
+            self._send(record, ids, replay_root=self.outbox.folder)
             self.ids.update(ids)
         return self.outbox.replay(send)
 
@@ -255,15 +256,17 @@ class Tracker:
             self._go_offline(e)
             return default
 
-    def _send(self, r: dict, ids: dict, root: str = "") -> None:
-        """Perform one outbox record against MLflow (`ids`: pending -> MLflow run ids)."""
+    def _send(self, r: dict, ids: dict, replay_root: str | None = None) -> None:
+        """Perform one outbox record against MLflow (`ids`: pending -> MLflow run ids, which
+        a created run extends); `replay_root`: the outbox folder when replaying it."""
         run = ids.get(r["run"], r["run"])
         op = r["op"]
         if op == "create":
-            tags = r["tags"]
-            found = self._search({k: ids.get(tags[k], tags[k])
-                                  for k in (schema.TRIAL_ID, "mlflow.parentRunId") if k in tags}
-                                 ) if schema.TRIAL_ID in tags else []
+            tags = {k: ids.get(v, v) for k, v in r["tags"].items()}  # a pending parent's id
+            # replayed: the server may have taken the create before its reply was lost
+            found = self._search({k: tags[k] for k in (schema.TRIAL_ID, "mlflow.parentRunId")
+                                  if k in tags}) \
+                if replay_root is not None and schema.TRIAL_ID in tags else []
             ids[r["run"]] = found[0].info.run_id if found else self.client.create_run(
                 self.experiment_id, tags=tags, run_name=r["name"]).info.run_id
         elif op == "batch":
@@ -276,32 +279,26 @@ class Tracker:
             else:
                 self.client.set_terminated(run, r["status"])
         elif op == "artifact":
-            self.client.log_artifact(run, os.path.join(root, r["file"]), r.get("dir"))
+            self.client.log_artifact(run, os.path.join(replay_root or "", r["file"]),
+                                     r.get("dir"))
         elif op == "text":
             self.client.log_text(run, r["text"], r["name"])
         else:
             raise ValueError(f"unknown outbox record {op!r}")
 
-    def not_logged(self) -> str | None:
-        """After the sweep: one last try; what is still only in the outbox (None: nothing)."""
+    def not_logged(self) -> dict | None:
+        """After the sweep: one last try; the counts of what is still only in the outbox
+        (Outbox.counts; None: nothing)."""
         if self.outbox is None or not self.offline or self._back(now=True):
             return None
-        return self.outbox.describe()
+        return self.outbox.counts()
 
     # -- runs -------------------------------------------------------------------------------
     def create_run(self, name: str, tags: dict) -> str:
-        record = {"op": "create", "run": new_pending_id(), "name": name,
-                  "tags": _str_values(tags)}
-        if self.outbox is None or not (self.offline and not self._back()):
-            try:
-                return self.client.create_run(self.experiment_id, tags=record["tags"],
-                                              run_name=name).info.run_id
-            except Exception as e:  # noqa: BLE001
-                if self.outbox is None:
-                    raise
-                self._go_offline(e)
-        self.outbox.add(record)
-        return record["run"]
+        """The new run's id: MLflow's, or a pending one while the server is away."""
+        pending = new_pending_id()
+        self._write({"op": "create", "run": pending, "name": name, "tags": _str_values(tags)})
+        return self.ids.get(pending, pending)
 
     def find_runs(self, tags: dict) -> list:
         """Runs of this experiment whose tags equal the given ones ([] while offline)."""
@@ -488,8 +485,25 @@ def _artifact_root(uri: str, experiment: str) -> str | None:
     return None
 
 
-def _is_server(uri: str) -> bool:
-    return uri.startswith(("http://", "https://"))
+def is_server(uri: str | None) -> bool:
+    """A tracking server's URI (http or https), not a local store."""
+    return bool(uri) and uri.startswith(("http://", "https://"))
+
+
+def check_tracking_reachable(uri: str | None, timeout: float = 10.0) -> None:
+    """An http(s) tracking server must accept a connection within `timeout` s (else the
+    sweep would hang in MLflow's retries): one line, exit 2."""
+    from urllib.parse import urlparse
+    if not is_server(uri):
+        return
+    url = urlparse(uri)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--tracking-uri {uri}: no MLflow server answers there "
+                         f"({exc.strerror or exc})") from None
 
 
 def _str_values(tags: dict) -> dict:

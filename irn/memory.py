@@ -48,7 +48,7 @@ class _InvertibleStage(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, blocks, rev, h, *params):
-        ctx.blocks, ctx.rev = blocks, rev
+        ctx.blocks, ctx.rev, ctx.params = blocks, rev, params
         ctx.device = h.device.type
         ctx.autocast = (torch.is_autocast_enabled(ctx.device),
                         torch.get_autocast_dtype(ctx.device))
@@ -75,5 +75,4 @@ class _InvertibleStage(torch.autograd.Function):
             for p, g in zip(params, got[1:]):
                 grads[p] = g
             y = x.detach()
-        params = [p for b in ctx.blocks for p in b.parameters() if p.requires_grad]
-        return (None, None, grad, *[grads.get(p) for p in params])
+        return (None, None, grad, *[grads.get(p) for p in ctx.params])

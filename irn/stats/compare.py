@@ -188,7 +188,7 @@ def compare_groups(trials: list[dict], objective: str, mode: str,
     ref = _reference(scored, reference)
     by_id = {gid: cells(members, stat_metric) for gid, members in order.items()}
     spread = pool(replicate_means({g["group"]: by_id[g["group"]] for g in scored}),
-                  tiles={g["group"]: by_id[g["group"]] for g in scored})
+                  tiles={g["group"]: cell_matrix(by_id[g["group"]]) for g in scored})
     # every pair is in the family: the best is picked from the data, so its comparisons
     # are a data-chosen subset of all G(G-1)/2 pairs; and every look (bench/sweep_rounds.py)
     family = max(len(scored) * (len(scored) - 1) // 2, 1) * max(looks, 1)

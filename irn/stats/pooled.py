@@ -87,7 +87,8 @@ def _fit(frame: pd.DataFrame) -> tuple[float, int] | None:
 
 def pool(replicate_means: dict, tiles: dict | None = None) -> Pool:
     """The pooled seed spread of {group: {replicate: mean}} (groups with 2+ replicates).
-    `tiles`: {group: {replicate: {tile: value}}}, the evidence for the tile screen."""
+    `tiles`: {group: its replicates x tiles matrix} (irn.stats.compare.cell_matrix), the
+    evidence for the tile screen."""
     rows = [(g, r, y) for g, reps in replicate_means.items() if len(reps) >= 2
             for r, y in reps.items()]
     frame = pd.DataFrame(rows, columns=["group", "replicate", "y"])
@@ -131,13 +132,10 @@ def _out_of_line(frame: pd.DataFrame, groups: list) -> dict:
     return flagged
 
 
-def _interaction(cells: dict) -> tuple[float, int] | None:
-    """(sum of squares, df) of the seed-by-tile interaction of {replicate: {tile: value}}
-    over the tiles every replicate has."""
-    common = set.intersection(*[set(v) for v in cells.values()]) if cells else set()
-    if len(cells) < 2 or len(common) < 2:
+def _interaction(m: np.ndarray) -> tuple[float, int] | None:
+    """(sum of squares, df) of the seed-by-tile interaction of a replicates x tiles matrix."""
+    if m.ndim != 2 or min(m.shape) < 2:
         return None
-    m = np.array([[cells[r][t] for t in sorted(common)] for r in sorted(cells)], float)
     resid = m - m.mean(axis=0) - m.mean(axis=1, keepdims=True) + m.mean()
     return float((resid ** 2).sum()), (m.shape[0] - 1) * (m.shape[1] - 1)
 
@@ -145,7 +143,7 @@ def _interaction(cells: dict) -> tuple[float, int] | None:
 def _tile_screen(tiles: dict) -> dict:
     """{group: (variance ratio, p)} of the groups whose seed-by-tile interaction is out of
     line with the groups below it (forward search from the lower half)."""
-    inter = {g: v for g, c in tiles.items() if (v := _interaction(c)) is not None}
+    inter = {g: v for g, m in tiles.items() if (v := _interaction(m)) is not None}
     order = sorted(inter, key=lambda g: inter[g][0] / inter[g][1])
     core = order[:max((len(order) + 1) // 2, 1)]
     ss, df = sum(inter[g][0] for g in core), sum(inter[g][1] for g in core)
