@@ -33,7 +33,7 @@ bench: setup
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider tests/benchmarks --benchmark-only \
 		--benchmark-json=.benchmarks/head.json
 
-# The performance gate (bench/gate.py, bench/REGRESS.md): checks the base commit out in a
+# The performance gate (bench/gate/command.py, bench/REGRESS.md): checks the base commit out in a
 # temporary worktree and measures base and this tree in this job, on this machine:
 # callgrind instruction counts of the small hot paths, then the wall-time suite interleaved
 # base, head, head, base, base, head, as ratios to the reference workload; a wall-time

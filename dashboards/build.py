@@ -37,6 +37,7 @@ from dashboards.data import (DashboardError, load_crops, load_histories, load_js
                              load_per_image, load_sweep, public_uri)
 from dashboards.figures import MAX_TRACES, Section
 from dashboards.sections import Inputs, render_all
+from dashboards.summary import Summary
 from dashboards.page import render
 from irn.atomic import atomic_write
 from irn.cli import OneLineParser
@@ -110,7 +111,7 @@ def build_report(experiment: str, tracking_uri: str | None = None, parent: str |
     summary = load_json_artifact(sweep.client, sweep.parent_id, schema.SUMMARY) \
         if sweep.parent_id else None
     per_image = load_per_image(sweep)
-    sections = render_all(Inputs(sweep, summary, per_image, crops, hist))
+    sections = render_all(Inputs(sweep, Summary.of(summary), per_image, crops, hist))
     tags = sweep.parent_tags
     best = done.iloc[0]
     obj = sweep.objective

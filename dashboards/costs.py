@@ -1,4 +1,4 @@
-"""What the sweep cost, from its summary.json (bench.sweep_log.summarize): quality against
+"""What the sweep cost, from its summary.json (bench.sweep.log.summarize): quality against
 cost per group, shown only for a cost that differs between groups beyond its noise, and where
 the sweep's wall time went."""
 import itertools
@@ -11,8 +11,8 @@ from scipy import stats
 
 from dashboards.colors import VERDICT_COLORS, group_colors
 from dashboards.figures import LAYOUT, Section, mean_interval
-from dashboards.groups import verdict_of
 from dashboards.sections import SectionSpec
+from dashboards.summary import Summary
 
 
 def _welch_interval(a: list[float], b: list[float]) -> tuple[float, float] | None:
@@ -27,12 +27,12 @@ def _welch_interval(a: list[float], b: list[float]) -> tuple[float, float] | Non
     return float(ci.low), float(ci.high)
 
 
-def wall_times(summary: dict) -> dict[str, list[float]]:
+def wall_times(summary) -> dict[str, list[float]]:
     """Group label -> the wall times (s) of its finished trials, one per seed."""
     out = {}
-    for t in summary.get("trials", []):
-        if t.get("status") == "FINISHED" and t.get("time_wall_s") is not None:
-            out.setdefault(t["label"], []).append(float(t["time_wall_s"]))
+    for t in Summary.of(summary).trials:
+        if t.finished and t.time_wall_s is not None:
+            out.setdefault(t.label, []).append(float(t.time_wall_s))
     return out
 
 
@@ -50,25 +50,26 @@ def cost_differs(walls: dict[str, list[float]]) -> tuple[bool, str]:
                    "difference includes 0)")
 
 
-def quality_vs_cost(summary: dict | None) -> Section:
+def quality_vs_cost(summary) -> Section:
     title = "Quality against cost"
-    groups = [g for g in (summary or {}).get("groups", []) if "gain_db" in g]
+    summary = Summary.of(summary)
+    groups = summary.with_stat("gain_db")
     if len(groups) < 2:
         return Section("cost", title, note="needs the group statistics of two or more groups "
                                            "(the sweep's summary.json)")
     walls = wall_times(summary)
     params = {}
-    for t in summary.get("trials", []):
-        if t.get("status") == "FINISHED" and "model/params" in t.get("metrics", {}):
-            params.setdefault(t["label"], t["metrics"]["model/params"])
-    groups = [g for g in groups if g["label"] in walls]
+    for t in summary.trials:
+        if t.finished and "model/params" in t.metrics:
+            params.setdefault(t.label, t.metrics["model/params"])
+    groups = [g for g in groups if g.label in walls]
     costs, why_not = [], []
     if len(set(params.values())) > 1:
         costs.append(("model/params", "parameters (exact)",
                       {g: (params.get(g), None, None) for g in params}))
     elif params:
         why_not.append(f"every group has {int(next(iter(params.values()))):,} parameters")
-    differs, reason = cost_differs({g["label"]: walls[g["label"]] for g in groups})
+    differs, reason = cost_differs({g.label: walls[g.label] for g in groups})
     if differs:
         costs.append(("time_wall_s", "wall time per trial (s), mean and 95% CI over seeds",
                       {g: mean_interval(np.array(v)[:, None]) for g, v in walls.items()}))
@@ -78,24 +79,24 @@ def quality_vs_cost(summary: dict | None) -> Section:
         return Section("cost", title, note="no cost differs between groups beyond its noise: "
                                            + "; ".join(why_not))
     fig = make_subplots(rows=1, cols=len(costs), shared_yaxes=True, horizontal_spacing=0.06)
-    groups = sorted(groups, key=lambda g: -g["gain_db"]["mean"])
-    colors = group_colors(g["label"] for g in groups)
+    groups = sorted(groups, key=lambda g: -g.stats["gain_db"].mean)
+    colors = group_colors(g.label for g in groups)
     for g in groups:
-        gain, ci = g["gain_db"]["mean"], g["gain_db"].get("ci95") or [g["gain_db"]["mean"]] * 2
+        gain, ci = g.stats["gain_db"].mean, g.stats["gain_db"].bounds
         for c, (name, axis, by_group) in enumerate(costs, 1):
-            m, lo, hi = by_group.get(g["label"], (None, None, None))
+            m, lo, hi = by_group.get(g.label, (None, None, None))
             if m is None:
                 continue
             fig.add_trace(go.Scatter(
-                x=[m], y=[gain], mode="markers", name=g["label"], legendgroup=g["label"],
-                showlegend=c == 1, marker=dict(size=11, color=colors[g["label"]],
+                x=[m], y=[gain], mode="markers", name=g.label, legendgroup=g.label,
+                showlegend=c == 1, marker=dict(size=11, color=colors[g.label],
                                                line=dict(width=2, color=VERDICT_COLORS[
-                                                   verdict_of(g)])),
+                                                   g.verdict])),
                 error_x=None if lo is None else dict(type="data", array=[hi - m],
                                                      arrayminus=[m - lo]),
                 error_y=dict(type="data", array=[ci[1] - gain], arrayminus=[gain - ci[0]]),
-                text=[verdict_of(g)],
-                hovertemplate=f"{g['label']} (%{{text}})<br>{name} %{{x:.4g}}<br>"
+                text=[g.verdict],
+                hovertemplate=f"{g.label} (%{{text}})<br>{name} %{{x:.4g}}<br>"
                               "gain %{y:.3f} dB<extra></extra>"), row=1, col=c)
     for c, (_, axis, _) in enumerate(costs, 1):
         fig.update_xaxes(title_text=axis, row=1, col=c)
@@ -111,23 +112,24 @@ def quality_vs_cost(summary: dict | None) -> Section:
                    "no Pareto front is drawn: read the intervals.", figure=fig)
 
 
-def time_breakdown(summary: dict | None) -> Section:
+def time_breakdown(summary) -> Section:
     title = "Where the sweep's time went"
-    o = (summary or {}).get("overhead") or {}
-    if not o.get("wall_s") or not o.get("slots"):
+    summary = Summary.of(summary)
+    o = summary.overhead
+    if not o.wall_s or not o.slots:
         return Section("time", title, note="the sweep's summary.json has no overhead figures")
-    wall, slots = float(o["wall_s"]), int(o["slots"])
+    wall, slots = float(o.wall_s), int(o.slots)
     total = wall * slots
-    train, evaluation = float(o.get("train_s", 0.0)), float(o.get("eval_s", 0.0))
-    if "data_s" in o and "compute_s" in o:
-        data, compute, how = float(o["data_s"]), float(o["compute_s"]), "measured"
+    train, evaluation = float(o.train_s), float(o.eval_s)
+    if o.data_s is not None and o.compute_s is not None:
+        data, compute, how = float(o.data_s), float(o.compute_s), "measured"
     else:  # split the training time by the trials' data fraction (their last interval)
-        fractions = [t["metrics"]["data_fraction"] for t in summary.get("trials", [])
-                     if "data_fraction" in t.get("metrics", {})]
+        fractions = [t.metrics["data_fraction"] for t in summary.trials
+                     if "data_fraction" in t.metrics]
         share = float(np.mean(fractions)) if fractions else 0.0
         data, compute, how = train * share, train * (1 - share), "split by the data fraction"
     other = max(total - train - evaluation, 0.0)
-    first = o.get("time_to_first_metric_s")
+    first = o.time_to_first_metric_s
     parts = [("training: waiting for data", data, "#ef553b"),
              ("training: compute", compute, "#636efa"),
              ("evaluation", evaluation, "#00cc96"),

@@ -25,7 +25,7 @@ KEY_PARAMS = ("scale", "coupling", "loss_recon", "loss_guide", "lambda_guide", "
 NOT_FACTORS = {"data", "device", "vgg_weights", "workers", "eval_every", "eval_points",
                "log_every", "eval_z_draws", "profile", "jpeg_eval", "val_max_size", "val_tile",
                "seed"}  # seeds are replicates of one configuration, not a factor
-# crops/<image>/<kind>.png, as irn.crops.visual_crops / bench.tracking write them
+# crops/<image>/<kind>.png, as irn.crops.visual_crops / bench.common.tracking write them
 MAX_CROP_BYTES = 500_000  # a crop bigger than this is skipped, to keep the page light
 
 

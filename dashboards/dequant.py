@@ -7,9 +7,10 @@ import plotly.graph_objects as go
 from dashboards.figures import LAYOUT, Section
 from dashboards.groups import gain_error_bars, label_means, reference_gains
 from dashboards.sections import SectionSpec
+from dashboards.summary import Summary
 
 
-def dequant_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
+def dequant_gains(summary, per_image: pd.DataFrame) -> Section:
     title = "Dequantization: what each mode buys"
     rows = reference_gains(summary, "quantization", "ste")
     if rows is None:
@@ -17,18 +18,18 @@ def dequant_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
     bpd = label_means(per_image, "dequant_bpd")
     text = []
     for r in rows:
-        q = bpd.get(r["group"]["label"])
+        q = bpd.get(r["group"].label)
         text.append(r["text"] + (f", q {q:.4f} bits per LR element from uniform"
                                  if pd.notna(q) else ""))
     fig = go.Figure(go.Scatter(
-        x=[r["group"]["label"] for r in rows], y=[r["delta"] for r in rows], mode="markers",
+        x=[r["group"].label for r in rows], y=[r["delta"] for r in rows], mode="markers",
         marker=dict(size=12, color=[r["color"] for r in rows]),
         error_y=gain_error_bars(rows),
         customdata=text, hovertemplate="%{customdata}<extra></extra>"))
     fig.add_hline(y=0, line=dict(color="black", dash="dot"))
     fig.update_layout(**LAYOUT, height=420, xaxis=dict(title="group"),
                       yaxis=dict(title="gain over the reference group (dB), 95% CI"))
-    ref = (summary or {}).get("comparison", {}).get("reference", "the reference")
+    ref = Summary.of(summary).comparison.reference or "the reference"
     return Section("dequant", title,
                    f"Each group's Y-PSNR gain over {ref} (paired, same image and seed, 95% CI "
                    "over seeds x validation tiles). Evaluation upscales the real uint8 LR in "

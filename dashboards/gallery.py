@@ -11,6 +11,7 @@ from PIL import Image
 from dashboards.data import Sweep
 from dashboards.figures import Section, factors, fmt, metric
 from dashboards.sections import SectionSpec
+from dashboards.summary import Summary
 
 AMPLIFY = 8  # error maps: |reconstruction - ground truth| x 8 (32 grey levels -> white)
 MAX_GROUPS = 12
@@ -47,15 +48,15 @@ def mean_error(png: bytes, truth: bytes) -> float:
     return float(np.abs(a - b).mean())
 
 
-def _group_gain(summary: dict | None, label: str) -> str:
-    for g in (summary or {}).get("groups", []):
-        if g["label"] == label and "gain_db" in g:
-            stat, ci = g["gain_db"], g["gain_db"].get("ci95")
-            return f"gain {stat['mean']:.3f} dB" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+def _group_gain(summary: Summary, label: str) -> str:
+    for g in summary.with_stat("gain_db"):
+        if g.label == label:
+            stat, ci = g.stats["gain_db"], g.stats["gain_db"].ci95
+            return f"gain {stat.mean:.3f} dB" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
     return ""
 
 
-def gallery(sweep: Sweep, crops: dict, summary: dict | None = None) -> Section:
+def gallery(sweep: Sweep, crops: dict, summary=None) -> Section:
     title = "What the network does to the LR and the reconstruction"
     done = sweep.finished[sweep.finished["run_id"].isin(crops)]
     if done.empty:
@@ -72,7 +73,8 @@ def gallery(sweep: Sweep, crops: dict, summary: dict | None = None) -> Section:
              data_uri(error_map(k["bicubic_up"], k["gt"])))]
     keys = factors(sweep)
     # the group every other one is compared with: the sweep's reference, else the best
-    ref_label = ((summary or {}).get("comparison") or {}).get("reference")
+    summary = Summary.of(summary)
+    ref_label = summary.comparison.reference
     labels = list(done["group_label"])
     ref_run = done["run_id"].iloc[labels.index(ref_label) if ref_label in labels else 0]
     ref_label = done["group_label"].iloc[list(done["run_id"]).index(ref_run)]

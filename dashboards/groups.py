@@ -8,41 +8,37 @@ from dashboards.colors import VERDICT_COLORS, group_colors
 from dashboards.figures import LAYOUT, Section
 from irn.metric_registry import metric_spec
 from dashboards.sections import SectionSpec
-
-
-def _ci_bar(stat: dict) -> tuple[float, float]:
-    lo, hi = stat.get("ci95") or (stat["mean"], stat["mean"])
-    return hi - stat["mean"], stat["mean"] - lo
+from dashboards.summary import Group, Summary
 
 
 NO_GAIN = "no group has gain_db (not a rescaling sweep: task=stego has its own section)"
 
 
-def reference_gains(summary: dict | None, key: str, default: str) -> list[dict] | None:
+def reference_gains(summary, key: str, default: str) -> list[dict] | None:
     """Each group's paired gain over the reference group, as the sweep's summary has it:
     {group, delta, lo, hi, verdict ("reference" for the reference itself), color, text}.
     None when the sweep does not vary config `key` (whose unset value is `default`)."""
-    groups = [g for g in (summary or {}).get("groups", []) if "gain_db" in g]
-    if len({str(g.get("config", {}).get(key, default)) for g in groups}) < 2:
+    groups = Summary.of(summary).with_stat("gain_db")
+    if len({str(g.config.get(key, default)) for g in groups}) < 2:
         return None
     return versus_reference(groups)
 
 
-def versus_reference(groups: list[dict], fmt: str = "+.3f", unit: str = " dB") -> list[dict]:
+def versus_reference(groups: list[Group], fmt: str = "+.3f", unit: str = " dB") -> list[dict]:
     """{group, delta, lo, hi, verdict ("reference" for the reference itself), color, text}
     per group whose summary entry has a paired difference from the reference."""
     rows = []
     for g in groups:
-        vs = g.get("vs_reference") or {}
-        if vs.get("delta") is None:
+        vs = g.vs_reference
+        if vs is None or vs.delta is None:
             continue
-        delta = vs["delta"]
-        lo, hi = vs.get("ci95") or (delta, delta)
-        verdict = "reference" if vs.get("self") else vs.get("verdict", "undecided")
+        delta = vs.delta
+        lo, hi = vs.bounds
+        verdict = "reference" if vs.is_self else vs.verdict
         rows.append({"group": g, "delta": delta, "lo": lo, "hi": hi, "verdict": verdict,
-                     "color": VERDICT_COLORS.get("best" if vs.get("self") else verdict,
+                     "color": VERDICT_COLORS.get("best" if vs.is_self else verdict,
                                                  "#7f7f7f"),
-                     "text": f"{g['label']}: {delta:{fmt}}{unit} [{lo:{fmt}}, {hi:{fmt}}], "
+                     "text": f"{g.label}: {delta:{fmt}}{unit} [{lo:{fmt}}, {hi:{fmt}}], "
                              f"{verdict}"})
     return rows
 
@@ -60,50 +56,44 @@ def label_means(per_image: pd.DataFrame, column: str) -> pd.Series:
     return per_image.groupby("label")[column].mean()
 
 
-def verdict_of(group: dict) -> str:
-    """"best", or the group's verdict against the best group."""
-    vs = group.get("vs_best") or {}
-    return "best" if vs.get("self") else vs.get("verdict", "undecided")
-
-
-def group_gains(summary: dict | None) -> Section:
+def group_gains(summary) -> Section:
     """The lead: a forest plot of every group's paired difference from the reference and
     from the best, with the family's intervals, the margin band and one colour per verdict;
     under it the group table (each group's own mean [95% CI] and the same differences)."""
     title = "Which group is best, and is it real?"
-    groups = [g for g in (summary or {}).get("groups", []) if "gain_db" in g]
+    summary = Summary.of(summary)
+    groups = summary.with_stat("gain_db")
     if not groups:
-        return Section("groups", title, note=NO_GAIN if (summary or {}).get("groups") else
+        return Section("groups", title, note=NO_GAIN if summary.groups else
                        "the sweep's summary.json has no group statistics (no finished trial, "
                        "or a sweep from before replicates)")
-    comp = summary["comparison"]
-    metric = comp.get("metric", "psnr_y")
+    comp = summary.comparison
+    metric = comp.metric
     spec = metric_spec(metric)
     unit = f" {spec.unit}" if spec and spec.unit else ""
-    groups = sorted(groups, key=lambda g: (g.get("vs_reference") or {}).get("delta") or 0)
+    groups = sorted(groups, key=lambda g: (g.vs_reference and g.vs_reference.delta) or 0)
     fig = go.Figure()
-    for key, name, symbol in (("vs_reference", f"minus the reference ({comp['reference']})",
-                               "circle"), ("vs_best", f"minus the best ({comp['best']})",
+    for key, name, symbol in (("vs_reference", f"minus the reference ({comp.reference})",
+                               "circle"), ("vs_best", f"minus the best ({comp.best})",
                                            "diamond")):
-        rows = [(g, g[key]) for g in groups if g.get(key) and g[key].get("delta") is not None
-                and not g[key].get("self")]
+        rows = [(g, getattr(g, key)) for g in groups if getattr(g, key) is not None
+                and getattr(g, key).delta is not None and not getattr(g, key).is_self]
         if not rows:
             continue
-        lo = [d["ci95"][0] if d.get("ci95") else d["delta"] for _, d in rows]
-        hi = [d["ci95"][1] if d.get("ci95") else d["delta"] for _, d in rows]
-        words = [d.get("verdict", "undecided") + (" (negligible)" if d.get("negligible") else "")
-                 for _, d in rows]
+        lo = [d.bounds[0] for _, d in rows]
+        hi = [d.bounds[1] for _, d in rows]
+        words = [d.verdict + (" (negligible)" if d.negligible else "") for _, d in rows]
         fig.add_trace(go.Scatter(
-            x=[d["delta"] for _, d in rows], y=[g["label"] for g, _ in rows], name=name,
+            x=[d.delta for _, d in rows], y=[g.label for g, _ in rows], name=name,
             mode="markers", marker=dict(size=11, symbol=symbol, color=[
-                VERDICT_COLORS.get(d.get("verdict"), "#7f7f7f") for _, d in rows]),
-            error_x=dict(type="data", array=[h - d["delta"] for h, (_, d) in zip(hi, rows)],
-                         arrayminus=[d["delta"] - v for v, (_, d) in zip(lo, rows)],
+                VERDICT_COLORS.get(d.verdict, "#7f7f7f") for _, d in rows]),
+            error_x=dict(type="data", array=[h - d.delta for h, (_, d) in zip(hi, rows)],
+                         arrayminus=[d.delta - v for v, (_, d) in zip(lo, rows)],
                          thickness=2),
             customdata=list(zip(lo, hi, words)),
             hovertemplate=f"%{{y}} {name}: %{{x:+.3f}}{unit} [%{{customdata[0]:+.3f}}, "
                           "%{customdata[1]:+.3f}] %{customdata[2]}<extra></extra>"))
-    margin = comp.get("margin") or 0
+    margin = comp.margin or 0
     if margin:
         fig.add_vrect(x0=-margin, x1=margin, fillcolor="#17becf", opacity=0.15, line_width=0,
                       annotation_text=f"+-{margin:g}{unit} margin",
@@ -115,11 +105,11 @@ def group_gains(summary: dict | None) -> Section:
                       xaxis=dict(title=f"paired difference in {metric}{unit} (same image, "
                                        "same seed), with the family's interval"),
                       yaxis=dict(automargin=True))
-    how = (f"{comp['confidence']:.2%} simultaneous intervals ({comp['correction']} over "
-           f"{comp['family']} comparisons: 95% for the whole table)" if "family" in comp
+    how = (f"{comp.confidence:.2%} simultaneous intervals ({comp.correction} over "
+           f"{comp.family} comparisons: 95% for the whole table)" if comp.family is not None
            else "95% intervals")
     return Section("groups", title,
-                   f"{comp['sentence']}. Each point is a paired difference (same validation "
+                   f"{comp.sentence}. Each point is a paired difference (same validation "
                    f"tile, same seed) of a group from the reference (circles) or from the best "
                    f"(diamonds), with {how}; colour is its verdict: blue better, red worse, "
                    "teal equivalent (inside the shaded margin), grey undecided "
@@ -129,11 +119,11 @@ def group_gains(summary: dict | None) -> Section:
                    figure=fig, table=_comparison_table(summary))
 
 
-def _comparison_table(summary: dict) -> pd.DataFrame | None:
-    """The sweep's group table as the terminal printed it (bench.group_table stores it in
+def _comparison_table(summary: Summary) -> pd.DataFrame | None:
+    """The sweep's group table as the terminal printed it (bench.sweep.group_table stores it in
     summary.json as `group_table`: header and rows of display strings); None for a summary
     from before it was stored."""
-    table = summary.get("group_table")
+    table = summary.group_table
     if not table:
         return None
     return pd.DataFrame(table["rows"], columns=table["header"])
@@ -164,38 +154,39 @@ def per_image_gains(rows: pd.DataFrame) -> Section:
                    "the image.", figure=fig)
 
 
-def varying_keys(groups: list[dict]) -> list[str]:
+def varying_keys(groups: list[Group]) -> list[str]:
     """The config keys whose value differs between the groups."""
-    keys = list(dict.fromkeys(k for g in groups for k in g.get("config", {})))
-    return [k for k in keys if len({str(g["config"].get(k)) for g in groups}) > 1]
+    keys = list(dict.fromkeys(k for g in groups for k in g.config))
+    return [k for k in keys if len({str(g.config.get(k)) for g in groups}) > 1]
 
 
-def interaction(summary: dict | None) -> Section:
+def interaction(summary) -> Section:
     """A two-factor grid: one cell per group, coloured by its paired difference from the
     reference group (the verdict's evidence), with its interval and verdict as text."""
     title = "Interaction of the two factors"
-    groups = [g for g in (summary or {}).get("groups", []) if "gain_db" in g]
-    if not groups and (summary or {}).get("groups"):
+    summary = Summary.of(summary)
+    groups = summary.with_stat("gain_db")
+    if not groups and summary.groups:
         return Section("interaction", title, note=NO_GAIN)
     keys = varying_keys(groups)
     if len(keys) != 2:
         return Section("interaction", title, note=f"the grid is not two-factor ({len(keys)} "
                                                   "config key(s) vary between the groups)")
     a, b = keys
-    comp = (summary or {}).get("comparison", {})
-    rows = list(dict.fromkeys(str(g["config"][a]) for g in groups))
-    cols = list(dict.fromkeys(str(g["config"][b]) for g in groups))
+    comp = summary.comparison
+    rows = list(dict.fromkeys(str(g.config[a]) for g in groups))
+    cols = list(dict.fromkeys(str(g.config[b]) for g in groups))
     z = [[None] * len(cols) for _ in rows]
     text = [[""] * len(cols) for _ in rows]
     for g in groups:
-        i, j = rows.index(str(g["config"][a])), cols.index(str(g["config"][b]))
-        vs = g.get("vs_reference") or {}
-        if vs.get("self"):
-            z[i][j], text[i][j] = 0.0, f"reference<br>gain {g['gain_db']['mean']:.3f} dB"
-        elif vs.get("delta") is not None:
-            lo, hi = vs.get("ci95") or (vs["delta"], vs["delta"])
-            z[i][j] = vs["delta"]
-            text[i][j] = f"{vs['delta']:+.3f}<br>[{lo:+.3f}, {hi:+.3f}]<br>{vs.get('verdict')}"
+        i, j = rows.index(str(g.config[a])), cols.index(str(g.config[b]))
+        vs = g.vs_reference
+        if vs is not None and vs.is_self:
+            z[i][j], text[i][j] = 0.0, f"reference<br>gain {g.stats['gain_db'].mean:.3f} dB"
+        elif vs is not None and vs.delta is not None:
+            lo, hi = vs.bounds
+            z[i][j] = vs.delta
+            text[i][j] = f"{vs.delta:+.3f}<br>[{lo:+.3f}, {hi:+.3f}]<br>{vs.verdict}"
     span = max([abs(v) for r in z for v in r if v is not None] + [1e-9])
     fig = go.Figure(go.Heatmap(
         z=z, x=cols, y=rows, text=text, texttemplate="%{text}", colorscale="RdBu",
@@ -207,44 +198,43 @@ def interaction(summary: dict | None) -> Section:
                       yaxis=dict(title=a, type="category", automargin=True))
     return Section("interaction", title,
                    f"Each cell is one combination of {a} (rows) and {b} (columns): its paired "
-                   f"difference in {comp.get('metric', 'the objective')} from the reference "
-                   f"({comp.get('reference', 'the reference group')}; same tiles, same seeds), "
+                   f"difference in {comp.metric} from the reference "
+                   f"({comp.reference or 'the reference group'}; same tiles, same seeds), "
                    "with the family's interval and verdict, as in the lead figure. The colour "
                    "scale is symmetric around 0 and spans the largest difference (its span is "
                    "on the colour bar): red below the reference, blue above, white equal. "
                    "Parallel rows or columns mean the factors do not interact.", figure=fig)
 
 
-def also_gains(summary: dict | None) -> Section:
+def also_gains(summary) -> Section:
     """TUNE compare: each group's paired difference from the reference on every extra
     metric, one panel per metric (their units differ), 95% CI error bars."""
     from plotly.subplots import make_subplots
-    also = (summary or {}).get("also")
-    blocks = [(b, rows) for b in (also if isinstance(also, list) else [])
-              if (rows := versus_reference(b["groups"], fmt="+.3g", unit=""))]
+    blocks = [(b, rows) for b in Summary.of(summary).also
+              if (rows := versus_reference(b.groups, fmt="+.3g", unit=""))]
     title = "The other metrics: what each group gains or costs against the reference"
     if not blocks:
         return Section("also", title, note="the sweep compares no further metrics "
                                            "(TUNE compare / --compare)")
     fig = make_subplots(rows=len(blocks), cols=1, vertical_spacing=0.5 / len(blocks),
-                        subplot_titles=[f"{b['metric']} minus {b['reference']}"
+                        subplot_titles=[f"{b.metric} minus {b.reference}"
                                         for b, _ in blocks])
     lines = []
     for i, (block, rows) in enumerate(blocks, 1):
         rows = [r for r in rows if r["verdict"] != "reference"]  # the reference is not drawn
-        text = [f"{r['text']} ({len(r['group']['seeds'])} seeds x {r['group']['n_images']} "
+        text = [f"{r['text']} ({len(r['group'].seeds)} seeds x {r['group'].n_images} "
                 "images)" for r in rows]
         fig.add_trace(go.Scatter(
-            x=[r["group"]["label"] for r in rows], y=[r["delta"] for r in rows],
-            mode="markers", name=block["metric"], showlegend=False,
+            x=[r["group"].label for r in rows], y=[r["delta"] for r in rows],
+            mode="markers", name=block.metric, showlegend=False,
             marker=dict(size=12, color=[r["color"] for r in rows]),
             error_y=gain_error_bars(rows), customdata=text,
             hovertemplate="%{customdata}<extra></extra>"), row=i, col=1)
         fig.add_hline(y=0, line=dict(color="black", dash="dot"), row=i, col=1)
-        spec = metric_spec(block["metric"])
+        spec = metric_spec(block.metric)
         fig.update_yaxes(title_text=f"{spec.unit + ', ' if spec and spec.unit else ''}95% CI",
                          row=i, col=1)
-        lines.append(f"{block['metric']}: " + "; ".join(text))
+        lines.append(f"{block.metric}: " + "; ".join(text))
     fig.update_layout(**LAYOUT, height=320 * len(blocks))
     return Section("also", title,
                    "Paired differences from the reference group (same image and seed), 95% "

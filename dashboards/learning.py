@@ -1,12 +1,13 @@
 """The report's learning section: which groups were still improving over the last half of
 training, whether the ranking held, and (TUNE fidelity) whether a short budget ranks like a
-long one, all from the sweep summary (bench/curves.py)."""
+long one, all from the sweep summary (bench/sweep/curves.py)."""
 import pandas as pd
 import plotly.graph_objects as go
 
 from dashboards.colors import group_colors
 from dashboards.figures import LAYOUT, Section
 from dashboards.sections import SectionSpec
+from dashboards.summary import Summary
 
 
 def _interval(d: dict) -> str:
@@ -14,12 +15,12 @@ def _interval(d: dict) -> str:
     return f"{d['delta']:+.3f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "")
 
 
-def group_curves(summary: dict, metric: str) -> go.Figure | None:
+def group_curves(summary, metric: str) -> go.Figure | None:
     """Each group's mean `metric` over its seeds at every evaluation step, with a band from
     its lowest to its highest seed; None without at least 2 evaluations."""
-    rows = pd.DataFrame([{"label": t["label"], "seed": t["seed"], "step": p["step"],
+    rows = pd.DataFrame([{"label": t.label, "seed": t.seed, "step": p["step"],
                           "value": p.get(metric)}
-                         for t in summary.get("trials", []) for p in t.get("curve") or []])
+                         for t in Summary.of(summary).trials for p in t.curve])
     if rows.empty or rows["value"].isna().all() or rows["step"].nunique() < 2:
         return None
     colors = group_colors(rows["label"])
@@ -46,9 +47,10 @@ def group_curves(summary: dict, metric: str) -> go.Figure | None:
     return fig
 
 
-def learning(summary: dict | None) -> Section:
+def learning(summary) -> Section:
     title = "Was training done? Still improving, ranking held"
-    learn = (summary or {}).get("learning") or {}
+    summary = Summary.of(summary)
+    learn = summary.learning
     if not learn.get("groups"):
         return Section("learning", title, note="one evaluation per trial, or a summary from "
                        "before learning curves: nothing to say about the trend")
@@ -61,7 +63,7 @@ def learning(summary: dict | None) -> Section:
              f"simultaneous intervals ({learn['correction']} over {learn['family']} groups); "
              "`still improving` means the interval lies above 0: the verdicts of this sweep "
              "rank how fast variants learn at this budget, which may not be how they end.")
-    fid = (summary or {}).get("fidelity")
+    fid = summary.fidelity
     table = pd.DataFrame(rows)
     if fid:
         blurb += f" Budgets ({fid['key']}): {fid['sentence']}."
@@ -69,8 +71,8 @@ def learning(summary: dict | None) -> Section:
             [{"group": v["label"], "verdict": f"{fid['key']}={r['budget']}: {v['short']}; "
               f"{fid['key']}={r['against']}: {v['long']} (survives: {v['survives']})"}
              for r in fid["rows"] for v in r["verdicts"]])], ignore_index=True).fillna("")
-    metric = "gain_db" if any("gain_db" in p for t in summary.get("trials", [])
-                              for p in t.get("curve") or []) else learn["metric"]
+    metric = "gain_db" if any("gain_db" in p for t in summary.trials
+                              for p in t.curve) else learn["metric"]
     fig = group_curves(summary, metric)
     if fig is not None:
         blurb += (f" The figure: each group's {metric} at every evaluation, the mean over its "

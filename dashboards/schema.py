@@ -8,7 +8,7 @@ ROLE_SWEEP, ROLE_TRIAL, ROLE_SINGLE, ROLE_EVALUATION = "sweep", "trial", "single
 TRIAL_ID = "irn.trial_id"  # Tune's trial id (a trial run)
 STATUS = "irn.status"  # RUNNING / FINISHED / FAILED / KILLED, as bench saw it
 ERROR = "irn.error"  # a failed run's one-line reason
-GROUP = "irn.group"  # a trial's configuration without its seed (bench/replicates.py)
+GROUP = "irn.group"  # a trial's configuration without its seed (bench/sweep/replicates.py)
 GROUP_LABEL = "irn.group_label"  # the group's readable name (searched values joined by |)
 HOST, GPU, GIT_COMMIT = "irn.host", "irn.gpu", "irn.git_commit"
 

@@ -10,14 +10,16 @@ from typing import Callable
 
 import pandas as pd
 
+from dashboards.summary import Summary
+
 
 @dataclass(frozen=True)
 class Inputs:
     """What a section may read: the sweep's runs (dashboards.data.Sweep), the sweep's
-    summary.json (None for runs outside a sweep), every finished trial's per-image rows,
-    the gallery's crops and the training histories."""
+    summary.json typed (dashboards.summary.Summary; empty for runs outside a sweep), every
+    finished trial's per-image rows, the gallery's crops and the training histories."""
     sweep: object
-    summary: dict | None
+    summary: Summary
     per_image: pd.DataFrame
     crops: dict
     hist: pd.DataFrame

@@ -7,20 +7,21 @@ import plotly.graph_objects as go
 from dashboards.figures import LAYOUT, Section
 from dashboards.groups import gain_error_bars, label_means, reference_gains
 from dashboards.sections import SectionSpec
+from dashboards.summary import Summary
 
 
-def stamp_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
+def stamp_gains(summary, per_image: pd.DataFrame) -> Section:
     title = "The rescaling stamp: gain against capacity"
     rows = reference_gains(summary, "stamp", "none")
     if rows is None:
         return Section("stamp", title, note="the sweep does not vary `stamp`")
     bpp = label_means(per_image, "stamp_bpp")
-    capacity = [bpp.get(r["group"]["label"], 0.0) for r in rows]
+    capacity = [bpp.get(r["group"].label, 0.0) for r in rows]
     xs = [float(c) if pd.notna(c) else 0.0 for c in capacity]
     text = [r["text"] for r in rows]
     fig = go.Figure(go.Scatter(
         x=xs, y=[r["delta"] for r in rows], mode="markers+text",
-        text=[r["group"]["label"] for r in rows], textposition="top center",
+        text=[r["group"].label for r in rows], textposition="top center",
         marker=dict(size=12, color=[r["color"] for r in rows]),
         error_y=gain_error_bars(rows),
         customdata=text, hovertemplate="%{customdata}<br>capacity %{x:.3f} bits per HR "
@@ -30,7 +31,7 @@ def stamp_gains(summary: dict | None, per_image: pd.DataFrame) -> Section:
     fig.update_layout(**LAYOUT, height=460,
                       xaxis=dict(title="stamp capacity: stamped LR pixels x 24 bits per HR pixel"),
                       yaxis=dict(title="gain over the reference group (dB), 95% CI"))
-    ref = (summary or {}).get("comparison", {}).get("reference", "the reference")
+    ref = Summary.of(summary).comparison.reference or "the reference"
     return Section("stamp", title,
                    f"Each point is a group: its Y-PSNR gain over {ref} (paired, same image and "
                    "seed, 95% CI over seeds x validation tiles) against the information bound "

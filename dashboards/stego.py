@@ -10,32 +10,33 @@ import plotly.graph_objects as go
 
 from dashboards.colors import VERDICT_COLORS
 from dashboards.figures import LAYOUT, Section
-from dashboards.groups import verdict_of
 from irn.stats.compare import mean_ci
 from dashboards.sections import SectionSpec
+from dashboards.summary import Group, Stat, Summary
 
 SECRET, STEGO = "secret_psnr_y", "stego_psnr_y"
 
 
-def _from_rows(per_image: pd.DataFrame, label: str, name: str) -> dict | None:
-    """{"mean", "ci95"} of a group's per-image rows (seeds x images), as irn.stats.compare."""
+def _from_rows(per_image: pd.DataFrame, label: str, name: str) -> Stat | None:
+    """The mean and 95% CI of a group's per-image rows (seeds x images), as irn.stats.compare."""
     if name not in per_image:
         return None
     part = per_image[per_image["label"] == label].dropna(subset=[name])
     if part.empty:
         return None
     table = part.pivot_table(index="seed", columns="image", values=name, aggfunc="mean")
-    return mean_ci(table.dropna(axis=1).to_numpy(float))
+    stat = mean_ci(table.dropna(axis=1).to_numpy(float))
+    return Stat(stat["mean"], tuple(stat["ci95"]) if stat.get("ci95") else None)
 
 
-def group_stat(group: dict, per_image: pd.DataFrame, name: str) -> dict | None:
+def group_stat(group: Group, per_image: pd.DataFrame, name: str) -> Stat | None:
     """The sweep summary's statistic of `name` for the group, else one from its rows."""
-    return group.get(name) or _from_rows(per_image, group["label"], name)
+    return group.stats.get(name) or _from_rows(per_image, group.label, name)
 
 
-def _ci_text(stat: dict) -> str:
-    ci = stat.get("ci95")
-    return f"{stat['mean']:.2f} dB" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+def _ci_text(stat: Stat) -> str:
+    ci = stat.ci95
+    return f"{stat.mean:.2f} dB" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
 
 
 def _jpeg_text(per_image: pd.DataFrame, label: str) -> str:
@@ -47,13 +48,13 @@ def _jpeg_text(per_image: pd.DataFrame, label: str) -> str:
     return f" (after {', '.join(vals)} dB)" if vals else ""
 
 
-def stego_tradeoff(summary: dict | None, per_image: pd.DataFrame) -> Section:
+def stego_tradeoff(summary, per_image: pd.DataFrame) -> Section:
     title = "Steganography: revealing the secret against concealing it"
-    groups = [g for g in (summary or {}).get("groups", []) if SECRET in g]
+    groups = Summary.of(summary).with_stat(SECRET)
     if not groups:
         return Section("stego", title, note="the sweep is not a stego sweep (no group has "
                                             f"{SECRET})")
-    points = [(g, group_stat(g, per_image, STEGO), g[SECRET]) for g in groups]
+    points = [(g, group_stat(g, per_image, STEGO), g.stats[SECRET]) for g in groups]
     points = [p for p in points if p[1]]
     if not points:
         return Section("stego", title, note=f"no {STEGO} in the sweep's rows")
@@ -61,14 +62,14 @@ def stego_tradeoff(summary: dict | None, per_image: pd.DataFrame) -> Section:
     colors, text = [], []
     for g, stego, secret in points:
         for axis, stat, lst in (("x", stego, xs), ("y", secret, ys)):
-            lo, hi = stat.get("ci95") or (stat["mean"], stat["mean"])
-            lst.append(stat["mean"])
-            err[axis + "+"].append(hi - stat["mean"])
-            err[axis + "-"].append(stat["mean"] - lo)
-        verdict = verdict_of(g)
+            lo, hi = stat.bounds
+            lst.append(stat.mean)
+            err[axis + "+"].append(hi - stat.mean)
+            err[axis + "-"].append(stat.mean - lo)
+        verdict = g.verdict
         colors.append(VERDICT_COLORS.get(verdict, "#7f7f7f"))
-        text.append(f"{g['label']}: secret {_ci_text(secret)}"
-                    f"{_jpeg_text(per_image, g['label'])}, stego {_ci_text(stego)}, {verdict}")
+        text.append(f"{g.label}: secret {_ci_text(secret)}"
+                    f"{_jpeg_text(per_image, g.label)}, stego {_ci_text(stego)}, {verdict}")
     fig = go.Figure(go.Scatter(
         x=xs, y=ys, mode="markers+text", text=[t.split(":")[0] for t in text],
         textposition="top center", marker=dict(size=12, color=colors),

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from dashboards.colors import group_colors
 from dashboards.figures import LAYOUT, Section, mean_interval
 from dashboards.sections import SectionSpec
+from dashboards.summary import Summary
 
 
 def _cells(rows: pd.DataFrame, label: str, column: str = "flicker") -> pd.DataFrame:
@@ -20,32 +21,32 @@ def _fmt(mean, lo, hi, unit: str) -> str:
     return f"{mean:.3f} [{lo:.3f}, {hi:.3f}] {unit}" if lo is not None else f"{mean:.3f} {unit}"
 
 
-def temporal_flicker(summary: dict | None, per_image: pd.DataFrame) -> Section:
+def temporal_flicker(summary, per_image: pd.DataFrame) -> Section:
     title = "Temporal stability: flicker against Y-PSNR"
     if "flicker" not in per_image or not per_image["flicker"].notna().any():
         return Section("temporal", title, note="no trial measured flicker (temporal_eval)")
-    groups = [g for g in (summary or {}).get("groups", []) if "psnr_y" in g
-              and g["label"] in set(per_image["label"])]
+    summary = Summary.of(summary)
+    groups = [g for g in summary.with_stat("psnr_y") if g.label in set(per_image["label"])]
     if not groups:
         return Section("temporal", title, note="the sweep's summary.json has no group "
                                                "statistics for the trials with flicker")
-    ref = (summary or {}).get("comparison", {}).get("reference")
+    ref = summary.comparison.reference
     ref_cells = _cells(per_image, ref) if ref in set(per_image["label"]) else None
     xs, ys, x_err, y_err, text = [], [], ([], []), ([], []), []
     for g in groups:
-        cells = _cells(per_image, g["label"])
+        cells = _cells(per_image, g.label)
         mean, lo, hi = mean_interval(cells.dropna(axis=1).to_numpy())
-        psnr = g["psnr_y"]
-        p_lo, p_hi = psnr.get("ci95") or (psnr["mean"], psnr["mean"])
+        psnr = g.stats["psnr_y"]
+        p_lo, p_hi = psnr.bounds
         xs.append(mean)
-        ys.append(psnr["mean"])
+        ys.append(psnr.mean)
         x_err[0].append((hi - mean) if hi is not None else 0)
         x_err[1].append((mean - lo) if lo is not None else 0)
-        y_err[0].append(p_hi - psnr["mean"])
-        y_err[1].append(psnr["mean"] - p_lo)
-        line = (f"{g['label']}: flicker {_fmt(mean, lo, hi, 'levels')}, Y-PSNR "
-                f"{psnr['mean']:.2f} [{p_lo:.2f}, {p_hi:.2f}] dB")
-        if ref_cells is not None and g["label"] != ref:
+        y_err[0].append(p_hi - psnr.mean)
+        y_err[1].append(psnr.mean - p_lo)
+        line = (f"{g.label}: flicker {_fmt(mean, lo, hi, 'levels')}, Y-PSNR "
+                f"{psnr.mean:.2f} [{p_lo:.2f}, {p_hi:.2f}] dB")
+        if ref_cells is not None and g.label != ref:
             both = cells.columns.intersection(ref_cells.columns)
             seeds = cells.index.intersection(ref_cells.index)
             diff = (cells.loc[seeds, both] - ref_cells.loc[seeds, both]).dropna(axis=1)
@@ -53,11 +54,11 @@ def temporal_flicker(summary: dict | None, per_image: pd.DataFrame) -> Section:
             line += f", flicker vs {ref} {d:+.3f}" + (
                 f" [{d_lo:+.3f}, {d_hi:+.3f}]" if d_lo is not None else "")
         text.append(line)
-    colors = group_colors(g["label"] for g in groups)
+    colors = group_colors(g.label for g in groups)
     fig = go.Figure(go.Scatter(
-        x=xs, y=ys, mode="markers+text", text=[g["label"] for g in groups],
+        x=xs, y=ys, mode="markers+text", text=[g.label for g in groups],
         textposition="top center",
-        marker=dict(size=12, color=[colors[g["label"]] for g in groups]),
+        marker=dict(size=12, color=[colors[g.label] for g in groups]),
         error_x=dict(type="data", array=x_err[0], arrayminus=x_err[1], thickness=2),
         error_y=dict(type="data", array=y_err[0], arrayminus=y_err[1], thickness=2),
         customdata=text, hovertemplate="%{customdata}<extra></extra>"))

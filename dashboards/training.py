@@ -1,4 +1,4 @@
-"""Training curves: the dense training losses (bench.tracking logs one point every log_every
+"""Training curves: the dense training losses (bench.common.tracking logs one point every log_every
 steps, the mean over that window), smoothed, one panel per differently defined loss; the
 evaluations (psnr_y, gain_db) as markers at the evaluation steps; the schedule and the wall
 time at each report."""

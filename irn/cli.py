@@ -1,4 +1,4 @@
-"""Command-line plumbing shared by every command (irn.rescale here, bench.* through bench.cli):
+"""Command-line plumbing shared by every command (irn.rescale here, bench.* through bench.common.cli):
 bad usage is one line and exit status 2."""
 import argparse
 

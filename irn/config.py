@@ -29,7 +29,7 @@ from irn.model import SCALES, build_model, check_architecture
 from irn.stamp import STAMPS
 from irn.stego import GUIDE_TARGETS, TASKS
 from irn.stego import check_config as check_task  # task / guide_target combinations
-from irn.temporal import eval_margin, motion_thetas, training_margin
+from irn.studies import STUDIES
 
 
 class ConfigError(ValueError):
@@ -204,7 +204,8 @@ def validate(cfg: Config) -> None:
     if cfg.patch_size % cfg.scale:
         raise ConfigError(f"patch_size {cfg.patch_size} is not divisible by scale {cfg.scale}")
     for key in ("lr", "temperature", "grad_clip", "lambda_recon", "lambda_distr",
-                "weight_decay", "jpeg_clean_weight", "lambda_dequant", "lambda_temporal"):
+                "weight_decay", "jpeg_clean_weight", "lambda_dequant",
+                *(k for study in STUDIES for k in study.weights)):
         v = getattr(cfg, key)
         if not math.isfinite(v) or v < 0:
             raise ConfigError(f"{key} must be a finite number >= 0, got {v}")
@@ -228,7 +229,7 @@ def validate(cfg: Config) -> None:
                           f"leaving at least 11 px for SSIM after the {cfg.scale}-px border crop")
     _check_losses(cfg)
     _check_jpeg(cfg)
-    _check_temporal(cfg)
+    _check_studies(cfg)
     _check_memory(cfg)
     try:
         check_task(cfg)
@@ -249,23 +250,21 @@ def _check_memory(cfg: Config) -> None:
 
 
 def _check_losses(cfg: Config) -> None:
-    for key in ("loss_recon", "loss_guide", "loss_temporal"):
+    for key in ("loss_recon", "loss_guide", *(k for study in STUDIES for k in study.losses)):
         try:
             parse_spec(getattr(cfg, key))
         except ValueError as exc:
             raise ConfigError(f"{key}: {exc}") from None
 
 
-def _check_temporal(cfg: Config) -> None:
-    """The temporal term's crop must leave part of the patch, flicker's part of a tile."""
-    try:
-        if cfg.lambda_temporal:
-            training_margin(cfg.patch_size, cfg.scale)
-        if cfg.temporal_eval and cfg.val_tile:
-            t = cfg.val_tile
-            eval_margin(motion_thetas(t, t)[0], t, t, cfg.scale)
-    except ValueError as exc:
-        raise ConfigError(f"lambda_temporal/temporal_eval: {exc}") from None
+def _check_studies(cfg: Config) -> None:
+    """Each study's own cross-checks (irn/study.py)."""
+    for study in STUDIES:
+        try:
+            if study.check:
+                study.check(cfg)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def _check_jpeg(cfg: Config) -> None:

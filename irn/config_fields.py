@@ -1,15 +1,18 @@
-"""The trial config's keys and their defaults, and nothing else: a leaf module.
+"""The trial config's keys and their defaults, and nothing else.
 
 irn.build_model and irn.data take their defaults from `default` here, and irn.config's
 validation imports their registries, so the defaults live below both (no import cycle;
 tests/test_layering.py checks the graph). irn.config.Config is these fields, validated.
+A study's keys are declared in its module (irn/study.py) and inherited here.
 """
 from dataclasses import dataclass
 
+from irn.studies import STUDIES
+
 
 @dataclass(frozen=True)
-class ConfigFields:
-    """The keys and their defaults; irn.config.Config adds the validation."""
+class CoreFields:
+    """The keys every config has, and their defaults."""
     # architecture: the keywords of irn.build_model (see arch()), whose defaults these are
     scale: int = 2
     coupling: str = "enhanced"
@@ -46,10 +49,6 @@ class ConfigFields:
     # how the reverse pass sees the 8-bit LR in training (irn/dequantization.py)
     quantization: str = "ste"  # ste | uniform | variational
     lambda_dequant: float = 1.0  # variational: weight of KL(q || uniform), loss/dequant
-    # temporal consistency (irn/temporal.py)
-    loss_temporal: str = "l1"
-    lambda_temporal: float = 0.0  # >0: transform-invariance term (+1 forward, +1 reverse)
-    temporal_eval: bool = False  # flicker on synthetic camera motion at every evaluation
     # optimisation
     lr: float = 2e-4
     weight_decay: float = 1e-5
@@ -89,6 +88,12 @@ class ConfigFields:
     @property
     def guide_weight(self) -> float:
         return float(self.scale ** 2) if self.lambda_guide is None else self.lambda_guide
+
+
+@dataclass(frozen=True)
+class ConfigFields(*(study.fields for study in STUDIES), CoreFields):
+    """Every key and its default (the core's, then each study's); irn.config.Config adds
+    the validation."""
 
 
 def default(key: str):

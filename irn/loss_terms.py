@@ -3,22 +3,10 @@ irn/stego_objective.py reuses the names): what each term's value is logged as, w
 key weights it, and which keys define its value (its loss function and the patch shape).
 The report's curves read this registry (dashboards/training.py): a term is divided by its
 weight, and terms whose remaining definition differs never share an axis. A new term is one
-entry here plus its code in the objective."""
-from dataclasses import dataclass
-
-SHAPE = ("scale", "patch_size")  # every term is summed over pixels, averaged over images
-
-
-@dataclass(frozen=True)
-class LossTerm:
-    name: str  # terms[name] in the objective; logged as loss/<name>
-    weight: str  # the config key that weights it
-    defined_by: tuple[str, ...]  # config keys that change what one unit of it means
-
-    @property
-    def key(self) -> str:
-        return f"loss/{self.name}"
-
+entry here plus its code in the objective; a study's term is declared in its module
+(irn/study.py) and joins the list from irn/studies.py."""
+from irn.studies import STUDIES
+from irn.study import SHAPE, LossTerm  # noqa: F401 (LossTerm: re-exported)
 
 LOSS_TERMS = (
     LossTerm("guide", "lambda_guide", ("loss_guide", *SHAPE)),
@@ -26,7 +14,7 @@ LOSS_TERMS = (
     LossTerm("recon_clean", "lambda_recon", ("loss_recon", *SHAPE)),
     LossTerm("distr", "lambda_distr", SHAPE),
     LossTerm("dequant", "lambda_dequant", SHAPE),
-    LossTerm("temporal", "lambda_temporal", ("loss_temporal", *SHAPE)),
+    *(study.loss_term for study in STUDIES if study.loss_term),
 )
 TOTAL = "loss/total"
 # what defines the total: every term's definition and weight, and what mixes them

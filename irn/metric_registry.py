@@ -8,36 +8,22 @@ config computes, in table order. Adding a metric is one entry here.
 """
 import math
 import re
-from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from irn.config import Config
 from irn.jpeg import jpeg_real
+from irn.metric_spec import MARGINS, MetricSpec, _always  # noqa: F401 (re-exported)
 from irn.metrics import psnr_rgb, psnr_y, psnr_y_masked, ssim_y
 from irn.quantization import quantize
 from irn.stamp import stamp_bits_per_hr_pixel, stamp_mask
 from irn.stego import capacity_bits_per_pixel
-from irn.temporal import bicubic_flicker, gt_flicker, model_flicker
+from irn.studies import STUDIES
 
 
 def jpeg_qualities(cfg: Config) -> list[int]:
     return [int(q) for q in (s.strip() for s in cfg.jpeg_eval.split(",")) if q]
 
-
-
-# Equivalence margins by unit: two variants whose difference lies within +-margin are equal
-# for practical purposes (bench/STATISTICS.md "Margins"). dB: SR papers print Y-PSNR to 0.01
-# dB, and gains under 0.05-0.1 dB are read as ties in the field (issue 30's brief). 0.1, the
-# loose end, because 0.05 cannot be shown on the cpu budget's 32 validation tiles: with the
-# main job's noise, the tile spread alone makes a paired interval about +-0.04 dB wide, and
-# equal groups were called equivalent in 1% of simulated sweeps at 5 seeds with 0.05, 83%
-# with 0.1 (tests/test_verdict_simulation.py's shape; bench/STATISTICS.md). "" (SSIM and other
-# ratios): 0.001, one unit of the 4th digit papers print. levels (flicker, 8-bit grey
-# levels): 0.02. bpp (rates): 0.01 bits per pixel. bits (dequant_bpd): 0.001. Seconds and
-# anything else: 0 (never "equivalent"). `--margin METRIC=VALUE` overrides.
-MARGINS = {"dB": 0.1, "": 0.001, "levels": 0.02, "bpp": 0.01, "bits": 0.001}
 
 
 def equivalence_margin(name: str, overrides: dict | None = None) -> float:
@@ -60,44 +46,6 @@ def margin_problem(name, value) -> str | None:
     return None
 
 
-def _always(cfg: Config) -> bool:
-    return True
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    name: str
-    mode: str                      # "max" or "min": which direction is better
-    unit: str                      # "dB", "" (a ratio or index), "s"
-    doc: str                       # one line: what the number means
-    fmt: str = ".2f"
-    baseline: str | None = None    # the metric a reader compares it with
-    compute: Callable | None = None  # ImageViews -> float: a per-image evaluation metric
-    when: Callable[[Config], bool] = _always  # evaluated under this config?
-    constant: bool = False  # the same at every evaluation (no model in it): logged once
-
-    @property
-    def per_image(self) -> bool:
-        return self.compute is not None
-
-    @property
-    def margin(self) -> float:
-        """The equivalence margin: a difference smaller than this does not matter
-        (MARGINS, by unit)."""
-        return MARGINS.get(self.unit, 0.0)
-
-    def better(self, a: float, b: float) -> bool:
-        return a > b if self.mode == "max" else a < b
-
-    def format(self, value) -> str:
-        if value is None or (isinstance(value, float) and not math.isfinite(value)):
-            return "-"
-        return f"{value:{self.fmt}}"
-
-    def describe(self) -> str:
-        return f"{self.doc} [{self.unit}]" if self.unit else self.doc
-
-
 def _stamped(cfg: Config) -> bool:
     return cfg.stamp != "none"
 
@@ -113,10 +61,6 @@ def _lr_psnr_stamp(v, inside: bool) -> float:
 
 def _gaussian(cfg: Config) -> bool:
     return cfg.z_eval == "gaussian"
-
-
-def _temporal(cfg: Config) -> bool:
-    return cfg.temporal_eval
 
 
 def _variational(cfg: Config) -> bool:
@@ -165,17 +109,7 @@ def _fixed_metrics() -> list[MetricSpec]:
         MetricSpec("sr_psnr_y", "max", dB, "Y-PSNR of super-resolution from a plain bicubic LR",
                    baseline="bicubic_psnr_y",
                    compute=lambda v: float(np.mean([psnr_y(r, v.hr, v.s) for r in v.sr_recs]))),
-        MetricSpec("flicker", "min", "levels", "temporal instability: mean |Y difference| of "
-                   "consecutive aligned frames of synthetic camera motion, each downscaled, "
-                   "uint8 and upscaled with z = 0 (irn/temporal.py; 8-bit levels)",
-                   fmt=".3f", baseline="bicubic_flicker", when=_temporal,
-                   compute=lambda v: model_flicker(v.model, v.hr, v.s)),
-        MetricSpec("bicubic_flicker", "min", "levels", "flicker of bicubic down, uint8, "
-                   "bicubic up on the same motion", fmt=".3f", baseline="gt_flicker",
-                   when=_temporal, constant=True, compute=lambda v: bicubic_flicker(v.hr, v.s)),
-        MetricSpec("gt_flicker", "min", "levels", "flicker of the ground-truth frames through "
-                   "the same warp-back: what the interpolation leaves (blur goes below it)",
-                   fmt=".3f", when=_temporal, constant=True, compute=lambda v: gt_flicker(v.hr, v.s)),
+        *[m for study in STUDIES for m in study.metrics()],  # irn/studies.py
         # computed by irn.train.Trainer (the objective holds q), hence no `compute`
         MetricSpec("dequant_bpd", "min", "bits", "KL(q || uniform) of the variational "
                    "dequantizer per LR element, on the validation LR, one draw "

@@ -8,7 +8,8 @@ config this is the official loss exactly:
   distr = 1 * sum(z^2) / N                                    (surrogate of z ~ N(0, 1))
 A weight of 0 drops its term (and the work behind it where possible). Optional terms:
   dequant  = lambda_dequant * KL(q || uniform)  (quantization=variational; irn/dequantization.py)
-  temporal = lambda_temporal * transform-invariance distances  (irn/temporal.py)
+  a study's term, e.g. temporal = lambda_temporal * transform-invariance distances
+  (irn/temporal.py; irn/study.py says how a study adds one)
 guide_target=other: the guide compares the LR with the next batch image's bicubic LR
 (irn.stego.next_in_batch). task=stego has its own objective: irn/stego_objective.py.
 """
@@ -24,7 +25,7 @@ from irn.losses import build_loss
 from irn.quantization import quantize
 from irn.stamp import free_stamp
 from irn.stego import next_in_batch
-from irn.temporal import TemporalLoss, draw_transform
+from irn.studies import STUDIES
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -37,7 +38,8 @@ def per_image(t: torch.Tensor) -> int:
 
 class Objective(torch.nn.Module):
     """The loss modules of a config (`guide`, `recon`, and where configured `dequant`, the
-    variational dequantization flow, and `temporal`). As a Module, its learnable parameters
+    variational dequantization flow, and each study's loss under its name, e.g. `temporal`).
+    As a Module, its learnable parameters
     (adaptive Barron, the flow) are its parameters(), optimised with the model, and its
     state_dict (so checkpoints) and device moves are torch's."""
 
@@ -48,7 +50,12 @@ class Objective(torch.nn.Module):
         self.guide = build_loss(cfg.loss_guide, **opts)
         self.recon = build_loss(cfg.loss_recon, **opts)
         self.dequant = DequantizationFlow() if cfg.quantization == "variational" else None
-        self.temporal = TemporalLoss(cfg, **opts) if cfg.lambda_temporal else None
+        self.study_losses = []  # (term name, module name) of the studies switched on
+        for study in STUDIES:
+            loss = study.build_loss(cfg, opts) if study.build_loss else None
+            setattr(self, study.name, loss)  # the state_dict keeps it under the study's name
+            if loss is not None:
+                self.study_losses.append((study.loss_term.name, study.name))
 
     def forward_terms(self, model, hr, lr_ref):
         """Forward pass: (LR, z, {guide, distr})."""
@@ -107,21 +114,20 @@ class Objective(torch.nn.Module):
     def forward(self, model, hr, lr_ref, generator=None, jpeg_generator=None, phase=None,
                 motion_generator=None):
         """(total, {term: value}) for one batch. `phase(name)`, when given, is a context
-        manager around the forward and the reverse passes (Trainer.train_step's hook); the
-        temporal term's extra passes are timed with them. `motion_generator` (CPU) draws the
-        temporal term's transform."""
+        manager around the forward and the reverse passes (Trainer.train_step's hook); a
+        study term's extra passes are timed with them. `motion_generator` (CPU) draws what
+        the study terms draw (the temporal term's transform)."""
         phase = phase or no_phase
         with phase("forward"):
             lr, z, terms = self.forward_terms(model, hr, lr_ref)
-            if self.temporal is not None:
-                theta = draw_transform(*hr.shape[-2:], self.cfg.scale, motion_generator)
-                lr_moved = self.temporal.move(model, hr, theta)
+            states = [getattr(self, module).prepare(model, hr, motion_generator)
+                      for _, module in self.study_losses]
         with phase("reverse"):
             rev_terms, z_used, rec = self._reverse(model, lr, z.shape, hr, generator,
                                                    jpeg_generator)
             terms.update(rev_terms)
-            if self.temporal is not None:
-                terms["temporal"] = self.temporal(model, theta, lr, lr_moved, rec, z_used)
+            for (name, module), state in zip(self.study_losses, states):
+                terms[name] = getattr(self, module).term(model, state, lr, rec, z_used)
             total = sum(terms.values())
         return total, terms
 

@@ -30,6 +30,7 @@ floor: a blurrier output flickers less under the same warps (bicubic down/up com
 below it), so flicker is read against Y-PSNR, never alone.
 """
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -38,7 +39,9 @@ from torch.nn import functional as F
 from irn.imresize import imresize
 from irn.losses import build_loss
 from irn.metrics import quantize_uint8, rgb_to_y
+from irn.metric_spec import MetricSpec
 from irn.quantization import quantize
+from irn.study import SHAPE, LossTerm, Study
 
 MAX_SHIFT_LR = 0.5      # training: translation per axis, in LR pixels
 MAX_ANGLE_DEG = 1.0     # training: rotation
@@ -132,6 +135,16 @@ class TemporalLoss(nn.Module):
         out, _ = model(warp(hr, theta), jac=False)
         return out[:, :3]
 
+    def prepare(self, model, hr, generator=None):
+        """The forward phase's part (irn/study.py): draw T, run the moved batch forward."""
+        theta = draw_transform(*hr.shape[-2:], self.scale, generator)
+        return theta, self.move(model, hr, theta)
+
+    def term(self, model, state, lr, rec, z):
+        """The reverse phase's part: the weighted term."""
+        theta, lr_moved = state
+        return self(model, theta, lr, lr_moved, rec, z)
+
     def forward(self, model, theta, lr, lr_moved, rec=None, z=None):
         """The weighted term; `rec` = up(q(LR(x)), z) when the caller has it."""
         z = torch.zeros_like(lr).repeat(1, self.scale ** 2 - 1, 1, 1) if z is None else z
@@ -192,3 +205,51 @@ def bicubic_flicker(hr: torch.Tensor, scale: int) -> float:
 
 def gt_flicker(hr: torch.Tensor, scale: int) -> float:
     return flicker(lambda f: f, hr, scale)
+
+
+@dataclass(frozen=True)
+class TemporalFields:
+    """The study's config keys (irn.config.Config inherits them)."""
+    loss_temporal: str = "l1"
+    lambda_temporal: float = 0.0  # >0: transform-invariance term (+1 forward, +1 reverse)
+    temporal_eval: bool = False  # flicker on synthetic camera motion at every evaluation
+
+
+def check_config(cfg) -> None:
+    """The temporal term's crop must leave part of the patch, flicker's part of a tile."""
+    try:
+        if cfg.lambda_temporal:
+            training_margin(cfg.patch_size, cfg.scale)
+        if cfg.temporal_eval and cfg.val_tile:
+            t = cfg.val_tile
+            eval_margin(motion_thetas(t, t)[0], t, t, cfg.scale)
+    except ValueError as exc:
+        raise ValueError(f"lambda_temporal/temporal_eval: {exc}") from None
+
+
+def _measured(cfg) -> bool:
+    return cfg.temporal_eval
+
+
+def _metrics() -> list[MetricSpec]:
+    return [
+        MetricSpec("flicker", "min", "levels", "temporal instability: mean |Y difference| of "
+                   "consecutive aligned frames of synthetic camera motion, each downscaled, "
+                   "uint8 and upscaled with z = 0 (irn/temporal.py; 8-bit levels)",
+                   fmt=".3f", baseline="bicubic_flicker", when=_measured,
+                   compute=lambda v: model_flicker(v.model, v.hr, v.s)),
+        MetricSpec("bicubic_flicker", "min", "levels", "flicker of bicubic down, uint8, "
+                   "bicubic up on the same motion", fmt=".3f", baseline="gt_flicker",
+                   when=_measured, constant=True, compute=lambda v: bicubic_flicker(v.hr, v.s)),
+        MetricSpec("gt_flicker", "min", "levels", "flicker of the ground-truth frames through "
+                   "the same warp-back: what the interpolation leaves (blur goes below it)",
+                   fmt=".3f", when=_measured, constant=True, compute=lambda v: gt_flicker(v.hr, v.s)),
+    ]
+
+
+STUDY = Study(
+    "temporal", TemporalFields, weights=("lambda_temporal",), losses=("loss_temporal",),
+    check=check_config,
+    loss_term=LossTerm("temporal", "lambda_temporal", ("loss_temporal", *SHAPE)),
+    build_loss=lambda cfg, options: TemporalLoss(cfg, **options) if cfg.lambda_temporal else None,
+    metrics=_metrics)

@@ -87,11 +87,11 @@ def make_fixtures(d: str) -> dict:
     for name, text in spaces.items():
         with open(f[name], "w") as out:
             out.write(text)
-    shutil.copy(os.path.join(ROOT, "bench", "baselines", "cpu-2core-1.json"), f["bench.json"])
+    shutil.copy(os.path.join(ROOT, "bench", "gate", "baselines", "cpu-2core-1.json"), f["bench.json"])
     with open(f["bad.json"], "w") as out:
         out.write("{not json")
     sys.path.insert(0, ROOT)
-    from bench.tracking import Tracker
+    from bench.common.tracking import Tracker
     Tracker(f"sqlite:///{d}/store/mlflow.db", "no-sweep")  # a real store, an empty experiment
     return f
 

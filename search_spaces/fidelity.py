@@ -1,7 +1,7 @@
 """Does a cheap budget rank like a long one? The main job's 4 groups (losses.py) at 1x, 4x and
 8x the cpu budget's 120 steps, 2 seeds each: the rank correlation of each budget's groups
 with the longest's, and whether a 120-step verdict against the reference survives at 960
-steps (bench/curves.py `fidelity`). The cpu budget's eval_points keeps 6 evaluations at
+steps (bench/sweep/curves.py `fidelity`). The cpu budget's eval_points keeps 6 evaluations at
 every length. 24 trials; about 13x the main job's training (the 960-step trials dominate).
 """
 from ray import tune

@@ -1,11 +1,11 @@
 """A small, realistic MLflow store for the dashboard tests, in the layout bench.sweep writes
-(bench/tracking.py's docstring): what the producers log, and nothing they do not.
+(bench/common/tracking.py's docstring): what the producers log, and nothing they do not.
 
 One experiment, one sweep parent run (irn.role=sweep, artifact summary.json with the group
 statistics from irn.stats.compare and the overhead figures) and child trials (irn.role=trial,
 named LABEL|sSEED, tags irn.group / irn.group_label / irn.replicate / irn.seed) whose params
 are every config key as strings. Each configuration of TRIALS runs with every seed of SEEDS.
-Metrics as bench.tracking.report_points logs them: loss/* every log_every steps, evaluation
+Metrics as bench.common.tracking.report_points logs them: loss/* every log_every steps, evaluation
 metrics, time/* and schedule/lr at every report, model/params and bicubic_* once, no `step`.
 Artifacts: eval/per_image.json and crops/<image>/<kind>.png. One trial FAILED with an
 irn.error line. `make_store` can leave out the JPEG, timing and crop data to exercise the
@@ -236,7 +236,7 @@ def add_sweep(uri: str, experiment: str, trials: list[dict], *, start_ms: int, j
                             "non_training_share": 1 - train_s / (wall_s * 2),
                             "non_trial_share": 1 - (train_s + eval_s) / (wall_s * 2)}}
     if comparison["groups"]:  # as bench.sweep stores it for the report
-        from bench.group_table import stored
+        from bench.sweep.group_table import stored
         summary["group_table"] = stored(summary)
     client.log_text(parent, json.dumps(summary), schema.SUMMARY)
     client.set_terminated(parent, status="FINISHED", end_time=start_ms + 600_000)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.analyze import main
+from bench.analyze.command import main
 from irn.couplings import COUPLINGS
 from irn.analysis.pruning import (silenced_is_identity, mean_psnr, prune_blocks, prune_channels,
                                   silence_block)
@@ -154,7 +154,7 @@ def _trained_checkpoint(path):
 def test_run_attaches_page_and_numbers(folder, tmp_path, capsys):  # noqa: F811
     import mlflow
 
-    from bench.tracking import Tracker
+    from bench.common.tracking import Tracker
     sweep = tmp_path / "sweep"
     _trained_checkpoint(sweep / "t0" / "checkpoint_000001" / "trainer.pt")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -8,8 +8,8 @@ import tempfile
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bench.space import SpaceError
-from bench.sweep import TrackingError, UsageError, parse_args, plan_sweep
+from bench.sweep.space import SpaceError
+from bench.sweep.command import TrackingError, UsageError, parse_args, plan_sweep
 from irn.config import ConfigError, from_dict, keys
 from irn.data import DataError
 
@@ -63,7 +63,7 @@ def _accepts_or_refuses_in_one_line(args) -> None:
         message = str(exc)
         assert message.strip() and "\n" not in message.strip() and "Traceback" not in message
         return
-    # accepted: the config the trials start from builds (bench.space.validate has built one
+    # accepted: the config the trials start from builds (bench.sweep.space.validate has built one
     # for every value of every searched key, and every discrete combination)
     from_dict({**plan.base, **plan.space_obj.fixed()})
     assert 1 <= plan.total_trials

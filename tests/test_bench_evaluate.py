@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.evaluate import main
+from bench.evaluate.command import main
 from irn.checkpoint import save_model
 from irn.config import from_dict
 from irn.data import val_images
@@ -83,7 +83,7 @@ def test_table_equals_irn_evaluate_and_prints_published_rows(folder, model_files
 
 def test_pad_fit_evaluates_every_pixel_as_irn_rescale_does(folder, model_files, tmp_path,
                                                            capsys):
-    from bench.eval_run import EvalModel
+    from bench.evaluate.run import EvalModel
     model, _, ours = model_files
     hr = torch.from_numpy(np.array(Image.open(folder / "img2.png"))).permute(2, 0, 1)[None]
     hr = hr.float() / 255  # 33 x 42: x2 does not divide it
@@ -99,8 +99,8 @@ def test_pad_fit_evaluates_every_pixel_as_irn_rescale_does(folder, model_files, 
 
 
 def test_tiles_match_the_whole_frame(folder, model_files):
-    from bench.eval_data import image_pairs, load_dataset
-    from bench.eval_run import evaluate_pairs
+    from bench.evaluate.data import image_pairs, load_dataset
+    from bench.evaluate.run import evaluate_pairs
     from irn.tiling import exact_overlap
     model, _, _ = model_files
     names, images = load_dataset("x", str(folder))
@@ -162,7 +162,7 @@ def test_sweep_best_trial_and_mlflow_run(folder, model_files, tmp_path, capsys):
     names = {a.path for a in mlflow.MlflowClient(uri).list_artifacts(runs[0].info.run_id)}
     assert {"per_image.csv", "table.txt", "summary.json"} <= names
     # --run: a sweep's trial run, found through its parent's results folder (irn.storage)
-    from bench.tracking import Tracker
+    from bench.common.tracking import Tracker
     tracker = Tracker(uri, "ev")
     parent = tracker.create_run("sweep", {"irn.role": "sweep", "irn.storage": str(sweep)})
     child, _ = tracker.trial_run(parent, "t_low")
@@ -214,7 +214,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(case, message, folder, mod
 
 def test_checkpoint_links_the_evaluation_to_the_run_that_trained_it(folder, tmp_path, capsys):
     import mlflow
-    from bench.train import main as train
+    from bench.sweep.train import main as train
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     ckpt = tmp_path / "trained.pt"
     assert train(["--budget", "smoke", "--set", "blocks=1", "--set", "gc=8", "--tracking-uri",
@@ -229,13 +229,13 @@ def test_checkpoint_links_the_evaluation_to_the_run_that_trained_it(folder, tmp_
 
 
 def test_published_rows_get_family_wise_verdicts_from_our_images():
-    from bench.published import comparison, published_rows
+    from bench.evaluate.published import comparison, published_rows
     row = next(r for r in published_rows() if r["dataset"] == "Set5" and r["scale"] == 4
                and r["qf"] is None and r["method"].startswith("IRN"))
     pub = row["psnr_y"]
     ours = [{"psnr_y": pub + d, "ssim_y": row["ssim_y"] or 0.9}
             for d in (0.30, 0.32, 0.28, 0.31, 0.29)]  # 0.3 dB above the paper, tightly
-    from bench.eval_run import summarize
+    from bench.evaluate.run import summarize
     from irn.metric_registry import METRICS
     summary = summarize(ours, [METRICS["psnr_y"], METRICS["ssim_y"]])
     out = {(r["method"], r["metric"]): r for r in comparison("set5", 4, summary, ours)}

@@ -1,7 +1,7 @@
 """`python -m bench.train`: a real single run end to end, its JSON, its checkpoint, errors.
 
 Two tests start an interpreter (the real process: its exit status and its whole stderr);
-the other errors are checked in-process through bench.train.main, which the command runs.
+the other errors are checked in-process through bench.sweep.train.main, which the command runs.
 """
 import json
 import subprocess
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from bench import train
+from bench.sweep import train
 from irn import rescale
 
 TINY = ["--budget", "smoke", "--set", "blocks=1", "--set", "gc=8", "--set", "jpeg_eval=50"]
@@ -21,7 +21,7 @@ def run_process(*args):
 
 
 def run_in_process(args, capsys):
-    """(exit status, stderr lines) of bench.train.main(args)."""
+    """(exit status, stderr lines) of bench.sweep.train.main(args)."""
     try:
         code = train.main(list(args))
     except SystemExit as exc:  # argparse errors

@@ -6,7 +6,7 @@ from scipy import stats
 
 from irn.stats.compare import compare_groups, mean_ci, paired_difference, verdict
 from irn.stats.verdicts import negligible
-from bench.replicates import group_id, group_label, trial_config
+from bench.sweep.replicates import group_id, group_label, trial_config
 
 
 def test_one_replicate_interval_is_scipy_bca_over_images():

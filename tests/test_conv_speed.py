@@ -3,7 +3,7 @@ import re
 
 import torch
 
-from bench.conv_speed import main
+from bench.speed.conv_speed import main
 from irn.precision import native_low_precision
 
 

@@ -1,9 +1,9 @@
-"""bench.curves: learning curves in the summary, still improving, ranking held, and the
+"""bench.sweep.curves: learning curves in the summary, still improving, ranking held, and the
 budget-fidelity comparison (made-up trials with known answers)."""
 import numpy as np
 import pytest
 
-from bench.curves import curve_fields, fidelity, learning, tau_interval
+from bench.sweep.curves import curve_fields, fidelity, learning, tau_interval
 
 IMAGES = [f"t{i}" for i in range(16)]
 

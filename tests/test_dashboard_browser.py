@@ -226,7 +226,7 @@ def real_sweep(ray_local, tmp_path_factory):
     """A real sweep (Ray Tune, SQLite MLflow, the smoke budget stretched to 12 steps with 6
     evaluations and the learning rate logged every 2 steps), 2 groups x 2 seeds, and its
     report as the sweep attached it to the parent run."""
-    from bench.sweep import parse_args, run_sweep
+    from bench.sweep.command import parse_args, run_sweep
     from tests.test_sweep import runs, sweep_args, tiny_space
 
     tmp = tmp_path_factory.mktemp("real_sweep")

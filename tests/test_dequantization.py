@@ -121,7 +121,7 @@ def test_unknown_quantization_is_one_line_naming_the_allowed_values(capsys):
         from_dict({"quantization": "gauss"})
     with pytest.raises(ConfigError, match="lambda_dequant must be a finite number >= 0"):
         from_dict({"lambda_dequant": -1})
-    from bench import train
+    from bench.sweep import train
     assert train.main(["--budget", "smoke", "--set", "quantization=gauss"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == ["error: quantization must be one of ste, uniform, variational; "

@@ -1,4 +1,4 @@
-"""The same-job gate (bench/gate.py): how it finds BASE, its worktree, the instruction-count
+"""The same-job gate (bench/gate/command.py): how it finds BASE, its worktree, the instruction-count
 verdicts, and one real end-to-end run on a tiny git repository whose suite takes seconds.
 
 The repositories are real (`git init` in tmp_path, commits with chosen dates); the
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import gate
-from bench.cli import UsageError
+from bench.gate import command as gate
+from bench.common.cli import UsageError
 
 T0 = 1_790_000_000  # a fixed epoch second for the commit dates
 HOUR = 3600

@@ -87,3 +87,23 @@ def test_the_graph_sees_imports_inside_functions(tmp_path):
     assert "irn.model" in _imported(tree, "irn.config", False)
     tree = ast.parse("from . import model\nfrom .data import samples\n")
     assert {"irn.model", "irn.data.samples"} <= _imported(tree, "irn.config", False)
+
+
+# bench's products (bench/__init__.py): common < speed, gate, evaluate < sweep, analyze <
+# the one-line command aliases at bench/'s top; no product imports one beside it or above it
+BENCH_RANK = {"common": 0, "speed": 1, "gate": 1, "evaluate": 1, "sweep": 2, "analyze": 2}
+
+
+def _bench_part(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "bench" and len(parts) > 1 else None
+
+
+def test_bench_products_import_only_below_them():
+    graph = import_graph()
+    rank = {m: BENCH_RANK.get(_bench_part(m), 3) for m in graph if _bench_part(m)}
+    bad = [(a, b) for a, b in graph.edges if a in rank and b in rank
+           and _bench_part(a) != _bench_part(b) and rank[b] >= rank[a]]
+    assert bad == []
+    aliases = [m for m in rank if rank[m] == 3]
+    assert aliases and all(graph.in_degree(m) == 0 for m in aliases)  # nothing imports an alias

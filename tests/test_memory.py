@@ -96,7 +96,7 @@ def test_memory_modes_are_checked():
 
 
 def test_a_patch_larger_than_every_training_image_is_refused(tmp_path, capsys):
-    from bench.memory import main as memory
+    from bench.speed.memory import main as memory
     from irn.data import DataError
     from irn.data.samples import train_dataset
     with pytest.raises(DataError, match="larger than every training image"):
@@ -111,7 +111,7 @@ def test_a_patch_larger_than_every_training_image_is_refused(tmp_path, capsys):
 
 def test_bench_memory_measures_each_mode_in_its_own_process(tmp_path):
     import json
-    from bench.memory import main as memory
+    from bench.speed.memory import main as memory
     out = tmp_path / "m.json"
     assert memory(["--set", "scale=2", "--set", "blocks=1", "--set", "gc=8", "--patch", "32",
                    "--modes", "store,recompute", "--json", str(out)]) == 0
@@ -121,7 +121,7 @@ def test_bench_memory_measures_each_mode_in_its_own_process(tmp_path):
 
 
 def test_a_sweep_refuses_a_patch_no_training_image_fits_before_ray_starts(tmp_path, capsys):
-    from bench.sweep import parse_args, run_sweep
+    from bench.sweep.command import parse_args, run_sweep
     from tests.test_sweep import sweep_args, tiny_space
     space = tiny_space(tmp_path, "'steps': 2")
     assert run_sweep(parse_args(sweep_args(tmp_path, space, "--set", "patch_size=1600"))) == 2

@@ -1,4 +1,4 @@
-"""bench.profile and bench.telemetry: the split adds up, a slow loader is charged to data,
+"""bench.profile and bench.common.telemetry: the split adds up, a slow loader is charged to data,
 profiled steps are real training steps, the CLI contract, and telemetry without a GPU."""
 import json
 import time
@@ -6,7 +6,9 @@ import time
 import pytest
 import torch
 
-from bench import profile, telemetry
+from bench.speed import profile
+
+from bench.common import telemetry
 from irn.config import from_dict
 from irn.train import Trainer
 

@@ -1,4 +1,4 @@
-"""The CI performance gate (bench/regress.py) on real pytest-benchmark JSON.
+"""The CI performance gate (bench/gate/regress.py) on real pytest-benchmark JSON.
 
 tests/data/benchmarks/recorded.json is a real run of WORKLOADS below, made by `record()`
 and trimmed by `trim()` (raw timings and CPU flags dropped). Most tests edit copies of it;
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.regress import main
+from bench.gate.regress import main
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDED = ROOT / "tests" / "data" / "benchmarks" / "recorded.json"

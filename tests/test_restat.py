@@ -2,7 +2,7 @@
 no trial rerun (made-up summaries with known answers)."""
 import json
 
-from bench.restat import main
+from bench.sweep.restat import main
 from tests.test_versus import summary, write
 
 
@@ -49,8 +49,8 @@ def test_markdown_tables_escape_pipes_and_stars(tmp_path):
     # the `*` of l1+0.2*ms_ssim turned into italics
     import re
 
-    from bench.group_table import markdown
-    from bench.restat import restat
+    from bench.sweep.group_table import markdown
+    from bench.sweep.restat import restat
     s = stored()
     for t in s["trials"]:
         t["label"] = {"l1": "l1+0.2*ms_ssim|l1", "l2": "charbonnier|l2"}.get(t["label"],

@@ -1,4 +1,4 @@
-"""The science gate (bench/science_gate.py): unchanged numbers pass; an injected change to a
+"""The science gate (bench/gate/science.py): unchanged numbers pass; an injected change to a
 loss term (1e-6 relative) fails with its paired difference over the tiles unless a
 `Science-change:` trailer declares it; a change to psnr_y's rounding fails in the
 evaluation part. Real probes in real git trees (a clone of this repository), at the smoke
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import science_gate
-from bench.gate import worktree
+from bench.gate import science as science_gate
+from bench.gate.command import worktree
 
 ROOT = Path(__file__).resolve().parents[1]
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from bench.space import SpaceError, check_searcher, load_space, param_space, validate
-from bench.sweep import main
+from bench.sweep.space import SpaceError, check_searcher, load_space, param_space, validate
+from bench.sweep.command import main
 from irn.config import BUDGETS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -143,8 +143,8 @@ def test_cli_resume_without_sweep(capsys, tmp_path):
 
 
 def test_unreachable_ray_address_fails_fast():
-    from bench.cli import UsageError
-    from bench.sweep import _check_reachable
+    from bench.common.cli import UsageError
+    from bench.sweep.command import _check_reachable
     with pytest.raises(UsageError, match="cannot reach Ray at 127.0.0.1:1"):
         _check_reachable("127.0.0.1:1")
 
@@ -163,13 +163,13 @@ def test_cli_missing_data_names_data_before_ray_starts(capsys, tmp_path, monkeyp
 
 
 def test_two_sweeps_in_one_second_get_their_own_folders(tmp_path):
-    from bench.sweep import reserve_sweep_dir
+    from bench.sweep.command import reserve_sweep_dir
     a, b = reserve_sweep_dir(str(tmp_path), "losses"), reserve_sweep_dir(str(tmp_path), "losses")
     assert a != b and os.path.isdir(a) and os.path.isdir(b)
 
 
 def test_set_overrides_a_value_the_space_fixes(tmp_path):
-    from bench.sweep import parse_args, plan_sweep
+    from bench.sweep.command import parse_args, plan_sweep
     path = write(tmp_path, "SPACE = {'blocks': 1, 'jpeg_eval': ''}\nTUNE = {'budget': 'smoke'}\n")
     plan = plan_sweep(parse_args([path, "--set", "jpeg_eval=50", "--storage",
                                   str(tmp_path / "r")]))

@@ -175,7 +175,7 @@ def test_report_section_plots_revealing_against_concealing():
 
 
 def test_group_statistics_and_table_of_a_stego_sweep():
-    from bench import group_table
+    from bench.sweep import group_table
     from irn.stats.compare import compare_groups
     trials = [{"group": g, "label": g, "config": {"coupling": g}, "replicate": 0, "seed": 0,
                "status": "FINISHED", "per_image": [

@@ -12,7 +12,7 @@ import sys
 from mlflow.tracking import MlflowClient
 from ray import tune
 
-from bench.sweep import parse_args, run_sweep
+from bench.sweep.command import parse_args, run_sweep
 from irn.config import keys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -282,6 +282,20 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
             assert set(g[key]) >= {"delta", "ci95", "verdict"}
     assert out["comparison"]["reference"] == "charbonnier"
     assert groups["charbonnier"]["vs_reference"]["self"]
+    # the report reads this summary typed (dashboards/summary.py): a part the writer renamed
+    # would read as empty there, so every part the sections read must be present
+    from dashboards.summary import Summary
+    typed = Summary.of(out)
+    assert {g.label for g in typed.with_stat("gain_db")} == {"l1", "charbonnier"}
+    assert all(g.vs_reference and g.vs_best and g.seeds == (0, 1) and g.n_images == 8
+               and {"psnr_y", "ssim_y"} <= set(g.stats) for g in typed.groups)
+    assert typed.comparison.reference == "charbonnier" and typed.comparison.best
+    assert typed.comparison.sentence and typed.comparison.family is not None
+    assert typed.overhead.wall_s and typed.overhead.slots and typed.overhead.train_s
+    assert typed.overhead.time_to_first_metric_s is not None
+    assert [b.metric for b in typed.also] == ["ssim_y", "psnr_rgb"]
+    assert all(t.finished and t.time_wall_s and len(t.curve) == 2 for t in typed.trials)
+    assert typed.learning["groups"] and typed.group_table["rows"]
     # what bench.versus pairs: each trial's last per-image rows, the base config, the path
     for t in out["trials"]:
         assert len(t["per_image"]) == 8 and {r["step"] for r in t["per_image"]} == {4}
@@ -296,7 +310,7 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
     assert "groups still improving from step 2 to 4" in learn["sentence"]
     assert all(t["precision"] == "fp32" and t["layout"] == "nchw" for t in out["trials"])
     assert out["base_config"]["steps"] == 4 and out["base_config"]["blocks"] == 1
-    from bench.versus import main as versus
+    from bench.sweep.versus import main as versus
     assert versus([str(tmp_path / "out.json"), str(tmp_path / "out.json"),
                    "--json", str(tmp_path / "versus.json")]) == 0
     same = json.loads((tmp_path / "versus.json").read_text())["metrics"][0]
@@ -377,7 +391,7 @@ def test_progress_names_the_baseline_it_prints_beside_the_objective():
 
     from rich.console import Console
 
-    from bench.sweep_log import Progress
+    from bench.sweep.log import Progress
     trial = SimpleNamespace(trial_id="t1", config={})
     lines = {}
     for metric, result in (("psnr_y", {"psnr_y": 33.0, "bicubic_psnr_y": 32.5}),
@@ -394,7 +408,7 @@ def test_progress_names_the_baseline_it_prints_beside_the_objective():
 
 
 def test_overhead_line_of_a_resume_where_nothing_ran_claims_no_overhead():
-    from bench.sweep import overhead_line
+    from bench.sweep.command import overhead_line
     ran = {"trials": [{}] * 6, "failed": [], "overhead": {
         "wall_s": 600.0, "time_to_first_metric_s": 122.7, "train_s": 924.0, "slots": 2,
         "non_training_share": 0.23}}

@@ -1,7 +1,7 @@
 """bench.sweep_share: the trials' combined training speed against one process alone."""
 import json
 
-from bench import sweep_share
+from bench.sweep import share as sweep_share
 
 
 def trial(name, data, compute, status="FINISHED"):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import irn
-from bench import throughput
+from bench.speed import throughput
 from irn.checkpoint import save_model
 from irn.model import build_model
 from irn.subnets import DenseBlock, conv3x3_by_taps, dense_path
@@ -220,7 +220,7 @@ def test_auto_dtype_is_the_default_and_says_which_path_ran(capsys, tmp_path):
 
 
 def test_auto_dtype_measures_bf16_before_choosing_it():
-    from bench.auto_dtype import ACCURACY_DB, auto_dtype
+    from bench.speed.auto_dtype import ACCURACY_DB, auto_dtype
     torch.manual_seed(0)
     model = build_model(scale=2, blocks=1, gc=8).eval()
     image = throughput.photo(32, 32)

@@ -3,7 +3,7 @@ difference at small overlaps on a real photo, gaussian z, and tile-bounded work.
 import pytest
 import torch
 
-from bench.throughput import photo
+from bench.speed.throughput import photo
 from irn.metrics import psnr_y
 from irn.model import build_model
 from irn.tiling import exact_overlap, tile_grid, tiled_downscale, tiled_upscale

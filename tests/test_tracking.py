@@ -1,10 +1,10 @@
-"""bench.tracking against a real SQLite MLflow store: the run layout dashboards rely on."""
+"""bench.common.tracking against a real SQLite MLflow store: the run layout dashboards rely on."""
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
 from dashboards import schema
-from bench.tracking import (SingleRun, Tracker, TrackingError, default_tracking_uri,
+from bench.common.tracking import (SingleRun, Tracker, TrackingError, default_tracking_uri,
                             report_points)
 from irn.config import from_dict, keys
 
@@ -90,7 +90,7 @@ def test_single_run(uri):
 
 
 def test_bench_train_logs_a_single_run(uri, capsys):
-    from bench.train import main
+    from bench.sweep.train import main
     assert main(["--budget", "smoke", "--set", "blocks=1", "--set", "gc=8",
                  "--tracking-uri", uri, "--experiment", "t-train"]) == 0
     client = MlflowClient(uri)

@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from ray import tune
 
-from bench.sweep import parse_args, run_sweep
+from bench.sweep.command import parse_args, run_sweep
 from tests.mlflow_server import Server
 from tests.test_sweep import tiny_space
 
@@ -37,10 +37,10 @@ class Outage(tune.Callback):
 
 
 def test_metrics_arrive_once_across_a_server_outage(ray_local, tmp_path, monkeypatch):
-    # the sweep's client waits (bench.tracking.SERVER_CLIENT_ENV: 4 retries over about 30 s)
+    # the sweep's client waits (bench.common.tracking.SERVER_CLIENT_ENV: 4 retries over about 30 s)
     # are what bridge the outage (dashboards.build's CLI once leaked its 2 into the process
     # and broke this); set here so that the sweep's setdefault does not leak them either
-    from bench.tracking import SERVER_CLIENT_ENV
+    from bench.common.tracking import SERVER_CLIENT_ENV
     for key, value in SERVER_CLIENT_ENV.items():
         monkeypatch.setenv(key, value)
     server = Server(tmp_path)
@@ -84,11 +84,11 @@ class Hang(tune.Callback):
 
 
 def _hung_sweep(tmp_path, monkeypatch, capsys, back_after):
-    import bench.tracking
+    import bench.common.tracking
     # short client waits and probes so the test takes seconds, not the defaults' minutes
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    monkeypatch.setattr(bench.tracking, "PROBE_S", 2.0)
+    monkeypatch.setattr(bench.common.tracking, "PROBE_S", 2.0)
     server = Server(tmp_path)
     server.start()
     hang = Hang(server, back_after)
@@ -125,7 +125,7 @@ def _arrived_once(tmp_path):
 @pytest.mark.parametrize("later", ["sync", "resume"])
 def test_a_server_that_never_answers_leaves_an_outbox_that_is_logged_once_later(
         ray_local, tmp_path, monkeypatch, capsys, later):
-    from bench.sync import main as sync
+    from bench.sweep.sync import main as sync
     server, code, wall, err = _hung_sweep(tmp_path, monkeypatch, capsys, back_after=None)
     try:
         assert code == 0 and wall < 240  # it ended; it did not hang on the server

@@ -1,12 +1,12 @@
 """Seeded simulations of whole sweeps through irn.stats.compare.compare_groups (the generator and
-its noise shape, measured from the main job's rows, are bench/simulate.py): the family-wise
+its noise shape, measured from the main job's rows, are bench/sweep/simulate.py): the family-wise
 false-alarm rate, equivalence at the margin, the power against 0.1 dB, and --seeds auto
 (bench/STATISTICS.md "Checks")."""
 import numpy as np
 import pytest
 
 from irn.stats.compare import compare_groups
-from bench.simulate import auto_sweep, sweep, verdicts_of
+from bench.sweep.simulate import auto_sweep, sweep, verdicts_of
 from irn.metric_registry import equivalence_margin
 
 SIMS = 160  # per setting; Bonferroni keeps the family-wise rate well under 5%

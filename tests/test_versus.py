@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from bench.versus import main
+from bench.sweep.versus import main
 
 IMAGES = [f"img{i}" for i in range(16)]
 

@@ -1,6 +1,6 @@
 """Which group is better, by how much, and is the difference real? (bench/STATISTICS.md)
 
-A group is the set of trials that differ only by seed (bench.replicates). Each finished
+A group is the set of trials that differ only by seed (bench.sweep.replicates). Each finished
 trial's last evaluation gives one value per validation image, so a group's metric is a
 matrix of replicates x images, and two groups are compared cell by cell: the same image
 under the same replicate index (same seed offset), the pairing that cancels image
@@ -190,7 +190,7 @@ def compare_groups(trials: list[dict], objective: str, mode: str,
     spread = pool(replicate_means({g["group"]: by_id[g["group"]] for g in scored}),
                   tiles={g["group"]: cell_matrix(by_id[g["group"]]) for g in scored})
     # every pair is in the family: the best is picked from the data, so its comparisons
-    # are a data-chosen subset of all G(G-1)/2 pairs; and every look (bench/sweep_rounds.py)
+    # are a data-chosen subset of all G(G-1)/2 pairs; and every look (bench/sweep/rounds.py)
     family = max(len(scored) * (len(scored) - 1) // 2, 1) * max(looks, 1)
     margin = equivalence_margin(stat_metric, margins)
     pooled_in = set(spread.groups) if spread.sigma is not None else set()

@@ -2,8 +2,8 @@
 
 Wall time cannot resolve a 5% change in a millisecond-scale path on a shared 2-core runner;
 callgrind's instruction count of the same binary and input is the same whatever else the
-machine is doing. bench/gate.py runs this module's WORKLOADS under valgrind once per tree
-(base and head, each importing its own `irn`), through bench/gate_tools/callgrind_driver.py.
+machine is doing. bench/gate/command.py runs this module's WORKLOADS under valgrind once per tree
+(base and head, each importing its own `irn`), through bench/gate/tools/callgrind_driver.py.
 
 WORKLOADS maps a name to `make()`, which builds everything outside the counted region and
 returns (fn, number): the driver calls fn twice to warm up, then counts `number` calls and

@@ -6,7 +6,7 @@ fast as the official design" claim."""
 import pytest
 import torch
 
-from bench.throughput import official_network
+from bench.speed.throughput import official_network
 from irn.config import from_dict
 from irn.haar import HaarDownsampling
 from irn.model import build_model

@@ -18,7 +18,7 @@ drift with the machine. Run: pytest tests/benchmarks --benchmark-only
 import pytest
 import torch
 
-from bench.throughput import fast_low_precision, official_network, photo
+from bench.speed.throughput import fast_low_precision, official_network, photo
 from irn.model import build_model
 from irn.subnets import dense_path
 from irn.tiling import tiled_downscale, tiled_upscale

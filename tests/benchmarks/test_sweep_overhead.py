@@ -4,7 +4,7 @@ checkpoints and crops, MLflow parent and child runs, the dashboard), on the sess
 Ray. Training itself is 4 steps of a 1-block model, so the time is almost all overhead."""
 import json
 
-from bench.sweep import parse_args, run_sweep
+from bench.sweep.command import parse_args, run_sweep
 
 ONE_TRIAL = "SPACE = {'blocks': 1, 'gc': 8, 'loss_recon': 'l1'}\nTUNE = {'budget': 'smoke'}\n"
 

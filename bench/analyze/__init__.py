@@ -1,0 +1,3 @@
+"""`python -m bench.analyze`: what a trained network learned (irn.analysis), as a report
+and logged to the model's MLflow run (command.py).
+"""

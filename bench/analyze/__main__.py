@@ -1,0 +1,6 @@
+"""`python -m bench.analyze`: see command.py."""
+import sys
+
+from bench.analyze.command import main
+
+sys.exit(main())

@@ -1,0 +1,6 @@
+"""`python -m bench.sweep`: see command.py."""
+import sys
+
+from bench.sweep.command import main
+
+sys.exit(main())

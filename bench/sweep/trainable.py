@@ -1,0 +1,98 @@
+"""The Ray Tune trainable: one trial = one Trainer run, one report per evaluation interval.
+
+Runs inside a Ray worker. Only ray.tune.report / get_checkpoint / get_context / Checkpoint
+are used here (ray.train's versions raise inside Tune). Trials chdir into their trial
+folder, so every path it gets is absolute.
+
+Each report carries a checkpoint holding the exact trainer state (irn.train: resuming
+continues the loss curve exactly), the trial's wall time so far, and the visual crops of the
+current model, the trial's torch.profiler trace when it was profiled (bench/sweep/trial_profile.py),
+and the trial process's CPU, memory (and GPU) figures since the last report as
+MLflow system metrics (bench.common.telemetry.system_metrics), so a trial restarted after a failure, or a sweep resumed after an
+interruption, continues where it stopped, and a trial stopped early by ASHA still has crops.
+
+A diverging trial (NaN/inf loss) is a result, not a crash: retrying it from its checkpoint
+would diverge again. It reports one last result with `error` set (and the objective NaN)
+and ends; the driver marks it FAILED with that reason.
+"""
+import json
+import os
+import tempfile
+import time
+
+import torch
+from ray import tune
+
+from bench.sweep.replicates import trial_config
+from bench.common.telemetry import Telemetry, system_metrics
+from bench.sweep.trial_profile import PROFILE_DIR, TrialProfiler, copy_profile
+from irn.crops import save_crops, visual_crops
+from irn.objective import NonFiniteLossError
+from irn.train import Trainer, validation_set
+
+STATE = "trainer.pt"
+WALL = "wall.json"
+CROPS_DIR = "crops"
+
+
+def train_trial(config: dict, *, base: dict, metric: str, threads: int,
+                train_images=None, val_raw=None) -> None:
+    """`config`: the searched keys of this trial (and its replicate index); `base`: defaults +
+    budget + fixed values; `train_images` / `val_raw` ((names, images)): decoded once by the
+    driver, shared through the object store."""
+    start = time.perf_counter()
+    torch.set_num_threads(max(1, threads))
+    cfg, _ = trial_config(base, config)
+    names, images = val_raw if val_raw is not None else (None, None)
+    val_set = validation_set(cfg, images=images, names=names)
+    images = train_images if cfg.loader == "memory" else None
+    wall0 = 0.0
+    profile_dir = os.path.join(os.getcwd(), PROFILE_DIR)  # trials run in their own folder
+    checkpoint = tune.get_checkpoint()
+    if checkpoint:
+        with checkpoint.as_directory() as d:
+            trainer = Trainer.restore(os.path.join(d, STATE), cfg, train_images=images,
+                                      val_set=val_set)
+            with open(os.path.join(d, WALL), encoding="utf-8") as f:
+                wall0 = json.load(f)["wall"]
+            copy_profile(os.path.join(d, PROFILE_DIR), profile_dir)
+    else:
+        trainer = Trainer(cfg, train_images=images, val_set=val_set)
+    node = _node_id()
+    telemetry = Telemetry(interval=1.0, quiet=True).start()
+    profiler = TrialProfiler(profile_dir, trainer.device, cfg.steps) if cfg.profile \
+        else None
+    try:
+        for report in trainer.run(on_step=profiler.step if profiler else None):
+            wall = wall0 + time.perf_counter() - start
+            with tempfile.TemporaryDirectory() as d:
+                trainer.save(os.path.join(d, STATE))
+                with open(os.path.join(d, WALL), "w", encoding="utf-8") as f:
+                    json.dump({"wall": wall, "step": trainer.step}, f)
+                trainer.model.eval()
+                save_crops(visual_crops(trainer.model, val_set, cfg, device=trainer.device),
+                           os.path.join(d, CROPS_DIR))
+                trainer.model.train()
+                copy_profile(profile_dir, os.path.join(d, PROFILE_DIR))
+                # per_image as JSON text: Tune's loggers skip strings (a list would become
+                # a TensorBoard histogram attempt and a CSV column)
+                tune.report({**report, "per_image": json.dumps(report["per_image"]),
+                             "loss_trace": json.dumps(report["loss_trace"]),
+                             **system_metrics(telemetry.take()),
+                             "time/wall": wall, "node_id": node},
+                            checkpoint=tune.Checkpoint.from_directory(d))
+    except NonFiniteLossError as e:
+        tune.report({"step": trainer.step, metric: float("nan"), "error": f"diverged: {e}",
+                     "time/wall": wall0 + time.perf_counter() - start, "node_id": node})
+    finally:
+        telemetry.stop()
+        if profiler:
+            profiler.stop()
+
+
+def _node_id() -> str:
+    import ray
+    try:
+        return ray.get_runtime_context().get_node_id()
+    except Exception:  # noqa: BLE001 - informational only
+        return "unknown"
