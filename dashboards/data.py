@@ -233,7 +233,9 @@ def load_sweep(experiment: str, tracking_uri: str | None = None,
         parent_run = _latest_parent(client, exp.experiment_id)
     if parent_run is not None:
         pid = parent_run.info.run_id
-        runs = _search(client, exp.experiment_id, f"tags.`mlflow.parentRunId` = '{pid}'")
+        runs = [r for r in _search(client, exp.experiment_id,
+                                   f"tags.`mlflow.parentRunId` = '{pid}'")
+                if r.data.tags.get(schema.ROLE) != schema.ROLE_LEVEL]  # components, not groups
     else:
         runs = [r for r in _search(client, exp.experiment_id)
                 if r.data.tags.get(schema.ROLE) != schema.ROLE_SWEEP]

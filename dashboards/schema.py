@@ -5,6 +5,7 @@ here (dashboards sits below bench); tests/fixtures_mlflow.py builds its stores w
 # tags on every run bench creates
 ROLE = "irn.role"  # which kind of run: one of the ROLE_* values
 ROLE_SWEEP, ROLE_TRIAL, ROLE_SINGLE, ROLE_EVALUATION = "sweep", "trial", "single", "evaluation"
+ROLE_LEVEL = "level"  # one level of a levels cascade, trained alone (bench/sweep/levels.py)
 TRIAL_ID = "irn.trial_id"  # Tune's trial id (a trial run)
 STATUS = "irn.status"  # RUNNING / FINISHED / FAILED / KILLED, as bench saw it
 ERROR = "irn.error"  # a failed run's one-line reason

@@ -152,6 +152,7 @@ class Summary:
     learning: dict = field(default_factory=dict)  # bench/sweep/curves.py; dashboards/learning.py
     fidelity: dict | None = None  # TUNE fidelity: a short budget against a long one
     group_table: dict | None = None  # the table the terminal printed: header and rows
+    levels: tuple = ()  # a levels sweep's level trials (bench/sweep/levels.py level_rows)
 
     @classmethod
     def of(cls, s: Summary | dict | None) -> Summary:
@@ -166,7 +167,8 @@ class Summary:
                                         tuple(Group.of(g) for g in b["groups"]))
                               for b in (also if isinstance(also, list) else ())),
                    overhead=Overhead.of(s.get("overhead")), learning=s.get("learning") or {},
-                   fidelity=s.get("fidelity") or None, group_table=s.get("group_table") or None)
+                   fidelity=s.get("fidelity") or None, group_table=s.get("group_table") or None,
+                   levels=tuple(s.get("levels") or ()))
 
     def with_stat(self, metric: str) -> list[Group]:
         """The groups that have `metric`'s statistics (gain_db: the rescaling groups)."""

@@ -25,7 +25,7 @@ from irn.jpeg import JPEG_MODES, parse_quality
 from irn.latent import Z_MODES
 from irn.layout import LAYOUT_MODES
 from irn.losses import parse_spec  # names and syntax only; weights files load at build
-from irn.model import SCALES, build_model, check_architecture
+from irn.model import ARCHITECTURES, SCALES, build_model, check_architecture
 from irn.stamp import STAMPS
 from irn.stego import GUIDE_TARGETS, TASKS
 from irn.stego import check_config as check_task  # task / guide_target combinations
@@ -62,6 +62,7 @@ def arch_keys() -> tuple[str, ...]:
 
 # Fixed sets that no registry holds: schedules are irn.train.lr_factor's branches.
 SCHEDULES = ("multistep", "cosine", "constant")
+LEVEL_STEPS = ("split", "each")  # irn/levels.py
 AMP_MODES = ("off", "bf16", "fp16", "auto")  # auto: bf16 where native (irn.precision)
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -73,7 +74,8 @@ def choices() -> dict[str, tuple]:
             "jpeg_train": tuple(JPEG_MODES), "schedule": SCHEDULES, "amp": AMP_MODES,
             "device": DEVICES, "loader": LOADERS, "stamp": STAMPS, "channels_last": LAYOUT_MODES,
             "quantization": QUANTIZATIONS, "task": TASKS, "guide_target": GUIDE_TARGETS,
-            "memory": MEMORY_MODES}
+            "memory": MEMORY_MODES, "architecture": ARCHITECTURES,
+            "level_steps": LEVEL_STEPS}
 
 
 # Budgets: named presets over optimisation keys (irn/CONFIG.md says why these values).
@@ -231,6 +233,7 @@ def validate(cfg: Config) -> None:
     _check_jpeg(cfg)
     _check_studies(cfg)
     _check_memory(cfg)
+    _check_levels(cfg)
     try:
         check_task(cfg)
     except ValueError as exc:
@@ -238,6 +241,20 @@ def validate(cfg: Config) -> None:
     if cfg.data != "embedded" and not os.path.isdir(cfg.data):
         raise ConfigError(f"data must be 'embedded' or an existing folder; {cfg.data!r} is "
                           "not a folder")
+
+
+def _check_levels(cfg: Config) -> None:
+    if cfg.downsample < 1 or cfg.downsample & (cfg.downsample - 1):
+        raise ConfigError(f"downsample must be a power of 2 >= 1, got {cfg.downsample}")
+    if cfg.downsample > 1 and cfg.loader != "memory":
+        raise ConfigError("downsample shrinks the decoded photos: it needs loader=memory")
+    levels = int(math.log2(cfg.scale))
+    if cfg.level and (cfg.architecture != "levels" or not 1 <= cfg.level <= levels):
+        raise ConfigError(f"level={cfg.level} names a level of an architecture=levels cascade "
+                          f"(1..{levels} at scale {cfg.scale}); got architecture="
+                          f"{cfg.architecture}")
+    if cfg.architecture == "levels" and cfg.task != "rescale":
+        raise ConfigError("architecture=levels is for task=rescale")
 
 
 def _check_memory(cfg: Config) -> None:

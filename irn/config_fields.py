@@ -21,6 +21,9 @@ class CoreFields:
     gc: int = 32
     multiscale_depth: int = 0
     split_ratio: float = 0.5
+    # joint: one network for the whole scale (IRN) | levels: a cascade of x2 levels, each
+    # trained alone on its own scale pair and composed (irn/levels.py; x4 and x8)
+    architecture: str = "joint"
     # the task (irn/stego.py): rescale (IRN) | stego (the HR image hides the next image's LR;
     # guide = stego vs cover, recon = revealed vs true secret: irn/stego_objective.py)
     task: str = "rescale"
@@ -72,7 +75,13 @@ class CoreFields:
     device: str = "auto"
     # what training keeps for backward (irn/memory.py): store | checkpoint | recompute
     memory: str = "store"
+    # independent levels (irn/levels.py): the sweep trains level k of a levels config as
+    # its own trial with level=k; each level trains steps / levels (split: equal total
+    # steps) or steps (each: equal wall time when the levels run in parallel)
+    level: int = 0
+    level_steps: str = "split"
     # data
+    downsample: int = 1  # train and validate on the photos shrunk by this factor (bicubic, 8 bit)
     loader: str = "memory"
     data: str = "embedded"
     workers: int = 0

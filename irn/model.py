@@ -48,10 +48,17 @@ def stage_channels(scale: int, multiscale_depth: int, split_ratio: float):
 class InvertibleRescaler(nn.Module):
     """forward(x, rev=False) -> (out, log_det); downscale(hr); upscale(lr, z, mode)."""
 
-    def __init__(self, scale, coupling, blocks, subnet, gc, multiscale_depth, split_ratio):
+    def __init__(self, scale, coupling, blocks, subnet, gc, multiscale_depth, split_ratio,
+                 architecture="joint"):
         super().__init__()
-        check_architecture(scale, coupling, blocks, subnet, gc, multiscale_depth, split_ratio)
-        self.scale, self.coupling_name = scale, coupling
+        check_architecture(scale, coupling, blocks, subnet, gc, multiscale_depth, split_ratio,
+                           architecture)
+        self.scale, self.coupling_name, self.architecture = scale, coupling, architecture
+        if architecture == "levels":
+            # a cascade of x2 levels (irn/levels.py): every stage but the last splits off all
+            # of its high-frequency channels, so stage k is exactly a x2 network on the LR
+            # of stage k-1 and level k's weights load into it unchanged
+            multiscale_depth, split_ratio = int(math.log2(scale)) - 1, 1.0
         self.plan = stage_channels(scale, multiscale_depth, split_ratio)
         make_block = COUPLINGS[coupling]
         ctor = subnet_constructor(subnet, gc)
@@ -169,9 +176,22 @@ class InvertibleRescaler(nn.Module):
         return [op for stage in self.stages for op in stage.module_list]
 
 
-def check_architecture(scale, coupling, blocks, subnet, gc, multiscale_depth, split_ratio):
+ARCHITECTURES = ("joint", "levels")
+
+
+def check_architecture(scale, coupling, blocks, subnet, gc, multiscale_depth, split_ratio,
+                       architecture="joint"):
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}, "
+                         f"got {architecture!r}")
+    if architecture == "levels" and scale < 4:
+        raise ValueError(f"architecture=levels cascades x2 levels: it needs scale 4 or 8, got "
+                         f"scale {scale} (one level is the joint x2 network)")
+    if architecture == "levels" and multiscale_depth:
+        raise ValueError("architecture=levels splits every level's high frequencies off "
+                         "already: leave multiscale_depth at 0")
     if coupling not in COUPLINGS:
         raise ValueError(f"unknown coupling {coupling!r}; valid: {', '.join(COUPLINGS)}")
     if subnet not in SUBNETS:
@@ -191,11 +211,13 @@ def check_architecture(scale, coupling, blocks, subnet, gc, multiscale_depth, sp
 def build_model(scale=default("scale"), coupling=default("coupling"), blocks=default("blocks"),
                 subnet=default("subnet"), gc=default("gc"),
                 multiscale_depth=default("multiscale_depth"),
-                split_ratio=default("split_ratio")) -> InvertibleRescaler:
+                split_ratio=default("split_ratio"),
+                architecture=default("architecture")) -> InvertibleRescaler:
     """Build an IRN-family model; keyword names and defaults are the config's (irn.config),
     whose arch() passes exactly these keywords."""
     return InvertibleRescaler(scale=scale, coupling=coupling, blocks=blocks, subnet=subnet,
-                              gc=gc, multiscale_depth=multiscale_depth, split_ratio=split_ratio)
+                              gc=gc, multiscale_depth=multiscale_depth, split_ratio=split_ratio,
+                              architecture=architecture)
 
 
 def count_parameters(model: nn.Module) -> int:

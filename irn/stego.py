@@ -111,13 +111,16 @@ class StegoNetwork(nn.Module):
 
 
 def build_stego_model(scale=2, coupling="enhanced", blocks=8, subnet="dense", gc=32,
-                      multiscale_depth=0, split_ratio=0.5) -> StegoNetwork:
+                      multiscale_depth=0, split_ratio=0.5, architecture="joint") -> StegoNetwork:
     """The stego network from the config's architecture keywords (irn.config arch()); there
-    is no multiscale variant (depth must be 0, split_ratio is not used)."""
+    is no multiscale or levels variant (depth must be 0, split_ratio is not used)."""
     from irn.model import check_architecture
-    check_architecture(scale, coupling, blocks, subnet, gc, multiscale_depth, split_ratio)
+    check_architecture(scale, coupling, blocks, subnet, gc, multiscale_depth, split_ratio,
+                       architecture)
     if multiscale_depth:
         raise ValueError("task=stego has no multiscale variant: multiscale_depth must be 0")
+    if architecture != "joint":
+        raise ValueError("task=stego has no levels variant: architecture must be joint")
     return StegoNetwork(scale, coupling, blocks, subnet, gc)
 
 

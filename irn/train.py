@@ -20,7 +20,7 @@ import torch
 
 from irn.checkpoint import atomic_save, FORMAT
 from irn.config import Config, from_dict
-from irn.data import train_loader, val_images
+from irn.data import load_images, load_named_images, shrink, train_loader, val_images
 from irn.device import pick_device, sync
 from irn.evaluate import evaluate_images, mean_metrics
 from irn.layout import in_layout, layout_name, resolve_channels_last
@@ -44,8 +44,12 @@ def lr_factor(cfg: Config, step: int) -> float:
 
 
 def validation_set(cfg: Config, images=None, names=None):
-    """The validation set of a config (val_max_size crop, val_tile tiles); `images`/`names`:
-    already decoded by the caller (irn.data.load_named_images)."""
+    """The validation set of a config (val_max_size crop, val_tile tiles; at 1/downsample);
+    `images`/`names`: already decoded by the caller (irn.data.load_named_images)."""
+    if cfg.downsample > 1:
+        if images is None:
+            names, images = load_named_images(cfg.data, "val")
+        images = shrink(images, cfg.downsample)
     return val_images(cfg.data, cfg.scale, cfg.val_max_size or None, images=images,
                       names=names, tile=cfg.val_tile)
 
@@ -75,6 +79,9 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp == "fp16"
                                            and self.device.type == "cuda")
         self.step = 0
+        if cfg.downsample > 1:  # irn/levels.py: a level trains on the photos at 1/2^(k-1)
+            train_images = shrink(load_images(cfg.data, "train") if train_images is None
+                                  else train_images, cfg.downsample)
         self.train_images = train_images
         self.val_set = val_set
         self.net = torch.compile(self.model) if cfg.compile else self.model

@@ -164,6 +164,7 @@ class Tracker:
         self.offline_since: float | None = None
         self.next_probe = 0.0
         self.ids: dict[str, str] = {}  # pending id -> MLflow run id, once replayed
+        self.reopened: dict[str, str | None] = {}  # run id -> its status before a --resume
         if self.outbox:  # bounded waits: a server that never answers costs one call's retries
             for key, value in SERVER_CLIENT_ENV.items():
                 os.environ.setdefault(key, value)
@@ -339,6 +340,10 @@ class Tracker:
             return default
 
     def reopen(self, run_id: str) -> None:
+        """RUNNING again (a --resume); `reopened[run_id]` keeps the status it had."""
+        if not run_id.startswith(PENDING):
+            self.reopened[run_id] = self._read(
+                lambda: self.client.get_run(run_id).info.status, None)
         self.set_status(run_id, "RUNNING")
 
     def set_status(self, run_id: str, status: str) -> None:

@@ -212,13 +212,17 @@ def plan_sweep(args) -> SweepPlan:
     if first_seeds(tune_cfg["seeds"]) > 1 and tune_cfg["searcher"] != "grid":
         raise UsageError(f"--seeds {tune_cfg['seeds']} needs the grid searcher (a "
                          f"{tune_cfg['searcher']} search samples each configuration once)")
-    return SweepPlan(
+    plan = SweepPlan(
         space=space.path, space_obj=space, budget=budget, base=base, tune=tune_cfg,
         study=stem, experiment=args.experiment,
         tracking_uri=args.tracking_uri or default_tracking_uri(),
         max_concurrent=args.max_concurrent, max_failures=args.max_failures,
         total_trials=space.grid_size * tune_cfg["num_samples"] * first_seeds(tune_cfg["seeds"]),
         default_reference=default_reference(space), overridden=overridden, exp_root=root)
+    from bench.sweep.levels import check_plan, level_points
+    if level_points(plan):
+        check_plan(plan)
+    return plan
 
 
 def check_memory_floor(built: list, space) -> None:
@@ -426,6 +430,11 @@ def load_data(plan: SweepPlan):
     train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
     if train is not None:
         check_patch_fits([im.shape[:2] for im in train], max(_patch_sizes(plan)))
+        from bench.sweep.levels import deepest_shrink
+        shrink = deepest_shrink(plan)  # a level trains on the photos at 1/2^(k-1)
+        if shrink > 1:
+            check_patch_fits([(h // shrink, w // shrink) for h, w, _ in (im.shape for im in train)],
+                             max(_patch_sizes(plan)))
     val = load_named_images(cfg.data, "val")
     # every scale and crop the space may run with: the smallest evaluated size decides
     for fixed in _val_settings(plan):
@@ -456,15 +465,16 @@ def _val_settings(plan: SweepPlan) -> list[dict]:
     return [{**own, **dict(zip(axes, combo))} for combo in itertools.product(*axes.values())]
 
 
-def build_trainable(plan: SweepPlan, resources: dict, data):
-    """The trainable with the decoded data shared through the object store."""
+def build_trainable(plan: SweepPlan, resources: dict, data, levels: dict | None = None):
+    """The trainable with the decoded data shared through the object store; `levels`: what
+    a levels cascade's trial composes (bench/sweep/levels.py)."""
     from ray import tune
 
     from bench.sweep.trainable import train_trial
     train, val = data
     wrapped = tune.with_parameters(train_trial, base=plan.base, metric=plan.tune["metric"],
                                    threads=max(1, int(resources["cpu"])), train_images=train,
-                                   val_raw=val)
+                                   val_raw=val, levels=levels)
     return tune.with_resources(wrapped, resources)
 
 
@@ -591,12 +601,22 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
                 return summarize(dataclasses.replace(plan, total_trials=total), results,
                                  tracker, log, slots, start)
             try:
+                levels = run_levels_first(plan, trainable, hooks, console, resources, data)
+                if levels is not None:
+                    if levels["interrupted"]:
+                        return _interrupted_in_levels(plan, tracker, args)
+                    trainable = levels["trainable"]
                 results = build_tuner(plan, trainable, hooks).fit()
                 if plan.tune["seeds"] == "auto":  # bench/sweep/rounds.py
                     summary = run_rounds(plan, trainable, hooks, log, summarize_all, results,
                                          console)
                 else:
                     summary = summarize_all(results)
+            except UsageError:  # refused (e.g. a level's checkpoint is gone): the parent
+                before = tracker.reopened.get(plan.parent_run_id)  # keeps the status it had
+                if before:
+                    tracker.set_status(plan.parent_run_id, before)
+                raise
             except BaseException:
                 tracker.set_status(plan.parent_run_id, "FAILED")
                 raise
@@ -609,6 +629,8 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
             _drop_unused(locals().get("plan"))
             return fail(e)
         raise
+    if levels is not None:
+        summary["levels"] = levels["rows"]
     summary["group_table"] = group_table.stored(summary)
     interrupted = summary["interrupted"]
     log.close()
@@ -650,6 +672,27 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
               file=sys.stderr)
         return INTERRUPTED
     return 0
+
+
+def run_levels_first(plan: SweepPlan, trainable, hooks, console, resources, data):
+    """A sweep with levels cascades trains their levels first (bench/sweep/levels.py):
+    None without any; else {"rows", "interrupted", "trainable" (composing them)}."""
+    from bench.sweep.levels import level_map, level_points, level_rows, run_levels, unfinished
+    if not level_points(plan):
+        return None
+    results = run_levels(plan, trainable, hooks, console)
+    rows = level_rows(plan, results)
+    if unfinished(rows):
+        return {"rows": rows, "interrupted": True, "trainable": None}
+    return {"rows": rows, "interrupted": False,
+            "trainable": build_trainable(plan, resources, data, levels=level_map(results))}
+
+
+def _interrupted_in_levels(plan: SweepPlan, tracker, args) -> int:
+    tracker.set_status(plan.parent_run_id, "KILLED")
+    print(f"interrupted while the levels trained: continue with python -m bench.sweep "
+          f"{args.space} --resume", file=sys.stderr)
+    return INTERRUPTED
 
 
 def overhead_line(summary: dict) -> str:

@@ -92,8 +92,9 @@ def trial_identity(base: dict, trial_config_: dict, searched: list[str]) -> dict
     """The group, label, replicate and seed of a trial (bench/sweep/replicates.py)."""
     cfg, replicate = trial_config(base, trial_config_)
     label = group_label(trial_config_, searched)
+    level = f"|level{cfg.level}" if cfg.level else ""  # bench/sweep/levels.py
     return {"cfg": cfg, "group": group_id(cfg, replicate), "label": label,
-            "replicate": replicate, "seed": cfg.seed, "name": f"{label}|s{cfg.seed}"}
+            "replicate": replicate, "seed": cfg.seed, "name": f"{label}|s{cfg.seed}{level}"}
 
 
 def describe_trial(who: dict) -> str:
@@ -125,7 +126,9 @@ class SweepLog(tune.Callback):
             who = trial_identity(self.base, trial.config, self.searched)
             run_id, created = self.tracker.trial_run(self.parent_id, trial.trial_id, who["name"], {
                 schema.GROUP: who["group"], schema.GROUP_LABEL: who["label"],
-                "irn.replicate": who["replicate"], "irn.seed": who["seed"]})
+                "irn.replicate": who["replicate"], "irn.seed": who["seed"],
+                **({schema.ROLE: schema.ROLE_LEVEL, "irn.level": who["cfg"].level}
+                   if who["cfg"].level else {})})
             trial_log = self.trials[trial.trial_id] = TrialLog(run_id, -1)
             if created:
                 self.tracker.log_params(run_id, config_params(who["cfg"].to_dict()))
@@ -225,9 +228,10 @@ class Progress(tune.Callback):
         # secret_floor_psnr_y); nothing when the trial does not report it
         label = "bicubic" if name == f"bicubic_{self.metric}" else name
         beside = f" ({label} {result[name]:.4g})" if name in result else ""
+        loss = f", loss {result['loss/total']:.4g}" if "loss/total" in result else \
+            " (composed levels: no training here)" if "levels/train_wall_sum_s" in result else ""
         self.console.print(f"  {trial.trial_id} step {result.get('step')}: {self.metric} "
-                           f"{value:.4g}{beside}, loss "
-                           f"{result.get('loss/total', float('nan')):.4g}")
+                           f"{value:.4g}{beside}{loss}")
 
     def on_trial_complete(self, trial, **info):
         error = trial.last_result.get("error")

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from bench.sweep import group_table
+from bench.sweep.levels import cost_markdown
 from bench.sweep.restat import restat
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def section(name: str, meta: dict, summary: dict) -> list[str]:
     for key in ("learning", "fidelity"):
         if (s.get(key) or {}).get("sentence"):
             lines += [f"*{key}:* {group_table.md(s[key]['sentence'])}", ""]
-    return lines
+    return lines + cost_markdown(s)
 
 
 def render() -> str:

@@ -105,6 +105,9 @@ def main(argv=None) -> int:
         check_json_target(args.json)
         check_output_target(args.save, "--save")
         cfg = from_dict(parse_set(args.sets), budget=args.budget)
+        if cfg.level:  # one level of a levels cascade, alone (irn/levels.py)
+            from irn.levels import level_config
+            cfg = level_config(cfg)
     except (ConfigError, UsageError) as exc:
         return fail(exc)
     tracking = None

@@ -26,8 +26,12 @@ from ray import tune
 from bench.sweep.replicates import trial_config
 from bench.common.telemetry import Telemetry, system_metrics
 from bench.sweep.trial_profile import PROFILE_DIR, TrialProfiler, copy_profile
+from bench.sweep.levels import key_of
 from irn.crops import save_crops, visual_crops
+from irn.levels import compose, level_weights_of, level_config
 from irn.objective import NonFiniteLossError
+from irn.evaluate import mean_metrics
+from irn.layout import layout_name
 from irn.train import Trainer, validation_set
 
 STATE = "trainer.pt"
@@ -36,14 +40,21 @@ CROPS_DIR = "crops"
 
 
 def train_trial(config: dict, *, base: dict, metric: str, threads: int,
-                train_images=None, val_raw=None) -> None:
+                train_images=None, val_raw=None, levels=None) -> None:
     """`config`: the searched keys of this trial (and its replicate index); `base`: defaults +
     budget + fixed values; `train_images` / `val_raw` ((names, images)): decoded once by the
-    driver, shared through the object store."""
+    driver, shared through the object store. A levels cascade (bench/sweep/levels.py): a
+    `level` trial trains that level alone; the cascade's own trial composes the levels
+    `levels` (bench.sweep.levels.level_map) names and evaluates them."""
     start = time.perf_counter()
     torch.set_num_threads(max(1, threads))
     cfg, _ = trial_config(base, config)
     names, images = val_raw if val_raw is not None else (None, None)
+    if cfg.level:
+        cfg = level_config(cfg)
+    elif cfg.architecture == "levels":
+        return compose_trial(cfg, config, levels or {}, metric, start,
+                             validation_set(cfg, images=images, names=names))
     val_set = validation_set(cfg, images=images, names=names)
     images = train_images if cfg.loader == "memory" else None
     wall0 = 0.0
@@ -88,6 +99,45 @@ def train_trial(config: dict, *, base: dict, metric: str, threads: int,
         telemetry.stop()
         if profiler:
             profiler.stop()
+
+
+def compose_trial(cfg, config: dict, levels: dict, metric: str, start: float, val_set) -> None:
+    """A levels cascade's trial: compose its trained levels, evaluate the cascade once (at
+    step `steps`: the levels trained steps in all with level_steps=split), report it with a
+    checkpoint and crops like a trained trial. Its wall time is the longest level's (they
+    ran in parallel) plus this evaluation; `levels/train_wall_sum_s` is their sum."""
+    node = _node_id()
+    entry = levels.get(key_of(config))
+    missing = [k for k, path in sorted((entry or {}).get("checkpoints", {}).items()) if not path]
+    if entry is None or missing:
+        why = "; ".join(f"level {k}: {entry['errors'].get(k) or 'no checkpoint'}"
+                        for k in missing) if entry else "its levels were not trained"
+        tune.report({"step": 0, metric: float("nan"), "error": f"cannot compose: {why}",
+                     "time/wall": time.perf_counter() - start, "node_id": node})
+        return
+    paths = [entry["checkpoints"][k] for k in sorted(entry["checkpoints"])]
+    trainer = Trainer(cfg, val_set=val_set)
+    trainer.model.load_state_dict(compose(cfg, [level_weights_of(p) for p in paths]).state_dict())
+    trainer.step = cfg.steps
+    eval_start = time.perf_counter()
+    rows = trainer.evaluate_images()
+    walls = [w for w in entry["walls"].values() if w is not None]
+    wall = max(walls, default=0.0) + time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as d:
+        trainer.save(os.path.join(d, STATE))
+        with open(os.path.join(d, WALL), "w", encoding="utf-8") as f:
+            json.dump({"wall": wall, "step": trainer.step}, f)
+        trainer.model.eval()
+        save_crops(visual_crops(trainer.model, val_set, cfg, device=trainer.device),
+                   os.path.join(d, CROPS_DIR))
+        tune.report({"step": trainer.step, **mean_metrics(rows), "per_image": json.dumps(rows),
+                     "loss_trace": "[]", "time/eval": time.perf_counter() - eval_start,
+                     "model/params": trainer.params, "precision": trainer.precision,
+                     "layout": layout_name(trainer.channels_last),
+                     "levels/train_wall_max_s": max(walls, default=0.0),
+                     "levels/train_wall_sum_s": sum(walls),
+                     "time/wall": wall, "node_id": node},
+                    checkpoint=tune.Checkpoint.from_directory(d))
 
 
 def _node_id() -> str:

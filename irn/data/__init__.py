@@ -29,8 +29,8 @@ random flip / 90-degree rotation (8 variants).
 from irn.data.samples import TrainPatches, train_dataset, train_loader, val_images
 from irn.data.sources import (EMBEDDED_TRAIN, EMBEDDED_VAL, DataError, DataWarning, cache_dir,
                               image_files, load_images, load_named_images, read_image,
-                              to_rgb)
+                              shrink, to_rgb)
 
 __all__ = ["DataError", "DataWarning", "EMBEDDED_TRAIN", "EMBEDDED_VAL", "TrainPatches",
-           "cache_dir", "image_files", "load_images", "load_named_images", "read_image", "to_rgb", "train_dataset",
+           "cache_dir", "image_files", "load_images", "load_named_images", "read_image", "shrink", "to_rgb", "train_dataset",
            "train_loader", "val_images"]

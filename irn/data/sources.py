@@ -228,3 +228,24 @@ def image_files(data: str | Path = "embedded", split: str = "train",
     sizes = [_header_size(p) for p in paths]
     good = _readable(folder, paths, sizes)
     return [p for p, _ in good], [s for _, s in good]
+
+
+def shrink(images, factor: int) -> list[np.ndarray]:
+    """Each H x W x 3 uint8 image at 1/factor (config `downsample`, irn/levels.py): cropped to
+    a multiple of `factor`, MATLAB bicubic (irn.imresize, antialiased), rounded to uint8 like
+    a photo saved at that size. One image is converted at a time."""
+    if factor == 1:
+        return list(images)
+    import torch
+
+    from irn.imresize import imresize
+    out = []
+    for img in images:
+        h, w = img.shape[0] - img.shape[0] % factor, img.shape[1] - img.shape[1] % factor
+        if not h or not w:
+            raise DataError(f"an image of {img.shape[1]}x{img.shape[0]} px is smaller than "
+                            f"downsample {factor}")
+        x = torch.from_numpy(np.ascontiguousarray(img[:h, :w])).permute(2, 0, 1).float() / 255
+        y = imresize(x, 1 / factor).clamp(0, 1).mul(255).round().to(torch.uint8)
+        out.append(y.permute(1, 2, 0).numpy())
+    return out
