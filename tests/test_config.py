@@ -98,7 +98,7 @@ def test_replace_validates():
     with pytest.raises(ConfigError):
         cfg.replace(scale=5)
     assert keys() == list(Config().to_dict())  # the order errors and MLflow params use
-    assert keys()[:7] == list(Config().arch())  # the model's keys first, build_model's order
+    assert keys()[:8] == list(Config().arch())  # the model's keys first, build_model's order
     assert all(set(preset) <= set(keys()) for preset in BUDGETS.values())
 
 
@@ -107,7 +107,7 @@ def test_model_and_data_defaults_are_the_configs():
     assert Config().arch() == model_defaults
     assert Config(scale=4, blocks=2).arch() == {**model_defaults, "scale": 4, "blocks": 2}
     assert list(model_defaults) == ["scale", "coupling", "blocks", "subnet", "gc",
-                                    "multiscale_depth", "split_ratio"]
+                                    "multiscale_depth", "split_ratio", "architecture"]
     for fn in (train_loader, val_images):
         for name, p in inspect.signature(fn).parameters.items():
             if name in keys():

@@ -77,13 +77,7 @@ def train_trial(config: dict, *, base: dict, metric: str, threads: int,
         for report in trainer.run(on_step=profiler.step if profiler else None):
             wall = wall0 + time.perf_counter() - start
             with tempfile.TemporaryDirectory() as d:
-                trainer.save(os.path.join(d, STATE))
-                with open(os.path.join(d, WALL), "w", encoding="utf-8") as f:
-                    json.dump({"wall": wall, "step": trainer.step}, f)
-                trainer.model.eval()
-                save_crops(visual_crops(trainer.model, val_set, cfg, device=trainer.device),
-                           os.path.join(d, CROPS_DIR))
-                trainer.model.train()
+                _checkpoint(d, trainer, wall, val_set)
                 copy_profile(profile_dir, os.path.join(d, PROFILE_DIR))
                 # per_image as JSON text: Tune's loggers skip strings (a list would become
                 # a TensorBoard histogram attempt and a CSV column)
@@ -124,12 +118,7 @@ def compose_trial(cfg, config: dict, levels: dict, metric: str, start: float, va
     walls = [w for w in entry["walls"].values() if w is not None]
     wall = max(walls, default=0.0) + time.perf_counter() - start
     with tempfile.TemporaryDirectory() as d:
-        trainer.save(os.path.join(d, STATE))
-        with open(os.path.join(d, WALL), "w", encoding="utf-8") as f:
-            json.dump({"wall": wall, "step": trainer.step}, f)
-        trainer.model.eval()
-        save_crops(visual_crops(trainer.model, val_set, cfg, device=trainer.device),
-                   os.path.join(d, CROPS_DIR))
+        _checkpoint(d, trainer, wall, val_set)
         tune.report({"step": trainer.step, **mean_metrics(rows), "per_image": json.dumps(rows),
                      "loss_trace": "[]", "time/eval": time.perf_counter() - eval_start,
                      "model/params": trainer.params, "precision": trainer.precision,
@@ -138,6 +127,18 @@ def compose_trial(cfg, config: dict, levels: dict, metric: str, start: float, va
                      "levels/train_wall_sum_s": sum(walls),
                      "time/wall": wall, "node_id": node},
                     checkpoint=tune.Checkpoint.from_directory(d))
+
+
+def _checkpoint(d: str, trainer, wall: float, val_set) -> None:
+    """A report's checkpoint folder: the exact trainer state, the wall time so far and the
+    current model's visual crops."""
+    trainer.save(os.path.join(d, STATE))
+    with open(os.path.join(d, WALL), "w", encoding="utf-8") as f:
+        json.dump({"wall": wall, "step": trainer.step}, f)
+    trainer.model.eval()
+    save_crops(visual_crops(trainer.model, val_set, trainer.cfg, device=trainer.device),
+               os.path.join(d, CROPS_DIR))
+    trainer.model.train()
 
 
 def _node_id() -> str:
