@@ -9,8 +9,9 @@ cascade trials plus 4 level trials.
 
 `--set scale=8` asks at x8 (three levels). `--set level_steps=each` gives every level the
 full budget: equal wall time when the levels train side by side on 2 workers. `--set
-patch_size=96 --set batch_size=1` trains on larger patches with the same pixels per step
-(48 px x 4); irn/memory.py's modes keep even 768-px patches within 3 GB.
+patch_size=192 --set batch_size=1 --set steps=30` trains on 192-px patches with the pixels
+the 48-px budget sees (48 x 48 x 4 x 120 = 192 x 192 x 1 x 30), compared with the 48-px sweep
+by `bench.versus`; irn/memory.py's modes keep even 768-px patches within 3 GB.
 """
 from ray import tune
 
