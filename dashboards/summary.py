@@ -10,6 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def _given(cls, d: dict | None) -> dict:
+    """The fields of dataclass `cls` that `d` has (not None); the rest keep their defaults
+    (a summary from before a field was written)."""
+    d = d or {}
+    return {k: d[k] for k in cls.__dataclass_fields__ if d.get(k) is not None}
+
+
 def _pair(ci) -> tuple[float, float] | None:
     return (float(ci[0]), float(ci[1])) if ci else None
 
@@ -110,11 +117,7 @@ class Comparison:
 
     @classmethod
     def of(cls, d: dict | None) -> Comparison:
-        d = d or {}
-        return cls(metric=d.get("metric") or "psnr_y", reference=d.get("reference"),
-                   best=d.get("best"), margin=d.get("margin"), sentence=d.get("sentence", ""),
-                   confidence=d.get("confidence"), correction=d.get("correction"),
-                   family=d.get("family"))
+        return cls(**_given(cls, d))
 
 
 @dataclass(frozen=True)
@@ -138,8 +141,7 @@ class Overhead:
 
     @classmethod
     def of(cls, d: dict | None) -> Overhead:
-        d = d or {}
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if d.get(k) is not None})
+        return cls(**_given(cls, d))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,11 @@ def load_model(path, scale: int | None = None, task: str = "rescale"):
     """A model from our format or an official IRN checkpoint. `scale` is required for
     official files and checked against ours. `task`: the kind of model the caller can use
     (rescale: irn.model's; stego: irn.stego's); a file of the other kind is refused."""
-    obj = load_torch_file(path)
+    return model_from(load_torch_file(path), path, scale, task)
+
+
+def model_from(obj, path, scale: int | None = None, task: str = "rescale"):
+    """load_model for a file already read (irn.official.load_torch_file): `obj`, from `path`."""
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         arch = checked_arch(obj, path)
         if scale is not None and arch["scale"] != scale:

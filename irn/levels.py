@@ -81,14 +81,15 @@ def level_weights_of(path) -> dict:
 def compose_files(paths: list[str]):
     """(cascade config, model) from level checkpoints in level order; each must be a x2
     network trained on the photos at 1/2^(k-1) of the first's (bench.train's own format)."""
-    from irn.checkpoint import load_model
+    from irn.checkpoint import model_from
     from irn.official import CheckpointError, load_torch_file
     if len(paths) not in (2, 3):
         raise ConfigError(f"a cascade has 2 (x4) or 3 (x8) levels; got {len(paths)} file(s)")
     models, configs = [], []
     for k, path in enumerate(paths, 1):
-        models.append(load_model(path))
-        configs.append(from_dict((load_torch_file(path).get("config") or {})))
+        obj = load_torch_file(path)  # read once: the weights and the config it trained with
+        models.append(model_from(obj, path))
+        configs.append(from_dict(obj.get("config") or {}))
         if models[-1].scale != 2 or models[-1].architecture != "joint":
             raise CheckpointError(f"{path} is not a x2 level (x{models[-1].scale}, "
                                   f"{models[-1].architecture})")

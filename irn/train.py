@@ -183,6 +183,16 @@ class Trainer:
         return [{"image": r.pop("image"), "seed": self.cfg.seed, "step": self.step, **r}
                 for r in rows]
 
+    def evaluation_report(self) -> dict:
+        """The evaluation part of a report (run's, and a composed levels cascade's): the mean
+        metrics, the per-image rows, the evaluation's time, and what ran (parameters,
+        precision, layout)."""
+        start = time.perf_counter()
+        rows = self.evaluate_images()
+        return {"model/params": self.params, "precision": self.precision,
+                "layout": layout_name(self.channels_last), **mean_metrics(rows),
+                "time/eval": time.perf_counter() - start, "per_image": rows}
+
     def evaluate(self) -> dict:
         """The mean metrics over the validation set."""
         return mean_metrics(self.evaluate_images())
@@ -224,13 +234,7 @@ class Trainer:
                           "time/data": t_data / n, "time/compute": t_compute / n,
                           "data_fraction": t_data / (t_data + t_compute),
                           "time/train_wall": time.perf_counter() - start,
-                          "model/params": self.params, "precision": self.precision,
-                          "layout": layout_name(self.channels_last)}
-                eval_start = time.perf_counter()
-                rows = self.evaluate_images()
-                report.update(mean_metrics(rows))
-                report["time/eval"] = time.perf_counter() - eval_start
-                report["per_image"] = rows
+                          **self.evaluation_report()}
                 t_data, t_compute, n, trace = 0.0, 0.0, 0, []
                 yield report
 

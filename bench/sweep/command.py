@@ -429,12 +429,10 @@ def load_data(plan: SweepPlan):
     cfg = from_dict(plan.base)
     train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
     if train is not None:
-        check_patch_fits([im.shape[:2] for im in train], max(_patch_sizes(plan)))
         from bench.sweep.levels import deepest_shrink
-        shrink = deepest_shrink(plan)  # a level trains on the photos at 1/2^(k-1)
-        if shrink > 1:
-            check_patch_fits([(h // shrink, w // shrink) for h, w, _ in (im.shape for im in train)],
-                             max(_patch_sizes(plan)))
+        shrink = deepest_shrink(plan)  # 1, or the deepest level's: the photos at 1/2^(k-1)
+        check_patch_fits([(im.shape[0] // shrink, im.shape[1] // shrink) for im in train],
+                         max(_patch_sizes(plan)))
     val = load_named_images(cfg.data, "val")
     # every scale and crop the space may run with: the smallest evaluated size decides
     for fixed in _val_settings(plan):

@@ -157,17 +157,17 @@ def md(text: str) -> str:
     return "".join("\\" + c if c in "\\|*_`" else c for c in str(text))
 
 
-def _markdown_table(header: list[str], body: list[list[str]]) -> list[str]:
+def markdown_table(header: list[str], body: list[list[str]]) -> list[str]:
     return (["| " + " | ".join(md(h) for h in header) + " |", "|" + "---|" * len(header)]
             + ["| " + " | ".join(md(c) for c in r) + " |" for r in body])
 
 
 def markdown(summary: dict) -> str:
     header, body = rows(summary)
-    lines = [f"**{md(summary['comparison']['sentence'])}**", ""] + _markdown_table(header, body)
+    lines = [f"**{md(summary['comparison']['sentence'])}**", ""] + markdown_table(header, body)
     also_header, also_body = also_rows(summary)
     if also_body:
-        lines += ["", f"*{md(ALSO_TITLE)}*", ""] + _markdown_table(also_header, also_body)
+        lines += ["", f"*{md(ALSO_TITLE)}*", ""] + markdown_table(also_header, also_body)
     lines += ["", md("Group columns: mean [95% CI] over seeds x images. The versus columns: "
                      + family_line(summary) + " (bench/STATISTICS.md).")]
     return "\n".join(lines) + "\n"

@@ -24,6 +24,7 @@ import json
 import os
 
 from bench.common.cli import UsageError, write_json_atomic
+from bench.sweep.group_table import markdown_table, md
 from bench.sweep.replicates import REPLICATE, trial_dirname
 from irn.config import from_dict
 from irn.levels import n_levels
@@ -122,6 +123,7 @@ def level_map(results) -> dict:
     """key_of(cascade trial) -> {"checkpoints": [path per level or None], "walls": [...],
     "errors": [...]}: what each cascade trial composes. A finished level whose checkpoint
     folder is gone is refused (UsageError)."""
+    from bench.sweep.log import result_error  # imports Ray: called once Ray runs
     out = {}
     for result in results:
         config = dict(result.config or {})
@@ -130,8 +132,7 @@ def level_map(results) -> dict:
             continue
         entry = out.setdefault(key_of(config), {"checkpoints": {}, "walls": {}, "errors": {}})
         m = result.metrics or {}
-        error = m.get("error") or (str(result.error).strip().splitlines()[-1]
-                                   if result.error is not None else None)
+        error = result_error(result)
         path = os.path.join(result.checkpoint.path, STATE) if result.checkpoint else None
         if not error and path and not os.path.isfile(path):
             raise UsageError(f"level {k} checkpoint missing: {path} (its trial finished; "
@@ -157,6 +158,7 @@ def _values(point: dict) -> dict:
 def level_rows(plan, results) -> list[dict]:
     """One row per level trial, for the summary (`levels`): its cascade's label, replicate,
     level, status, steps, wall time and x2 psnr_y on the photos at 1/2^(k-1)."""
+    from bench.sweep.log import result_error
     from bench.sweep.replicates import group_label
     from irn.levels import level_config
     rows = []
@@ -165,8 +167,7 @@ def level_rows(plan, results) -> list[dict]:
         m = result.metrics or {}
         cfg = from_dict({**plan.base, **plan.space_obj.fixed(), **_values(config)})
         planned = level_config(cfg, int(config[LEVEL])).steps
-        error = m.get("error") or (str(result.error).strip().splitlines()[-1]
-                                   if result.error is not None else None)
+        error = result_error(result)
         status = "FAILED" if error else (
             "FINISHED" if (m.get("step") or 0) >= planned else "UNFINISHED")
         rows.append({"label": group_label(config, plan.space_obj.searched),
@@ -183,28 +184,13 @@ def unfinished(rows: list[dict]) -> bool:
 
 def cost_markdown(summary: dict) -> list[str]:
     """What each group's network cost, for RESULTS.md (bench.results) when the sweep has
-    cascades: parameters, mean wall time per trial, and a cascade's levels (mean summed and
-    longest level wall time, each level's mean x2 psnr_y on the photos at 1/2^(k-1))."""
+    cascades: the report's cost rows (dashboards.levels.cost_rows) as a markdown table."""
     if not summary.get("levels"):
         return []
-    from statistics import mean
-    out = ["*cost:* per group, means over its seeds; a cascade's trial time is its longest "
-           "level plus its evaluation (the levels trained side by side), and each level's "
-           "psnr\\_y is its own x2 round trip on the photos at 1/2^(k-1)", "",
-           "| group | parameters | wall per trial (s) | levels: summed wall (s) | "
-           "levels: x2 psnr\\_y per level (dB) |", "|---|---|---|---|---|"]
-    labels = list(dict.fromkeys(t["label"] for t in summary["trials"]))
-    for label in labels:
-        trials = [t for t in summary["trials"] if t["label"] == label
-                  and t["status"] == "FINISHED"]
-        if not trials:
-            continue
-        params = trials[0]["metrics"].get("model/params")
-        sums = [t["metrics"]["levels/train_wall_sum_s"] for t in trials
-                if "levels/train_wall_sum_s" in t["metrics"]]
-        rows = [r for r in summary["levels"] if r["label"] == label and r.get("psnr_y")]
-        per_level = ", ".join(f"{k}: {mean(r['psnr_y'] for r in rows if r['level'] == k):.2f}"
-                              for k in sorted({r["level"] for r in rows}))
-        out.append(f"| {label} | {params:,.0f} | {mean(t['time_wall_s'] for t in trials):.0f} | "
-                   f"{f'{mean(sums):.0f}' if sums else ''} | {per_level} |")
-    return out + [""]
+    from dashboards.levels import cost_rows
+    rows = cost_rows(summary)
+    return ["*cost:* " + md("per group, means over its seeds; a cascade's trial time is its "
+                            "longest level plus its evaluation (the levels trained side by "
+                            "side), and each level's psnr_y is its own x2 round trip on the "
+                            "photos at 1/2^(k-1)"), "",
+            *markdown_table(list(rows[0]), [list(r.values()) for r in rows]), ""]

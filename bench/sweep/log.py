@@ -88,6 +88,14 @@ def per_image_rows(result: dict) -> list[dict]:
     return json.loads(rows) if isinstance(rows, str) else list(rows)
 
 
+def result_error(result) -> str | None:
+    """Why a Tune result failed, in one line (None: it did not): the exception's last line,
+    else the `error` a trial reported (a diverged one)."""
+    if result.error is not None:
+        return one_line(str(result.error).strip().splitlines()[-1])
+    return (result.metrics or {}).get("error")
+
+
 def trial_identity(base: dict, trial_config_: dict, searched: list[str]) -> dict:
     """The group, label, replicate and seed of a trial (bench/sweep/replicates.py)."""
     cfg, replicate = trial_config(base, trial_config_)
@@ -292,9 +300,7 @@ def summarize(plan, results, tracker: Tracker, log: SweepLog, slots: int,
         # keys make the Config too (a space fixing scale=8 searches depths scale 2 refuses)
         who = trial_identity(plan.base, {**plan.space_obj.fixed(), **config, **given},
                              searched)
-        error = m.get("error")
-        if result.error is not None:
-            error = one_line(str(result.error).strip().splitlines()[-1])
+        error = result_error(result)
         run = runs.get(trial_id)
         status = "FAILED" if error else _status(run, tune_trials.get(trial_id), m,
                                                 who["cfg"].steps)

@@ -30,8 +30,6 @@ from bench.sweep.levels import key_of
 from irn.crops import save_crops, visual_crops
 from irn.levels import compose, level_weights_of, level_config
 from irn.objective import NonFiniteLossError
-from irn.evaluate import mean_metrics
-from irn.layout import layout_name
 from irn.train import Trainer, validation_set
 
 STATE = "trainer.pt"
@@ -51,11 +49,10 @@ def train_trial(config: dict, *, base: dict, metric: str, threads: int,
     cfg, _ = trial_config(base, config)
     names, images = val_raw if val_raw is not None else (None, None)
     if cfg.level:
-        cfg = level_config(cfg)
-    elif cfg.architecture == "levels":
-        return compose_trial(cfg, config, levels or {}, metric, start,
-                             validation_set(cfg, images=images, names=names))
+        cfg = level_config(cfg)  # a joint x2 network on the shrunk photos
     val_set = validation_set(cfg, images=images, names=names)
+    if cfg.architecture == "levels":
+        return compose_trial(cfg, config, levels or {}, metric, start, val_set)
     images = train_images if cfg.loader == "memory" else None
     wall0 = 0.0
     profile_dir = os.path.join(os.getcwd(), PROFILE_DIR)  # trials run in their own folder
@@ -113,16 +110,13 @@ def compose_trial(cfg, config: dict, levels: dict, metric: str, start: float, va
     trainer = Trainer(cfg, val_set=val_set)
     trainer.model.load_state_dict(compose(cfg, [level_weights_of(p) for p in paths]).state_dict())
     trainer.step = cfg.steps
-    eval_start = time.perf_counter()
-    rows = trainer.evaluate_images()
+    report = trainer.evaluation_report()
     walls = [w for w in entry["walls"].values() if w is not None]
     wall = max(walls, default=0.0) + time.perf_counter() - start
     with tempfile.TemporaryDirectory() as d:
         _checkpoint(d, trainer, wall, val_set)
-        tune.report({"step": trainer.step, **mean_metrics(rows), "per_image": json.dumps(rows),
-                     "loss_trace": "[]", "time/eval": time.perf_counter() - eval_start,
-                     "model/params": trainer.params, "precision": trainer.precision,
-                     "layout": layout_name(trainer.channels_last),
+        tune.report({"step": trainer.step, **report,
+                     "per_image": json.dumps(report["per_image"]), "loss_trace": "[]",
                      "levels/train_wall_max_s": max(walls, default=0.0),
                      "levels/train_wall_sum_s": sum(walls),
                      "time/wall": wall, "node_id": node},
