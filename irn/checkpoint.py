@@ -49,6 +49,9 @@ def model_from(obj, path, scale: int | None = None, task: str = "rescale"):
         if task == "stego":
             from irn.stego import build_stego_model
             model = build_stego_model(**arch)
+        elif task in ("predict", "interpolate"):  # irn/video/frames.py
+            from irn.video.frames import build_frame_model
+            model = build_frame_model(**arch)
         else:
             model = build_model(**arch)
         sd = read_state_dict(obj["model"])

@@ -36,8 +36,8 @@ def visual_crops(model, val_set, cfg: Config, size: int = 128, device="cpu",
     size for side-by-side viewing), bicubic_up (bicubic down + bicubic up: the baseline the
     gain is measured against) and recon (the model's reconstruction, z as in evaluation).
     The model runs on the crop plus a margin of context, so its border does not show.
-    task=stego: none (no LR, no reconstruction: {})."""
-    if cfg.task == "stego":
+    task=stego and the frame tasks: none (no LR, no reconstruction: {})."""
+    if cfg.task != "rescale":
         return {}
     whole = getattr(val_set, "whole", None) or val_set
     s = cfg.scale

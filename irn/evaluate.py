@@ -22,6 +22,8 @@ from irn.metrics import psnr_y
 from irn.quantization import quantize
 from irn.stego import next_image_targets
 from irn.stego_eval import StegoViews
+from irn.video.study import FRAME_TASKS
+from irn.video.frames_eval import frame_rows
 
 
 def upscale_draws(model, lr, cfg: Config, seed: int, draws: int | None = None):
@@ -118,6 +120,8 @@ def evaluate_images(model, val_set, cfg: Config, device="cpu") -> list[dict]:
     against the next image's bicubic LR; task=stego: irn.stego_eval's rows."""
     if cfg.task == "stego":
         return stego_rows(model, val_set, cfg, device)
+    if cfg.task in FRAME_TASKS:
+        return frame_rows(model, val_set, cfg, image_names(val_set), device)
     guides = next_image_targets(val_set) if cfg.guide_target == "other" else \
         [lr for _, lr in val_set]
     return [{"image": name, **evaluate_image(model, hr.to(device), lr.to(device), cfg, seed=i,

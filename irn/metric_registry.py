@@ -19,6 +19,8 @@ from irn.quantization import quantize
 from irn.stamp import stamp_bits_per_hr_pixel, stamp_mask
 from irn.stego import capacity_bits_per_pixel
 from irn.studies import STUDIES
+from irn.video.study import FRAME_TASKS
+from irn.video.study import metrics as frame_metrics
 
 
 def jpeg_qualities(cfg: Config) -> list[int]:
@@ -291,9 +293,12 @@ def metric_spec(name: str) -> MetricSpec | None:
 
 def evaluation_metrics(cfg: Config) -> list[MetricSpec]:
     """The per-image metrics an evaluation under `cfg` computes, in table order; task=stego
-    has its own (irn/stego_eval.py), the rescaling ones do not apply to it."""
+    and the frame tasks have their own (irn/stego_eval.py, irn/video/study.py), the
+    rescaling ones do not apply to them."""
     if cfg.task == "stego":
         return [m for m in stego_metrics(jpeg_qualities(cfg)) if m.when(cfg)]
+    if cfg.task in FRAME_TASKS:
+        return frame_metrics(cfg)
     fixed = [m for m in METRICS.values() if m.per_image and m.when(cfg)]
     rates = rate_metrics(jpeg_qualities(cfg)) if cfg.storage_eval else []
     return fixed + [m for q in jpeg_qualities(cfg) for m in jpeg_metrics(q)] + rates

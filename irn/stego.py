@@ -33,8 +33,9 @@ from irn.latent import draw_latent
 from irn.layout import in_layout, is_channels_last
 from irn.quantization import quantize
 from irn.subnets import subnet_constructor
+from irn.video.study import FRAME_TASKS
 
-TASKS = ("rescale", "stego")
+TASKS = ("rescale", "stego", *FRAME_TASKS)  # frames: irn/video/frames.py
 GUIDE_TARGETS = ("bicubic", "other")  # what the rescaling LR is guided towards
 SECRET_CHANNELS = 3
 _NOMINAL = 64  # FrEIA's shape inference only; real inputs may be any size the scale divides

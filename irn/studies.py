@@ -3,5 +3,6 @@ module (irn/study.py says what a declaration holds). A new study is its module p
 entry here; irn.config, the objective, irn/loss_terms.py and the metric registry read
 STUDIES."""
 from irn.temporal import STUDY as TEMPORAL
+from irn.video.study import STUDY as FRAMES
 
-STUDIES = (TEMPORAL,)
+STUDIES = (TEMPORAL, FRAMES)

@@ -29,6 +29,15 @@ from irn.objective import Objective, check_finite, no_phase
 from irn.precision import autocast, precision_name, resolve_amp
 from irn.stego import build_stego_model
 from irn.stego_objective import StegoObjective
+from irn.video.frames import FRAME_TASKS, build_frame_model
+from irn.video.frames_objective import FrameObjective
+from irn.video.triples import TrainTriples, val_triples
+
+# the network and the objective of each task (irn/stego.py, irn/video/frames.py)
+MODELS = {"rescale": build_model, "stego": build_stego_model,
+          **{task: build_frame_model for task in FRAME_TASKS}}
+OBJECTIVES = {"rescale": Objective, "stego": StegoObjective,
+              **{task: FrameObjective for task in FRAME_TASKS}}
 
 
 def lr_factor(cfg: Config, step: int) -> float:
@@ -45,7 +54,11 @@ def lr_factor(cfg: Config, step: int) -> float:
 
 def validation_set(cfg: Config, images=None, names=None):
     """The validation set of a config (val_max_size crop, val_tile tiles; at 1/downsample);
-    `images`/`names`: already decoded by the caller (irn.data.load_named_images)."""
+    `images`/`names`: already decoded by the caller (irn.data.load_named_images). The frame
+    tasks': frame triples of clips rendered from the val photos (irn/video/triples.py)."""
+    if cfg.task in FRAME_TASKS:
+        return val_triples(cfg.data, cfg.clip_frames, cfg.clip_size, cfg.scale, cfg.val_tile,
+                           images=images, names=names)
     if cfg.downsample > 1:
         if images is None:
             names, images = load_named_images(cfg.data, "val")
@@ -59,15 +72,14 @@ class Trainer:
         self.cfg = cfg
         self.device = torch.device(device) if device else pick_device(cfg.device)
         _seed_everything(cfg.seed)
-        stego = cfg.task == "stego"  # irn/stego.py: its network and objective
-        self.model = (build_stego_model if stego else build_model)(**cfg.arch()).to(self.device)
+        self.model = MODELS[cfg.task](**cfg.arch()).to(self.device)
         self.model.memory = cfg.memory  # irn/memory.py
         self.channels_last, self.layout_reason = resolve_channels_last(cfg.channels_last,
                                                                        self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.params = count_parameters(self.model)
-        self.objective = (StegoObjective if stego else Objective)(cfg).to(self.device)
+        self.objective = OBJECTIVES[cfg.task](cfg).to(self.device)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(
             [{"params": trainable}, {"params": self.objective.parameters(), "weight_decay": 0}],
@@ -139,6 +151,9 @@ class Trainer:
         """The training batches from the current step on (what `run` draws): an iterator of
         (hr, lr_ref) CPU tensors; `to_device` moves one to the model's device and layout."""
         cfg = self.cfg
+        if cfg.task in FRAME_TASKS:  # frame triples, N x 9 x P x P (irn/video/triples.py)
+            return TrainTriples(cfg.data, cfg.patch_size, cfg.seed, images=self.train_images
+                                ).batches(cfg.batch_size, start_batch=self.step)
         return iter(train_loader(cfg.data, cfg.scale, cfg.patch_size, cfg.batch_size, cfg.loader,
                                  cfg.workers, cfg.seed, images=self.train_images,
                                  start_batch=self.step))
