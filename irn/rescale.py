@@ -1,17 +1,28 @@
-"""Rescale real image files with a trained model.
+"""Rescale real image files, videos and frame folders with a trained model.
 
   python -m irn.rescale down IN OUT --checkpoint CKPT [--scale S]
   python -m irn.rescale up   IN OUT --checkpoint CKPT [--scale S] [--z zero|gaussian] [--seed N]
+  video: IN a video file (.mp4 .mkv .avi .mov .webm .y4m) or a folder of PNG/JPEG frames;
+         OUT a video file [--codec libx264] [--crf 18 | --bitrate 500k], or a folder (a path
+         ending in / or an existing empty folder) that gets 00000000.png, 00000001.png, ...
 
 Sizes the scale does not divide are padded by reflection and cropped back (down: to the
 ceiling of size/scale; up: always exact). The LR is written as 8-bit PNG (or JPEG if OUT
-ends in .jpg). Exit 2 with one line on bad input; the output file is written atomically.
+ends in .jpg). A video goes through the model frame by frame (batches of frames; up: frame
+i's z drawn with seed + i), keeping frame count, order and frame rate (a frame folder: 25
+fps); the output video is encoded with --codec (default libx264 at CRF 18; .webm: libvpx-vp9,
+.y4m: raw) and odd sizes are padded and cropped back (irn.video.io). Exit 2 with one line on
+bad input, checked before the model is loaded or any frame decoded; the output file (or
+folder) is written atomically.
 """
 import argparse
 import math
 import os
+import shutil
 import sys
+import tempfile
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
@@ -20,7 +31,13 @@ from irn.atomic import atomic_write
 from irn.cli import OneLineParser
 from irn.data.sources import DataError, pil_to_rgb8, tensor_to_rgb8
 from irn.checkpoint import load_model
+from irn.latent import draw_latent
 from irn.official import CheckpointError
+from irn.video.io import (CODECS, check_codec, check_video_target, frame_files, is_video_file,
+                          probe_video, read_clip, write_video)
+
+FRAME_BATCH = 4  # frames per model call
+DEFAULT_CRF = 18
 
 
 def read_rgb(path) -> torch.Tensor:
@@ -80,6 +97,107 @@ def upscale(model, lr: torch.Tensor, z_mode="zero", seed=0) -> torch.Tensor:
     return model.upscale(lr, mode=z_mode, generator=gen).clamp(0, 1)
 
 
+@torch.inference_mode()
+def upscale_frames(model, lr: torch.Tensor, z_mode="zero", seed=0) -> torch.Tensor:
+    """upscale for a batch of frames, frame j's z drawn as `upscale` draws it with seed + j."""
+    z = torch.cat([draw_latent(model.latent_shape(lr[j:j + 1]), lr, z_mode,
+                               generator=torch.Generator().manual_seed(seed + j))
+                   for j in range(len(lr))])
+    return model.upscale(lr, z=z).clamp(0, 1)
+
+
+def rescale_frames(model, frames, direction: str, z_mode="zero", seed=0,
+                   batch: int = FRAME_BATCH):
+    """F x H x W x 3 uint8 -> the model's down (ceil(size / scale)) or up frames, uint8."""
+    out = []
+    for i in range(0, len(frames), batch):
+        x = torch.from_numpy(frames[i:i + batch]).permute(0, 3, 1, 2).float() / 255
+        y = downscale(model, x) if direction == "down" else upscale_frames(model, x, z_mode,
+                                                                          seed + i)
+        out.append((y.float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
+    return np.concatenate(out)
+
+
+def is_video_input(path) -> bool:
+    return os.path.isdir(path) or is_video_file(path)
+
+
+def is_frames_output(path) -> bool:
+    return path.endswith(("/", os.sep)) or os.path.isdir(path)
+
+
+def video_job(args) -> dict:
+    """Every check of a video job (input, output, codec settings) before any work: the input
+    by its headers only. {"fps", "frames_out" | ("codec", "crf")}."""
+    if os.path.isdir(args.input):
+        if not frame_files(args.input):
+            raise ValueError(f"no PNG/JPEG frames in {args.input}")
+        fps = 25.0
+    else:
+        if not os.path.isfile(args.input):
+            raise ValueError(f"input video not found: {args.input}")
+        fps = probe_video(args.input)["fps"]
+    if is_frames_output(args.output):
+        folder = os.path.normpath(args.output)
+        parent = os.path.dirname(os.path.abspath(folder))
+        if not os.path.isdir(parent):
+            raise ValueError(f"output folder does not exist: {parent}")
+        if os.path.isdir(folder) and os.listdir(folder):
+            raise ValueError(f"output folder is not empty: {folder}")
+        if args.codec or args.crf is not None or args.bitrate is not None:
+            raise ValueError("--codec, --crf and --bitrate are for a video output; a folder "
+                             "gets PNG frames")
+        return {"fps": fps, "frames_out": folder}
+    if not is_video_file(args.output):
+        raise ValueError(f"a video or frame folder goes to a video file (.mp4 .mkv .avi .mov "
+                         f".webm .y4m) or a folder ending in /: {args.output}")
+    _, codec = check_video_target(args.output, args.codec)
+    crf = args.crf
+    if crf is None and args.bitrate is None and CODECS[codec][1] is not None:
+        crf = DEFAULT_CRF
+    check_codec(codec, crf, args.bitrate)
+    return {"fps": fps, "codec": codec, "crf": crf}
+
+
+def write_frames(frames, folder) -> None:
+    """PNG frames 00000000.png ... into `folder` (absent or empty), atomically: written into
+    a temp folder beside it, then renamed."""
+    parent = os.path.dirname(os.path.abspath(folder))
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(folder)}.")
+    try:
+        for i, frame in enumerate(frames):
+            Image.fromarray(frame).save(os.path.join(tmp, f"{i:08d}.png"))
+        os.chmod(tmp, 0o777 & ~_umask())
+        os.replace(tmp, folder)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def rescale_video(args) -> str:
+    """The video path of main: returns its report line."""
+    job = video_job(args)
+    model = load_model(args.checkpoint, scale=args.scale).eval()
+    clip = read_clip(args.input)
+    out = rescale_frames(model, clip, args.direction, args.z, args.seed)
+    if "frames_out" in job:
+        write_frames(out, job["frames_out"])
+        how = "PNG frames"
+    else:
+        write_video(out, args.output, codec=job["codec"], crf=job["crf"],
+                    bitrate=args.bitrate, fps=job["fps"])
+        how = job["codec"] + (f" crf {job['crf']}" if job["crf"] is not None else "") + (
+            f" {args.bitrate}" if args.bitrate else "")
+    return (f"{args.direction}scaled {args.input} {len(clip)} frames {tuple(clip.shape[1:3])} "
+            f"-> {args.output} {tuple(out.shape[1:3])} (x{model.scale}, {how})")
+
+
 def main(argv=None) -> int:
     p = OneLineParser(prog="python -m irn.rescale", description=__doc__,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,8 +209,25 @@ def main(argv=None) -> int:
     p.add_argument("--z", choices=["zero", "gaussian"], default="zero",
                    help="latent for upscaling (default zero)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--codec", help="video output: " + ", ".join(CODECS) + " (default libx264;"
+                   " .webm libvpx-vp9, .y4m rawvideo)")
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--crf", type=int, help=f"video output: constant quality (default "
+                      f"{DEFAULT_CRF}; lower is better)")
+    rate.add_argument("--bitrate", help="video output: a target rate instead, e.g. 500k, 2M")
     args = p.parse_args(argv)
+    if is_video_input(args.input):
+        try:
+            line = rescale_video(args)
+        except (ValueError, CheckpointError) as exc:  # VideoError is a ValueError
+            print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return 2
+        print(line)
+        return 0
     try:
+        if args.codec or args.crf is not None or args.bitrate is not None:
+            raise ValueError("--codec, --crf and --bitrate are for a video input (a video file "
+                             "or a frame folder)")
         output_format(args.output)
         model = load_model(args.checkpoint, scale=args.scale).eval()
         image = read_rgb(args.input)

@@ -4,6 +4,9 @@
       --data embedded|text|NAME=PATH[,...] [--z zero|gaussian] [--z-draws 5]
       [--jpeg 30,50,70,80,90] [--fit modcrop|pad] [--tile N --overlap N] [--device cpu|cuda]
       [--json OUT] [--csv PER_IMAGE.csv] [--tracking-uri URI --experiment NAME]
+  python -m bench.evaluate --video (--checkpoint CKPT [--scale S] | --run ID | --sweep DIR)
+      [--clips embedded|PATH] [--frames 12] [--size 192] [--crf 18,23,28,33,38]
+      [--codec libx264] [--preset medium] [--json OUT]
 
 Per dataset: Y-PSNR / Y-SSIM / RGB PSNR of the round trip, the bicubic-down/bicubic-up row,
 the LR against the bicubic LR, super-resolution from a plain bicubic LR, the model's LR and
@@ -15,6 +18,8 @@ Datasets named like Set5, Set14, BSD100, Urban100 or DIV2K get the published row
 `embedded`: the two held-out photographs; `text`: rendered text, line art, a screenshot.
 Fit: `modcrop` (default) crops HR to a multiple of the scale as the official test code does;
 `pad` reflect-pads and crops back, so every pixel counts. Exit 2 with one line on bad input.
+--video: the model's LR through a real video codec against a bicubic LR and the HR coded
+directly: bpp, Y-PSNR, flicker per CRF and BD-PSNR (bench/evaluate/video.py).
 """
 import argparse
 import shutil
@@ -27,6 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench.common.cli import (OneLineParser, UsageError, check_device, check_json_target,
                        check_output_target, fail, write_json_atomic)
+from bench.evaluate.video import add_arguments as add_video_arguments
 from irn.config import ConfigError, from_dict
 from irn.data import DataError
 from irn.official import CheckpointError
@@ -43,7 +49,7 @@ def parse_args(argv):
     p.add_argument("--best", action="store_true", help="with --sweep: its best trial by the "
                    "sweep's objective")
     p.add_argument("--scale", type=int, choices=(2, 4, 8), help="the checkpoint's scale")
-    p.add_argument("--data", required=True, help="embedded, text and/or NAME=PATH, comma-"
+    p.add_argument("--data", help="embedded, text and/or NAME=PATH, comma-"
                    "separated (NAME=PATH: a folder of PNG/JPEG HR images)")
     p.add_argument("--z", choices=("zero", "gaussian"), default="zero",
                    help="latent at upscaling (default zero; the IRN paper draws gaussian)")
@@ -58,7 +64,10 @@ def parse_args(argv):
     p.add_argument("--tracking-uri", metavar="URI", help="log an MLflow evaluation run (and "
                    "the store --run reads; default sqlite:///<cwd>/mlflow.db)")
     p.add_argument("--experiment", metavar="NAME", help="MLflow experiment (default irn-bench)")
+    add_video_arguments(p)
     args = p.parse_args(argv)
+    if not args.video and not args.data:
+        p.error("the following arguments are required: --data")
     if args.best and not args.sweep:
         p.error("--best goes with --sweep")
     if args.z_draws < 1:
@@ -131,6 +140,14 @@ def evaluate(model, cfg, args, data: dict, console) -> tuple[dict, list[dict]]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     console = Console(stderr=True)
+    if args.video:
+        from bench.evaluate.video import run_video
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return run_video(args, console)
+        except (UsageError, DataError, CheckpointError, ConfigError) as exc:
+            return fail(exc)
     start = time.perf_counter()
     try:
         from bench.evaluate.data import parse_data
