@@ -3,6 +3,7 @@ module (irn/study.py says what a declaration holds). A new study is its module p
 entry here; irn.config, the objective, irn/loss_terms.py and the metric registry read
 STUDIES."""
 from irn.temporal import STUDY as TEMPORAL
+from irn.video.codec_study import STUDY as VIDEO_CODEC
 from irn.video.study import STUDY as FRAMES
 
-STUDIES = (TEMPORAL, FRAMES)
+STUDIES = (TEMPORAL, FRAMES, VIDEO_CODEC)
