@@ -62,3 +62,15 @@ def test_markdown_tables_escape_pipes_and_stars(tmp_path):
     assert len(set(unescaped)) == 1 and len(table) == 2 + 3  # header, rule, 3 groups
     assert not any(re.search(r"(?<!\\)\*", ln) for ln in text.splitlines()[2:])
     assert "charbonnier\\|l2" in text and "l1+0.2\\*ms\\_ssim" in text
+
+
+def test_restat_keeps_the_looks_of_an_auto_seeds_sweep(tmp_path):
+    """A sweep that read its verdicts after each of 4 rounds corrects for 3 pairs x 4 looks;
+    recomputing it (bench.restat, bench.results) must not narrow that to 3 comparisons."""
+    s = stored()
+    s["comparison"] = {"reference": "l2", "looks": 4}
+    out = tmp_path / "new.json"
+    assert main([write(tmp_path, "auto.json", s), "--json", str(out)]) == 0
+    comp = json.loads(out.read_text())["comparison"]
+    assert comp["looks"] == 4 and comp["family"] == 12
+    assert comp["confidence"] == 1 - 0.05 / 12

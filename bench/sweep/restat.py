@@ -30,7 +30,11 @@ def restat(summary: dict, margins: dict | None = None) -> dict:
     label = (summary.get("comparison") or {}).get("reference")
     ref = next((t["config"] for t in trials if t["label"] == label), None)
     margins = {**(summary.get("margins") or {}), **(margins or {})}
-    comp = compare_groups(trials, summary["objective"], summary["mode"], ref, margins=margins)
+    # an auto-seeds sweep read its verdicts after every round: keep its multiplicity
+    # (bench/sweep/rounds.py), or the table would print a narrower interval than the sweep did
+    looks = (summary.get("comparison") or {}).get("looks") or 1
+    comp = compare_groups(trials, summary["objective"], summary["mode"], ref, margins=margins,
+                          looks=looks)
     also = [block["metric"] for block in summary.get("also") or []]
     out = {**summary, "groups": comp["groups"], "margins": margins,
            "comparison": {k: v for k, v in comp.items() if k != "groups"},
