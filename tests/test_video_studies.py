@@ -67,3 +67,49 @@ def test_a_clip_shorter_than_a_triple_is_refused(tmp_path):
     _clip_folder(tmp_path / "val", "b", 5, 48, shift=1)
     with pytest.raises(ValueError, match=r"has 2 frame\(s\); at least 3 needed"):
         TrainTriples(str(tmp_path), 32, seed=0)
+
+
+def test_bench_train_runs_a_frame_task_on_clip_folders_and_refuses_bad_video(tmp_path):
+    import subprocess
+    import sys
+    for split, names in (("train", ("a",)), ("val", ("c",))):
+        for name in names:
+            _clip_folder(tmp_path / split, name, 4, 48, shift=1)
+    common = [sys.executable, "-m", "bench.train", "--budget", "smoke", "--set", "task=predict",
+              "--set", "clip_size=48", "--set", "clip_frames=3", "--set", "val_tile=0",
+              "--set", "jpeg_eval=", "--set", f"data={tmp_path}"]
+    ok = subprocess.run(common + ["--json", str(tmp_path / "ok.json")], capture_output=True,
+                        text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "frame_psnr_y" in (tmp_path / "ok.json").read_text()
+    (tmp_path / "train" / "broken.mp4").write_bytes(b"\x00not a video" * 100)
+    bad = subprocess.run(common + ["--json", str(tmp_path / "bad.json")], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert "broken.mp4" in bad.stderr and not (tmp_path / "bad.json").exists()
+
+
+FRAME_SPACE = '''
+from ray import tune
+SPACE = {"task": "interpolate", "frame_layout": tune.grid_search(["diff", "frames"]),
+         "blocks": 1, "gc": 8, "jpeg_eval": "", "clip_size": 64, "clip_frames": 3,
+         "val_tile": 32}
+TUNE = {"metric": "frame_gain_db", "searcher": "grid", "budget": "smoke", "seeds": 1,
+        "compare": ["frame_vs_flow_db"], "reference": {"frame_layout": "diff"}}
+'''
+
+
+def test_a_frame_sweep_runs_through_ray_mlflow_and_the_report(ray_local, tmp_path):
+    import json
+
+    from bench.sweep.command import parse_args, run_sweep
+    from tests.test_sweep import sweep_args
+    space = tmp_path / "frames.py"
+    space.write_text(FRAME_SPACE)
+    assert run_sweep(parse_args(sweep_args(tmp_path, str(space)))) == 0
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert {g["label"] for g in out["groups"]} == {"diff", "frames"}
+    assert all(t["status"] == "FINISHED" and len(t["per_image"]) == 24 for t in out["trials"])
+    assert out["also"][0]["metric"] == "frame_vs_flow_db"
+    html = next(p for p in (tmp_path).rglob("report.html"))
+    assert "Frame prediction / interpolation" in html.read_text()

@@ -40,6 +40,7 @@ from bench.common.tracking import (DEFAULT_EXPERIMENT, TrackingError, Tracker,  
 from dashboards.colors import group_colors  # noqa: E402
 from dashboards.data import ui_url  # noqa: E402
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set  # noqa: E402
+from irn.video.study import FRAME_TASKS  # noqa: E402
 from dashboards import schema  # noqa: E402
 
 STATE_FILE = "irn_sweep.json"
@@ -427,6 +428,9 @@ def load_data(plan: SweepPlan):
     from irn.data import load_images, load_named_images
     from irn.data.samples import check_patch_fits, check_val_sizes
     cfg = from_dict(plan.base)
+    if cfg.task in FRAME_TASKS:  # photos render clips, or folders of real clips
+        from irn.video.triples import check_frame_data
+        return check_frame_data(cfg)
     train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
     if train is not None:
         from bench.sweep.levels import deepest_shrink

@@ -17,11 +17,14 @@ from bench.common.cli import (OneLineParser, UsageError, check_json_target, chec
                        fail, write_json_atomic)
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set
 from irn.data import DataError
+from irn.video.study import FRAME_TASKS
 from irn.layout import layout_name
 from irn.objective import NonFiniteLossError
 
 HEADLINE = ("psnr_y", "gain_db", "ssim_y", "psnr_rgb", "psnr_y_zero", "sr_psnr_y", "lr_psnr_y",
-            "secret_psnr_y", "secret_psnr_y_zero", "stego_psnr_y", "stego_ssim_y")  # task=stego
+            "secret_psnr_y", "secret_psnr_y_zero", "stego_psnr_y", "stego_ssim_y",  # task=stego
+            "frame_psnr_y", "frame_ssim_y", "frame_gain_db", "frame_vs_flow_db",  # predict,
+            "reverse_psnr_y", "reverse_gauss_psnr_y")  # interpolate
 
 
 def parse_args(argv):
@@ -64,15 +67,24 @@ def load_data(cfg):
     a missing folder or unreadable images fail fast; warnings print as one line each."""
     from irn.data import image_files, load_images
     from irn.train import validation_set
+    from irn.video.triples import check_frame_data
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
-        if train is None:
-            image_files(cfg.data, "train")
+        if cfg.task in FRAME_TASKS:  # photos render clips, or folders of real clips
+            train, _ = check_frame_data(cfg)
+        else:
+            train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
+            if train is None:
+                image_files(cfg.data, "train")
         val = validation_set(cfg)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     return train, val
+
+
+# the progress bar's metric, by task: rescale, stego, predict / interpolate
+PROGRESS = (("psnr_y", "Y-PSNR"), ("secret_psnr_y", "secret Y-PSNR"),
+            ("frame_psnr_y", "frame Y-PSNR"))
 
 
 def run(cfg, console, on_report=None):
@@ -89,8 +101,7 @@ def run(cfg, console, on_report=None):
         task = bar.add_task("train", total=cfg.steps, status="")
         for report in trainer.run():
             reports.append(report)
-            psnr = "Y-PSNR" if "psnr_y" in report else "secret Y-PSNR"  # task=stego
-            value = report.get("psnr_y", report.get("secret_psnr_y"))
+            psnr, value = next((name, report[key]) for key, name in PROGRESS if key in report)
             bar.update(task, completed=report["step"],
                        status=f"loss {report['loss/total']:.4g}  {psnr} {value:.2f}")
             if on_report:

@@ -49,7 +49,7 @@ def to_triple(frames: np.ndarray) -> torch.Tensor:
     return t.reshape(-1, *t.shape[-2:]).float().div_(255)
 
 
-def _source(data, split: str):
+def frame_source(data, split: str):
     """("photos" | "clips", names, arrays) of a data spec's split."""
     try:
         names, photos = load_named_images(data, split)
@@ -70,7 +70,7 @@ class TrainTriples:
 
     def __init__(self, data, patch_size: int, seed: int, images=None):
         self.kind, _, self.source = ("photos", None, images) if images is not None \
-            else _source(data, "train")
+            else frame_source(data, "train")
         self.patch_size, self.seed = patch_size, seed
 
     def sample(self, k: int) -> torch.Tensor:
@@ -102,11 +102,21 @@ class TrainTriples:
             b += 1
 
 
+def check_frame_data(cfg):
+    """Decode a frame task's data before any training (the sweep's and bench.train's
+    pre-check, so bad data is one line and exit 2): the training photos, which trials share
+    (None for real clips: each trial reads them), and (names, val photos) or None."""
+    kind, _, train = frame_source(cfg.data, "train")
+    val_triples(cfg.data, cfg.clip_frames, cfg.clip_size, cfg.scale, cfg.val_tile)
+    val = load_named_images(cfg.data, "val") if kind == "photos" else None
+    return (train if kind == "photos" else None), val
+
+
 def val_clips(data, frames: int, size: int, scale: int, images=None, names=None):
     """(names, clips F x h x w x 3 uint8) of the validation split (see the module doc)."""
     if images is not None:
         return rendered_clips(images, names, frames, (size, size), VAL_SEED)
-    kind, names, source = _source(data, "val")
+    kind, names, source = frame_source(data, "val")
     if kind == "photos":
         return rendered_clips(source, names, frames, (size, size), VAL_SEED)
     clips = []
