@@ -158,3 +158,18 @@ def test_telemetry_survives_a_failing_gpu(monkeypatch):
         time.sleep(0.05)
     assert "GPU sampling stopped" in tel.note
     assert tel.summary()["rss_gb_peak"] > 0
+
+
+def test_cli_reports_peak_memory_per_memory_mode(tmp_path, capsys):
+    """Each mode measured in its own process (bench.memory's measurement; tests/test_memory.py
+    checks that recompute keeps less than store at a size where it shows)."""
+    js = tmp_path / "m.json"
+    code = profile.main(["--set", "scale=2", "blocks=1", "gc=8", "batch_size=1",
+                         "patch_size=32", "device=cpu", "--steps", "1", "--warmup", "0",
+                         "--peak-memory", "--json", str(js)])
+    assert code == 0
+    assert "peak training memory" in capsys.readouterr().out
+    rows = {r["memory"]: r for r in json.loads(js.read_text())["peak_memory"]}
+    assert set(rows) == {"store", "checkpoint", "recompute"}
+    assert all(r["peak_gb"] > 0.05 and r["step_s"] > 0 and r["patch"] == 32
+               for r in rows.values())

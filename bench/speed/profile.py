@@ -15,6 +15,9 @@ with the numbers behind it. The parts partition the step: they sum to its wall t
   --out DIR           also a torch.profiler Chrome trace of a few steps (trace.json, open it
                       in https://ui.perfetto.dev) and the top operators by self time
                       (top_ops.txt, top_ops.json)
+  --peak-memory       also the training peak memory of this config under each memory mode
+                      (store, checkpoint, recompute: irn/memory.py), each in a fresh process
+                      so each has its own RSS high-water mark (bench.memory's measurement)
   --json OUT          everything printed, as JSON (written atomically)
 
 Telemetry (bench.common.telemetry) samples CPU utilisation and RSS, and on a GPU its utilisation,
@@ -247,6 +250,8 @@ def parse_args(argv):
                         "the input pipeline takes as long as the compute)")
     p.add_argument("--out", metavar="DIR", help="write a torch.profiler trace and top ops here")
     p.add_argument("--trace-steps", type=int, default=2, help="steps in the trace (default 2)")
+    p.add_argument("--peak-memory", action="store_true",
+                   help="also each memory mode's peak RSS and step time, in fresh processes")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON (atomically)")
     return p.parse_args(argv)
 
@@ -375,6 +380,7 @@ def main(argv=None) -> int:
         check_json_target(args.json)
         configs = build_configs(args)
         results = run_all(configs, args, console)
+        peaks = peak_memory(configs[0], console) if args.peak_memory else None
     except (UsageError, ConfigError, DataError, ValueError, NonFiniteLossError) as exc:
         return fail(exc)
     table, lines = render(results, args.threshold)
@@ -386,8 +392,20 @@ def main(argv=None) -> int:
         console.print(f"telemetry: {note}", highlight=False)
     if args.json:
         write_json_atomic(args.json, {"config": configs[0].to_dict(), "threshold":
-                                      args.threshold, "results": results})
+                                      args.threshold, "results": results,
+                                      **({"peak_memory": peaks} if peaks else {})})
     return 0
+
+
+def peak_memory(cfg, console) -> list[dict]:
+    """Peak RSS, its rise over the RSS before training, and the step time of `cfg` under each
+    memory mode, each in a fresh process (bench/speed/memory.py); printed as they come."""
+    from bench.speed.memory import measure
+    from irn.memory import MEMORY_MODES
+    console.print(f"[bold]peak training memory[/] per memory mode (x{cfg.scale}, batch "
+                  f"{cfg.batch_size} x {cfg.patch_size} px, each mode in a fresh process):")
+    return measure(cfg.to_dict(), [cfg.patch_size], list(MEMORY_MODES), cfg.batch_size,
+                   log=lambda line: console.print(line, highlight=False))
 
 
 if __name__ == "__main__":
