@@ -249,3 +249,31 @@ def test_every_pillow_mode_decodes_to_8_bit_rgb_or_is_refused(tmp_path, mode):
     assert rgb.dtype == np.uint8 and rgb.shape == (8, 64, 3)
     if mode != "CMYK":  # CMYK -> RGB is Pillow's naive conversion, not the grey ramp
         assert np.abs(rgb[..., 0].astype(int) - grey).max() <= 1
+
+
+def test_4k_and_2k_folders_serve_768_px_patches_with_one_decoded_copy(tmp_path):
+    """High resolution (issue 34): a 3840 x 2160 and a 2048 x 1080 photo in a data=PATH
+    folder. The disk loader reads sizes from the headers and decodes one file per sample;
+    the memory loader holds each image once, as decoded."""
+    from PIL import Image
+
+    from irn.data import load_images
+    (tmp_path / "train").mkdir()
+    (tmp_path / "val").mkdir()
+    for name, (w, h) in (("uhd", (3840, 2160)), ("twok", (2048, 1080))):
+        yy, xx = np.mgrid[0:h, 0:w]
+        img = np.stack([(xx * 255 // w), (yy * 255 // h), ((xx + yy) % 256)], -1).astype(np.uint8)
+        Image.fromarray(img).save(tmp_path / "train" / f"{name}.png", compress_level=1)
+    Image.fromarray(img[:256, :256]).save(tmp_path / "val" / "v.png")
+    disk = train_dataset(str(tmp_path), scale=4, patch_size=768, loader="disk")
+    assert not any(isinstance(p, np.ndarray) for p in disk.source)  # file paths: no pixels held
+    assert sorted(disk.sizes) == [(1080, 2048), (2160, 3840)]
+    hr, lr = disk[0]
+    assert hr.shape == (3, 768, 768) and lr.shape == (3, 192, 192)
+    images = load_images(str(tmp_path), "train")
+    memory = train_dataset(images=images, scale=4, patch_size=768)
+    assert sum(im.nbytes for im in images) == 3 * (3840 * 2160 + 2048 * 1080)
+    assert all(np.shares_memory(a, b) for a, b in zip(memory.source, images))
+    # the same sample from both loaders: one sampling rule
+    assert torch.equal(memory[3][0], train_dataset(str(tmp_path), scale=4, patch_size=768,
+                                                   loader="disk")[3][0])
