@@ -87,6 +87,17 @@ def allinone(dims_in, subnet_constructor, split_len: int = LR_CHANNELS):
         np.random.set_state(state)
 
 
+class Constrained(torch.nn.Module):
+    """A network of couplings whose constraints an optimiser step can break: `constrain()`
+    re-applies them (i-ResNet's Lipschitz bound, IResNetCoupling.lipschitz_correction). The
+    rescaling, stego and frame networks inherit it; the trainer calls it after every step."""
+
+    def constrain(self):
+        for m in self.modules():
+            if hasattr(m, "lipschitz_correction"):
+                m.lipschitz_correction()
+
+
 class IResNetCoupling(IResNetLayer):
     """FrEIA's invertible residual layer (i-ResNet, Behrmann et al. 2019): y = x + g(x), with
     g's spectral norm kept below 0.8 per layer, so g is a contraction (Lip <= 0.8^3 = 0.51)

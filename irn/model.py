@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from FrEIA.framework import SequenceINN
 
 from irn.config_fields import default
-from irn.couplings import COUPLINGS, LR_CHANNELS
+from irn.couplings import COUPLINGS, LR_CHANNELS, Constrained
 from irn.haar import HaarDownsampling
 from irn.latent import draw_latent
 from irn.memory import run_stage
@@ -45,7 +45,7 @@ def stage_channels(scale: int, multiscale_depth: int, split_ratio: float):
     return plan
 
 
-class InvertibleRescaler(nn.Module):
+class InvertibleRescaler(Constrained):
     """forward(x, rev=False) -> (out, log_det); downscale(hr); upscale(lr, z, mode)."""
 
     def __init__(self, scale, coupling, blocks, subnet, gc, multiscale_depth, split_ratio,
@@ -164,12 +164,6 @@ class InvertibleRescaler(nn.Module):
             z = draw_latent(self.latent_shape(lr), lr, mode, temperature, generator)
         out, _ = self.forward(torch.cat([lr, z], 1), rev=True, jac=False)
         return out[:, :3]
-
-    def constrain(self):
-        """Re-apply constraints after an optimiser step (i-ResNet's Lipschitz bound)."""
-        for m in self.modules():
-            if hasattr(m, "lipschitz_correction"):
-                m.lipschitz_correction()
 
     def operations(self):
         """The modules in the official release's order: Haar, blocks, Haar, blocks, ..."""

@@ -34,7 +34,8 @@ from irn.checkpoint import load_model
 from irn.latent import draw_latent
 from irn.official import CheckpointError
 from irn.video.io import (CODECS, check_codec, check_video_target, frame_files, is_video_file,
-                          probe_video, read_clip, write_video)
+                          frames_to_tensor, probe_video, read_clip, tensor_to_frames,
+                          write_video)
 
 FRAME_BATCH = 4  # frames per model call
 DEFAULT_CRF = 18
@@ -111,10 +112,10 @@ def rescale_frames(model, frames, direction: str, z_mode="zero", seed=0,
     """F x H x W x 3 uint8 -> the model's down (ceil(size / scale)) or up frames, uint8."""
     out = []
     for i in range(0, len(frames), batch):
-        x = torch.from_numpy(frames[i:i + batch]).permute(0, 3, 1, 2).float() / 255
+        x = frames_to_tensor(frames[i:i + batch])
         y = downscale(model, x) if direction == "down" else upscale_frames(model, x, z_mode,
                                                                           seed + i)
-        out.append((y.float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
+        out.append(tensor_to_frames(y))
     return np.concatenate(out)
 
 

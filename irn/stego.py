@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 from FrEIA.framework import SequenceINN
 
-from irn.couplings import COUPLINGS
+from irn.couplings import COUPLINGS, Constrained
 from irn.haar import HaarDownsampling
 from irn.latent import draw_latent
 from irn.layout import in_layout, is_channels_last
@@ -46,7 +46,7 @@ def capacity_bits_per_pixel(scale: int) -> float:
     return 3 * 8 / scale ** 2
 
 
-class StegoNetwork(nn.Module):
+class StegoNetwork(Constrained):
     """forward((cover, secret)) -> ((stego, z), log_det); reverse: ((stego, z)) -> ((cover,
     secret), log_det). hide(cover, secret): the 8-bit stego; reveal(stego): the secret."""
 
@@ -103,12 +103,6 @@ class StegoNetwork(nn.Module):
             z = draw_latent(self.latent_shape(stego), stego, mode, temperature, generator)
         (_, secret), _ = self.forward(stego, z, rev=True, jac=False)
         return secret
-
-    def constrain(self):
-        """Re-apply constraints after an optimiser step (i-ResNet's Lipschitz bound)."""
-        for m in self.modules():
-            if hasattr(m, "lipschitz_correction"):
-                m.lipschitz_correction()
 
 
 def build_stego_model(scale=2, coupling="enhanced", blocks=8, subnet="dense", gc=32,

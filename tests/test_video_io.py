@@ -51,7 +51,7 @@ def test_ffv1_round_trip_is_lossless(tmp_path):
     back = vio.read_video(path)
     assert back.shape == frames.shape and back.dtype == np.uint8
     assert np.array_equal(back, frames)  # every pixel, every frame, in order
-    assert vio.video_fps(path) == pytest.approx(30)
+    assert vio.probe_video(path)["fps"] == pytest.approx(30)
     assert os.listdir(tmp_path) == ["clip.mkv"]  # no temp file left
 
 

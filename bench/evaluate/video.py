@@ -157,7 +157,8 @@ def bd_lines(bd: dict) -> list[str]:
 
 def run_video(args, console) -> int:
     """The --video command: returns the exit status (bad input raises, as main expects)."""
-    from irn.video.codec import center_crop, clip_bd, hr_crf, rd_points
+    from irn.video.clips import center_crop
+    from irn.video.codec import clip_bd, hr_crf, rd_points
     from bench.evaluate.source import resolve_model
     start = time.perf_counter()
     check_json_target(args.json)

@@ -430,7 +430,7 @@ def load_data(plan: SweepPlan):
     cfg = from_dict(plan.base)
     if cfg.task in FRAME_TASKS:  # photos render clips, or folders of real clips
         from irn.video.triples import check_frame_data
-        return check_frame_data(cfg)
+        return check_frame_data(cfg)[:2]  # the trials build their ValSet from val
     train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
     if train is not None:
         from bench.sweep.levels import deepest_shrink

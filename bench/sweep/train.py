@@ -71,12 +71,12 @@ def load_data(cfg):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if cfg.task in FRAME_TASKS:  # photos render clips, or folders of real clips
-            train, _ = check_frame_data(cfg)
+            train, _, val = check_frame_data(cfg)
         else:
             train = load_images(cfg.data, "train") if cfg.loader == "memory" else None
             if train is None:
                 image_files(cfg.data, "train")
-        val = validation_set(cfg)
+            val = validation_set(cfg)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     return train, val

@@ -16,6 +16,18 @@ from irn.imresize import imresize
 LOADERS = ("memory", "disk")  # decode once / decode the file at every sample
 
 
+def flip_rotate(pixels: np.ndarray, aug: int) -> np.ndarray:
+    """One of the 8 flips / 90-degree rotations (aug 0..7) of ... x H x W x C pixels: an
+    image, or every frame of a clip alike (irn/video/triples.py). A view, no copy."""
+    if aug & 1:
+        pixels = pixels[..., ::-1, :]  # horizontal flip
+    if aug & 2:
+        pixels = pixels[..., ::-1, :, :]  # vertical flip
+    if aug & 4:
+        pixels = pixels.swapaxes(-3, -2)  # transpose: with the flips, all 8
+    return pixels
+
+
 class TrainPatches(Dataset):
     """Random HR patches and their MATLAB-bicubic LR references.
 
@@ -68,13 +80,7 @@ class TrainPatches(Dataset):
         h, w = img.shape[:2]
         if h < p or w < p:
             img = np.pad(img, ((0, max(p - h, 0)), (0, max(p - w, 0)), (0, 0)), mode="symmetric")
-        patch = img[top:top + p, left:left + p]
-        if aug & 1:
-            patch = patch[:, ::-1]  # horizontal flip
-        if aug & 2:
-            patch = patch[::-1]  # vertical flip
-        if aug & 4:
-            patch = patch.transpose(1, 0, 2)  # transpose: with the flips, all 8 rotations/flips
+        patch = flip_rotate(img[top:top + p, left:left + p], aug)
         return torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))
 
     @staticmethod

@@ -17,14 +17,11 @@ import cv2
 import numpy as np
 import torch
 
-
-def _u8(x: torch.Tensor) -> np.ndarray:
-    """1 x 3 x H x W float in [0, 1] -> H x W x 3 uint8."""
-    return (x[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+from irn.data.sources import tensor_to_rgb8
 
 
 def _grey(x: torch.Tensor) -> np.ndarray:
-    return cv2.cvtColor(_u8(x), cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(tensor_to_rgb8(x), cv2.COLOR_RGB2GRAY)
 
 
 def dis_flow(src: torch.Tensor, dst: torch.Tensor) -> np.ndarray:

@@ -95,3 +95,14 @@ def rendered_clips(photos: list[np.ndarray], names: list[str], frames: int,
             out_names.append(f"{name}/{motion}")
             clips.append(render_clip(photo, frames, size, motion, seed * 1000 + i))
     return out_names, clips
+
+
+def center_crop(clip: np.ndarray, multiple: int, size: int | None = None) -> np.ndarray:
+    """The clip's centre, each side cut to a multiple of `multiple` (and to at most `size`)."""
+    h, w = clip.shape[1:3]
+    th, tw = (min(h, size), min(w, size)) if size else (h, w)
+    th, tw = th - th % multiple, tw - tw % multiple
+    if not th or not tw:
+        raise ValueError(f"a {w}x{h} clip has no {multiple}-multiple centre")
+    top, left = (h - th) // 2, (w - tw) // 2
+    return clip[:, top:top + th, left:left + tw]

@@ -23,20 +23,11 @@ import torch
 
 from irn.imresize import imresize
 from irn.metrics import psnr_y, rgb_to_y
-from irn.video.io import CODECS, encode_decode
+from irn.video.io import CODECS, encode_decode, frames_to_tensor, tensor_to_frames
 
 PIPELINES = ("model", "bicubic", "hr")
 HR_CRF_STEP = 6
 FRAME_BATCH = 4
-
-
-def _tensor(frames: np.ndarray) -> torch.Tensor:
-    """F x H x W x 3 uint8 -> F x 3 x H x W float32 in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
-
-
-def _uint8(x: torch.Tensor) -> np.ndarray:
-    return (x.float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _device(model) -> torch.device:
@@ -54,7 +45,7 @@ def y_psnr_frames(out: np.ndarray, ref: np.ndarray, crop: int) -> float:
     _check_pair(out, ref)
     total = 0.0
     for i in range(0, len(out), 16):
-        a, b = _tensor(out[i:i + 16]), _tensor(ref[i:i + 16])
+        a, b = frames_to_tensor(out[i:i + 16]), frames_to_tensor(ref[i:i + 16])
         total += psnr_y(a, b, crop) * len(a)
     return total / len(out)
 
@@ -90,24 +81,26 @@ def hr_crf(crf: int, scale: int, codec: str = "libx264") -> int:
     return int(min(hi, max(lo, crf + round(HR_CRF_STEP * math.log2(scale)))))
 
 
+def _batched(fn, frames: np.ndarray) -> np.ndarray:
+    """`fn` (F x 3 x H x W float -> float) over FRAME_BATCH frames at a time, uint8 in and out."""
+    return np.concatenate([tensor_to_frames(fn(frames_to_tensor(frames[i:i + FRAME_BATCH])))
+                           for i in range(0, len(frames), FRAME_BATCH)])
+
+
 @torch.inference_mode()
 def _model_down(model, clip: np.ndarray) -> np.ndarray:
     dev = _device(model)
-    return np.concatenate([_uint8(model.downscale(_tensor(clip[i:i + FRAME_BATCH]).to(dev)))
-                           for i in range(0, len(clip), FRAME_BATCH)])
+    return _batched(lambda x: model.downscale(x.to(dev)), clip)
 
 
 @torch.inference_mode()
 def _model_up(model, lr: np.ndarray) -> np.ndarray:
     dev = _device(model)
-    return np.concatenate([_uint8(model.upscale(_tensor(lr[i:i + FRAME_BATCH]).to(dev),
-                                                mode="zero"))
-                           for i in range(0, len(lr), FRAME_BATCH)])
+    return _batched(lambda x: model.upscale(x.to(dev), mode="zero"), lr)
 
 
 def _bicubic(clip: np.ndarray, factor: float) -> np.ndarray:
-    return np.concatenate([_uint8(imresize(_tensor(clip[i:i + FRAME_BATCH]), factor))
-                           for i in range(0, len(clip), FRAME_BATCH)])
+    return _batched(lambda x: imresize(x, factor), clip)
 
 
 def rd_points(hr_clip: np.ndarray, model, scale: int, crfs, codec: str = "libx264",
@@ -186,14 +179,3 @@ def clip_bd(points: list[dict]) -> dict:
         return [p["bpp"] for p in pts], [p["y_psnr"] for p in pts]
     model = curve("model")
     return {f"model_vs_{other}": bd_psnr(*model, *curve(other)) for other in ("bicubic", "hr")}
-
-
-def center_crop(clip: np.ndarray, multiple: int, size: int | None = None) -> np.ndarray:
-    """The clip's centre, each side cut to a multiple of `multiple` (and to at most `size`)."""
-    h, w = clip.shape[1:3]
-    th, tw = (min(h, size), min(w, size)) if size else (h, w)
-    th, tw = th - th % multiple, tw - tw % multiple
-    if not th or not tw:
-        raise ValueError(f"a {w}x{h} clip has no {multiple}-multiple centre")
-    top, left = (h - th) // 2, (w - tw) // 2
-    return clip[:, top:top + th, left:left + tw]

@@ -54,7 +54,8 @@ def codec_points(v) -> dict:
     if getattr(v, "_codec_points", None) is None:
         from irn.video.clips import MOTIONS, render_clip
         from irn.video.codec import rd_points
-        photo = (v.hr[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+        from irn.data.sources import tensor_to_rgb8
+        photo = tensor_to_rgb8(v.hr)
         clip = render_clip(photo, VIDEO_FRAMES, (VIDEO_SIZE, VIDEO_SIZE),
                            MOTIONS[v.seed % len(MOTIONS)], v.seed)
         v._codec_points = {(p["pipeline"], p["crf"]): p

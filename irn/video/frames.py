@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 from FrEIA.framework import SequenceINN
 
-from irn.couplings import COUPLINGS
+from irn.couplings import COUPLINGS, Constrained
 from irn.haar import HaarDownsampling
 from irn.latent import draw_latent
 from irn.subnets import subnet_constructor
@@ -38,7 +38,7 @@ from irn.video.study import FRAME_LAYOUTS, FRAME_TASKS  # noqa: F401 (re-exporte
 _NOMINAL = 64  # FrEIA's shape inference only; real inputs may be any size the scale divides
 
 
-class FrameNetwork(nn.Module):
+class FrameNetwork(Constrained):
     """forward(a, b) -> ((target, z), log_det); rev=True: (target, z) -> ((a, b), log_det).
     a, b, target, z: N x 3 x H x W; H and W divisible by `scale`."""
 
@@ -73,12 +73,6 @@ class FrameNetwork(nn.Module):
         h, w = a.shape[-2:]
         if h % self.scale or w % self.scale:
             raise ValueError(f"frame size {w}x{h} is not divisible by the scale {self.scale}")
-
-    def constrain(self):
-        """Re-apply constraints after an optimiser step (i-ResNet's Lipschitz bound)."""
-        for m in self.modules():
-            if hasattr(m, "lipschitz_correction"):
-                m.lipschitz_correction()
 
 
 def build_frame_model(scale=2, coupling="enhanced", blocks=8, subnet="dense", gc=32,

@@ -21,7 +21,7 @@ class FrameViews:
     """The frames one evaluation compares, each computed on first use."""
 
     def __init__(self, model, triple, cfg, seed: int):
-        self.model, self.cfg, self.seed = model, cfg, seed
+        self.model, self.cfg, self.seed, self.triple = model, cfg, seed, triple
         self.f0, self.f1, self.f2 = split_triple(triple)
         self.task = cfg.task
         self.target = self.f2 if self.task == "predict" else self.f1
@@ -37,8 +37,7 @@ class FrameViews:
 
     @cached_property
     def prediction(self):
-        triple = torch.cat([self.f0, self.f1, self.f2], 1)
-        return quantize(run_forward(self.model, self.task, self.cfg.frame_layout, triple)[0])
+        return quantize(run_forward(self.model, self.task, self.cfg.frame_layout, self.triple)[0])
 
     @cached_property
     def simple(self):

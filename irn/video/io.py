@@ -5,7 +5,7 @@ libavcodec 62) has, checked with av.codec.Codec(name, "w"): libx264 yes, libx265
 libsvtav1 yes (SVT-AV1 4.3), libvpx-vp9 yes, ffv1 yes, libaom-av1 NO (AV1 is libsvtav1 only;
 decoding AV1 uses libdav1d). There is no ffmpeg binary: everything goes through PyAV.
 
-- read_video / video_fps: any file FFmpeg demuxes; decoded to RGB with swscale's default
+- read_video / probe_video: any file FFmpeg demuxes; decoded to RGB with swscale's default
   (BT.601, limited range, the same convention the writer uses).
 - read_frame_folder: *.png / *.jpg / *.jpeg in one folder (Vid4, REDS: one folder per clip),
   in natural name order (frame2 before frame10; equals plain name order for zero-padded names).
@@ -65,6 +65,18 @@ SUBSAMPLED = ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "nv12", "nv16", "yuv
 SIZE_TAG = "irn-size"
 
 
+def frames_to_tensor(frames: np.ndarray):
+    """F x H x W x 3 uint8 -> F x 3 x H x W float32 in [0, 1] (what the models take)."""
+    import torch
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
+
+
+def tensor_to_frames(x) -> np.ndarray:
+    """F x 3 x H x W in [0, 1] (any float dtype, any device) -> F x H x W x 3 uint8, rounded
+    as irn.data.sources.tensor_to_rgb8 rounds one image."""
+    return (x.detach().float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
 class VideoError(DataError):
     """Missing, unreadable, empty or inconsistent video; one line naming the path."""
 
@@ -117,13 +129,8 @@ def probe_video(path) -> dict:
                 "codec": s.codec_context.name}
 
 
-def video_fps(path) -> float:
-    """Frames per second of a video file (its average rate; 25 when the file has none)."""
-    return probe_video(path)["fps"]
-
-
 def read_video(path) -> np.ndarray:
-    """Every frame of a video file: F x H x W x 3 uint8 RGB (frame rate: video_fps)."""
+    """Every frame of a video file: F x H x W x 3 uint8 RGB (frame rate: probe_video)."""
     path = os.fspath(path)
     with _open(path) as c:
         try:

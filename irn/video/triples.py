@@ -24,23 +24,12 @@ import numpy as np
 import torch
 
 from irn.data import load_named_images
-from irn.data.samples import ValSet, _tiles
+from irn.data.samples import ValSet, _tiles, flip_rotate
 from irn.data.sources import DataError
-from irn.video.clips import MOTIONS, render_clip, rendered_clips
+from irn.video.clips import MOTIONS, center_crop, render_clip, rendered_clips
 
 VAL_SEED = 0
 TRIPLE = 3
-
-
-def _augment(frames: np.ndarray, aug: int) -> np.ndarray:
-    """T x H x W x 3 -> the same flip / transpose of every frame (8 variants)."""
-    if aug & 1:
-        frames = frames[:, :, ::-1]
-    if aug & 2:
-        frames = frames[:, ::-1]
-    if aug & 4:
-        frames = frames.transpose(0, 2, 1, 3)
-    return frames
 
 
 def to_triple(frames: np.ndarray) -> torch.Tensor:
@@ -90,7 +79,7 @@ class TrainTriples:
             t0 = int(rng.integers(f - TRIPLE + 1))
             top, left = int(rng.integers(h - p + 1)), int(rng.integers(w - p + 1))
             frames = clip[t0:t0 + TRIPLE, top:top + p, left:left + p]
-        return to_triple(_augment(frames, int(rng.integers(8))))
+        return to_triple(flip_rotate(frames, int(rng.integers(8))))
 
     def batches(self, batch_size: int, start_batch: int = 0):
         """(triples N x 9 x P x P, an empty N x 0 x P x P) from batch `start_batch` on: the
@@ -103,39 +92,38 @@ class TrainTriples:
 
 
 def check_frame_data(cfg):
-    """Decode a frame task's data before any training (the sweep's and bench.train's
-    pre-check, so bad data is one line and exit 2): the training photos, which trials share
-    (None for real clips: each trial reads them), and (names, val photos) or None."""
+    """Decode a frame task's data once, before any training (the sweep's and bench.train's
+    pre-check, so bad data is one line and exit 2): (the training photos, which trials share,
+    or None for real clips, which each trial reads; (names, val photos) or None; the
+    validation ValSet)."""
     kind, _, train = frame_source(cfg.data, "train")
-    val_triples(cfg.data, cfg.clip_frames, cfg.clip_size, cfg.scale, cfg.val_tile)
-    val = load_named_images(cfg.data, "val") if kind == "photos" else None
-    return (train if kind == "photos" else None), val
+    source = frame_source(cfg.data, "val")
+    val_set = val_triples(cfg.data, cfg.clip_frames, cfg.clip_size, cfg.scale, cfg.val_tile,
+                          source=source)
+    photos = source[0] == "photos"
+    return (train if kind == "photos" else None), (source[1:] if photos else None), val_set
 
 
-def val_clips(data, frames: int, size: int, scale: int, images=None, names=None):
-    """(names, clips F x h x w x 3 uint8) of the validation split (see the module doc)."""
-    if images is not None:
-        return rendered_clips(images, names, frames, (size, size), VAL_SEED)
-    kind, names, source = frame_source(data, "val")
+def val_clips(source, frames: int, size: int, scale: int):
+    """(names, clips F x h x w x 3 uint8) of a validation source (frame_source's triple):
+    photos render a clip per motion; real clips keep their first `frames` frames,
+    centre-cropped to at most `size` and a multiple of the scale."""
+    kind, names, arrays = source
     if kind == "photos":
-        return rendered_clips(source, names, frames, (size, size), VAL_SEED)
-    clips = []
-    for name, clip in zip(names, source):
-        clip = clip[:frames]
-        h, w = clip.shape[1:3]
-        t, left = max(h - size, 0) // 2, max(w - size, 0) // 2
-        clip = clip[:, t:t + size, left:left + size]
-        h, w = clip.shape[1:3]
-        clips.append(clip[:, :h - h % scale, :w - w % scale])
-    return names, clips
+        return rendered_clips(arrays, names, frames, (size, size), VAL_SEED)
+    return names, [center_crop(clip[:frames], scale, size) for clip in arrays]
 
 
 def val_triples(data, frames: int, size: int, scale: int, tile: int = 0, images=None,
-                names=None) -> ValSet:
-    """ValSet of (triple 1 x 9 x H x W, empty 1 x 0 x H x W), named "CLIP#t[@r,c]"."""
+                names=None, source=None) -> ValSet:
+    """ValSet of (triple 1 x 9 x H x W, empty 1 x 0 x H x W), named "CLIP#t[@r,c]", from
+    `source` (frame_source's triple), else the photos `images` already decoded, else
+    `data`'s val split."""
     if frames < TRIPLE:
         raise DataError(f"clip_frames must be at least {TRIPLE}, got {frames}")
-    clip_names, clips = val_clips(data, frames, size, scale, images, names)
+    if source is None:
+        source = ("photos", names, images) if images is not None else frame_source(data, "val")
+    clip_names, clips = val_clips(source, frames, size, scale)
     pairs, out = [], []
     for name, clip in zip(clip_names, clips):
         if len(clip) < TRIPLE:
