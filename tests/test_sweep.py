@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from mlflow.tracking import MlflowClient
 from ray import tune
 
@@ -123,6 +124,58 @@ def test_smoke_space_end_to_end(ray_local, tmp_path):
             "crops/astronaut", "crops/chelsea"]  # every validation image
         assert sorted(a.path for a in client.list_artifacts(child.info.run_id,
                                                              "crops/chelsea")) == CROPS
+
+
+class CheckpointContents(Recorder):
+    """Per checkpoint Tune registers: (trial, step, whether it holds visual crops), and
+    the trial process of every result."""
+
+    def __init__(self):
+        super().__init__()
+        self.checkpoints, self.pids = [], {}
+
+    def on_trial_result(self, trial, result, **info):
+        super().on_trial_result(trial, result, **info)
+        self.pids.setdefault(trial.trial_id, set()).add(result["pid"])
+
+    def on_checkpoint(self, trial, checkpoint, **info):
+        step = trial.last_result.get("step")
+        self.checkpoints.append((trial.trial_id, step,
+                                 os.path.isdir(os.path.join(checkpoint.path, "crops"))))
+
+
+@pytest.mark.parametrize("scheduler", ["fifo", "asha"])
+def test_trials_share_a_process_and_crops_go_where_a_trial_can_end(ray_local, tmp_path,
+                                                                   scheduler):
+    """Issue 36.2: three trials on one slot run in one trial process (Tune's actor reuse:
+    no process start and imports per trial), with the results a fresh process gives. The
+    visual crops (about 1 s a report on a CPU) are made for the checkpoint a trial can end
+    on: the last one under FIFO, every one under ASHA, which may stop a trial at any report;
+    every trial's run has them either way."""
+    space = tiny_space(tmp_path, "'loss_recon': tune.grid_search(['l1', 'l2', 'charbonnier'])",
+                       f", 'scheduler': '{scheduler}'")
+    seen = CheckpointContents()
+    assert run_sweep(parse_args(sweep_args(tmp_path, space, "--max-concurrent", "1")),
+                     callbacks=[seen]) == 0
+    assert len(seen.pids) == 3 and all(len(p) == 1 for p in seen.pids.values())
+    assert len(set.union(*seen.pids.values())) == 1, seen.pids  # one process ran all three
+    final = {t: max(s for u, s, _ in seen.checkpoints if u == t) for t in seen.pids}
+    for trial, step, crops in seen.checkpoints:
+        assert crops == (scheduler == "asha" or step == final[trial]), seen.checkpoints
+    client, children = runs(tmp_path, "trial")
+    assert len(children) == 3
+    for child in children:
+        assert [a.path for a in client.list_artifacts(child.info.run_id, "crops")] == [
+            "crops/astronaut", "crops/chelsea"]
+    if scheduler == "fifo":  # the reused process trains like a fresh one: l1 alone again
+        out = json.loads((tmp_path / "out.json").read_text())
+        again = tiny_space(tmp_path, "'loss_recon': 'l1'", name="again.py")
+        args = sweep_args(tmp_path, again, "--experiment", "t2")
+        args[args.index("--json") + 1] = str(tmp_path / "again.json")
+        assert run_sweep(parse_args(args)) == 0
+        (alone,) = json.loads((tmp_path / "again.json").read_text())["trials"]
+        (shared,) = [t for t in out["trials"] if t["config"]["loss_recon"] == "l1"]
+        assert alone["per_image"] == shared["per_image"]
 
 
 def test_killed_worker_resumes_from_checkpoint(ray_local, tmp_path, capfd):

@@ -476,15 +476,16 @@ def build_trainable(plan: SweepPlan, resources: dict, data, levels: dict | None 
     train, val = data
     wrapped = tune.with_parameters(train_trial, base=plan.base, metric=plan.tune["metric"],
                                    threads=max(1, int(resources["cpu"])), train_images=train,
-                                   val_raw=val, levels=levels)
+                                   val_raw=val, levels=levels,
+                                   stops_early=plan.tune["scheduler"] == "asha")
     return tune.with_resources(wrapped, resources)
 
 
 def build_tuner(plan: SweepPlan, trainable, hooks):
     from ray import tune
 
-    from bench.sweep.replicates import trial_dirname
     from bench.sweep.space import param_space
+    from bench.sweep.tuner import new_tuner
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.basic_variant import BasicVariantGenerator
     t = plan.tune
@@ -504,16 +505,9 @@ def build_tuner(plan: SweepPlan, trainable, hooks):
         scheduler = ASHAScheduler(time_attr="step", max_t=cfg.steps,
                                   grace_period=cfg.eval_interval, reduction_factor=2)
     storage, name = os.path.split(plan.exp_dir)
-    return tune.Tuner(
-        trainable, param_space=param_space(plan.space_obj, t["seeds"]),
-        tune_config=tune.TuneConfig(metric=t["metric"], mode=t["mode"], search_alg=searcher,
-                                    scheduler=scheduler, num_samples=t["num_samples"],
-                                    max_concurrent_trials=limit,
-                                    trial_dirname_creator=trial_dirname),
-        run_config=tune.RunConfig(
-            name=name, storage_path=storage, callbacks=[hooks], verbose=0,
-            failure_config=tune.FailureConfig(max_failures=plan.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
+    return new_tuner(plan, trainable, param_space(plan.space_obj, t["seeds"]), name=name,
+                     storage=storage, hooks=hooks, search_alg=searcher, scheduler=scheduler,
+                     num_samples=t["num_samples"], max_concurrent_trials=limit)
 
 
 def start_parent(plan: SweepPlan, tracker: Tracker) -> str:

@@ -25,7 +25,7 @@ import os
 
 from bench.common.cli import UsageError, write_json_atomic
 from bench.sweep.group_table import markdown_table, md
-from bench.sweep.replicates import REPLICATE, trial_dirname
+from bench.sweep.replicates import REPLICATE
 from irn.config import from_dict
 from irn.levels import n_levels
 
@@ -89,6 +89,9 @@ def run_levels(plan, trainable, hooks, console) -> list:
     """Train the plan's level trials (restoring them on --resume); their Tune results."""
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    from bench.sweep.tuner import new_tuner
+
     path = os.path.join(plan.exp_dir, LEVELS_DIR)
     saved = os.path.join(plan.exp_dir, LEVELS_FILE)
     if plan.resume and os.path.isfile(saved):
@@ -104,18 +107,10 @@ def run_levels(plan, trainable, hooks, console) -> list:
         tuner = tune.Tuner.restore(path, trainable, resume_unfinished=True, resume_errored=True,
                                    param_space=space)
     else:
-        t = plan.tune
         searcher = BasicVariantGenerator(points_to_evaluate=points, random_state=0,
                                          max_concurrent=plan.max_concurrent or 0)
-        tuner = tune.Tuner(
-            trainable, param_space=space,
-            tune_config=tune.TuneConfig(metric=t["metric"], mode=t["mode"],
-                                        search_alg=searcher, num_samples=len(points),
-                                        trial_dirname_creator=trial_dirname),
-            run_config=tune.RunConfig(
-                name=LEVELS_DIR, storage_path=plan.exp_dir, callbacks=[hooks], verbose=0,
-                failure_config=tune.FailureConfig(max_failures=plan.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
+        tuner = new_tuner(plan, trainable, space, name=LEVELS_DIR, storage=plan.exp_dir,
+                          hooks=hooks, search_alg=searcher, num_samples=len(points))
     return list(tuner.fit())
 
 

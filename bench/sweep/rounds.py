@@ -22,7 +22,7 @@ import json
 import os
 
 from bench.common.cli import write_json_atomic
-from bench.sweep.replicates import REPLICATE, trial_dirname
+from bench.sweep.replicates import REPLICATE
 
 ROUNDS_FILE = "irn_rounds.json"
 
@@ -84,6 +84,8 @@ def round_tuner(plan, trainable, hooks, k: int, points: list[dict], restore: boo
     from ray import tune
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
+    from bench.sweep.tuner import new_tuner
+
     t = plan.tune
     name = f"round-{k}"
     path = os.path.join(plan.exp_dir, name)
@@ -93,15 +95,8 @@ def round_tuner(plan, trainable, hooks, k: int, points: list[dict], restore: boo
                                   param_space=space)
     searcher = BasicVariantGenerator(points_to_evaluate=points, random_state=0,
                                      max_concurrent=plan.max_concurrent or 0)
-    return tune.Tuner(
-        trainable, param_space=space,
-        tune_config=tune.TuneConfig(metric=t["metric"], mode=t["mode"], search_alg=searcher,
-                                    num_samples=len(points),
-                                    trial_dirname_creator=trial_dirname),
-        run_config=tune.RunConfig(
-            name=name, storage_path=plan.exp_dir, callbacks=[hooks], verbose=0,
-            failure_config=tune.FailureConfig(max_failures=plan.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1)))
+    return new_tuner(plan, trainable, space, name=name, storage=plan.exp_dir, hooks=hooks,
+                     search_alg=searcher, num_samples=len(points))
 
 
 def run_rounds(plan, trainable, hooks, log, summarize_all, first_results, console):
