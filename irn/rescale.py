@@ -29,13 +29,13 @@ from PIL import Image, UnidentifiedImageError
 
 from irn.atomic import atomic_write
 from irn.cli import OneLineParser
-from irn.data.sources import DataError, pil_to_rgb8, tensor_to_rgb8
+from irn.data.sources import (DataError, frames_to_tensor, pil_to_rgb8, tensor_to_frames,
+                              tensor_to_rgb8)
 from irn.checkpoint import load_model
 from irn.latent import draw_latent
 from irn.official import CheckpointError
 from irn.video.io import (CODECS, check_codec, check_video_target, frame_files, is_video_file,
-                          frames_to_tensor, probe_video, read_clip, tensor_to_frames,
-                          write_video)
+                          probe_video, read_clip, write_video)
 
 FRAME_BATCH = 4  # frames per model call
 DEFAULT_CRF = 18

@@ -64,12 +64,24 @@ def pil_to_rgb8(im: Image.Image, name="image") -> np.ndarray:
     return to_rgb(np.asarray(im.convert("RGB")))
 
 
+def frames_to_tensor(frames: np.ndarray):
+    """F x H x W x 3 uint8 (a clip's frames, or any batch of images) -> F x 3 x H x W float32
+    in [0, 1], what the models take."""
+    import torch
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
+
+
+def tensor_to_frames(x) -> np.ndarray:
+    """F x 3 x H x W in [0, 1] (any float dtype, any device) -> F x H x W x 3 uint8, rounded
+    as saving an image to a file does."""
+    return (x.detach().float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
 def tensor_to_rgb8(x) -> np.ndarray:
-    """One 1 x 3 x H x W image in [0, 1] (any float dtype, any device) -> H x W x 3 uint8,
-    rounded as saving it to a file does."""
+    """One 1 x 3 x H x W image in [0, 1] (any float dtype, any device) -> H x W x 3 uint8."""
     if x.ndim != 4 or x.shape[0] != 1 or x.shape[1] != 3:
         raise ValueError(f"expected one 1 x 3 x H x W image, got {tuple(x.shape)}")
-    return (x[0].detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+    return tensor_to_frames(x)[0]
 
 
 def read_image(path: str | Path) -> np.ndarray:

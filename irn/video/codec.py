@@ -23,7 +23,8 @@ import torch
 
 from irn.imresize import imresize
 from irn.metrics import psnr_y, rgb_to_y
-from irn.video.io import CODECS, encode_decode, frames_to_tensor, tensor_to_frames
+from irn.data.sources import frames_to_tensor, tensor_to_frames
+from irn.video.io import CODECS, encode_decode
 
 PIPELINES = ("model", "bicubic", "hr")
 HR_CRF_STEP = 6

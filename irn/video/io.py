@@ -65,18 +65,6 @@ SUBSAMPLED = ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "nv12", "nv16", "yuv
 SIZE_TAG = "irn-size"
 
 
-def frames_to_tensor(frames: np.ndarray):
-    """F x H x W x 3 uint8 -> F x 3 x H x W float32 in [0, 1] (what the models take)."""
-    import torch
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
-
-
-def tensor_to_frames(x) -> np.ndarray:
-    """F x 3 x H x W in [0, 1] (any float dtype, any device) -> F x H x W x 3 uint8, rounded
-    as irn.data.sources.tensor_to_rgb8 rounds one image."""
-    return (x.detach().float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-
-
 class VideoError(DataError):
     """Missing, unreadable, empty or inconsistent video; one line naming the path."""
 
