@@ -97,6 +97,10 @@ def test_smoke_space_end_to_end(ray_local, tmp_path):
     assert all(t["baseline"] > 20 and t["step"] == 4 for t in out["trials"])
     overhead = out["overhead"]
     assert 0 < overhead["time_to_first_metric_s"] < overhead["wall_s"]  # nan fails too
+    phases = overhead["startup_s"]  # successive phases: they add up to the first metric
+    assert set(phases) == {"imports", "checks", "ray", "mlflow", "trial_start", "first_report"}
+    assert all(s >= 0 for s in phases.values()) and phases["trial_start"] > 0.5
+    assert sum(phases.values()) == pytest.approx(overhead["time_to_first_metric_s"], abs=1e-6)
     assert 0 <= out["overhead"]["non_training_share"] < 1
 
     client, parents = runs(tmp_path, "sweep")
@@ -467,6 +471,12 @@ def test_overhead_line_of_a_resume_where_nothing_ran_claims_no_overhead():
         "non_training_share": 0.23}}
     assert overhead_line(ran) == ("6 trials, 0 failed; wall 600 s, first metric after "
                                   "122.7 s, not training 23% of 2 slot(s)")
+    phases = dict(zip(["imports", "checks", "ray", "mlflow", "trial_start", "first_report"],
+                      [6.9, 1.2, 5.0, 0.4, 7.1, 102.1]))
+    assert overhead_line({**ran, "overhead": {**ran["overhead"], "startup_s": phases}}) == (
+        "6 trials, 0 failed; wall 600 s, first metric after 122.7 s (imports 6.9, checks 1.2, "
+        "ray 5.0, mlflow 0.4, trial start 7.1, first report 102.1 s), not training 23% of 2 "
+        "slot(s)")
     resumed = {**ran, "overhead": {**ran["overhead"], "wall_s": 15.0, "train_s": 0.0,
                                    "time_to_first_metric_s": float("nan"),
                                    "non_training_share": 1.0}}

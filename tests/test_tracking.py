@@ -1,11 +1,13 @@
 """bench.common.tracking against a real SQLite MLflow store: the run layout dashboards rely on."""
+import threading
+
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
 from dashboards import schema
 from bench.common.tracking import (SingleRun, Tracker, TrackingError, default_tracking_uri,
-                            report_points)
+                            report_points, store_opening)
 from irn.config import from_dict, keys
 
 
@@ -136,3 +138,34 @@ def test_two_processes_creating_a_new_store_at_once(tmp_path):
     assert [p.exitcode for p in procs] == [0, 0]
     exp = MlflowClient(uri).get_experiment_by_name("t-concurrent")
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"  # opens on runs
+
+
+def test_a_store_opened_in_the_background_is_the_one_the_tracker_uses(tmp_path):
+    # The sweep opens a new SQLite store while Ray starts (bench/sweep/command.py): what it
+    # gains relies on MLflow caching one store per URI, which this checks.
+    uri = f"sqlite:///{tmp_path / 'early.db'}"
+    with store_opening(uri, "t-early") as ready:
+        ready()
+        assert not any(t.name == "open-mlflow-store" for t in threading.enumerate())
+        assert (tmp_path / "early.db").is_file()
+        opened = MlflowClient(uri)._tracking_client.store
+        tracker = Tracker(uri, "t-early")
+    assert tracker.client._tracking_client.store is opened
+    # leaving the block early (a refusal, Ctrl+C) waits for the store: none is half created
+    other = f"sqlite:///{tmp_path / 'left.db'}"
+    with pytest.raises(KeyError):
+        with store_opening(other, "t-left"):
+            raise KeyError("refused")
+    assert not any(t.name == "open-mlflow-store" for t in threading.enumerate())
+    assert MlflowClient(other).get_experiment_by_name("Default") is not None
+    # an unusable store: the thread keeps quiet, the Tracker still says it in one line
+    (tmp_path / "file").write_text("not a folder")
+    bad = f"sqlite:///{tmp_path}/file/x.db"
+    with store_opening(bad, "t") as ready:
+        ready()
+    with pytest.raises(TrackingError) as err:
+        Tracker(bad, "t")
+    assert "\n" not in str(err.value)
+    with store_opening("http://127.0.0.1:9", "t") as ready:  # a server: nothing to open
+        assert not any(t.name == "open-mlflow-store" for t in threading.enumerate())
+        ready()

@@ -36,7 +36,7 @@ from bench.common.cli import (OneLineParser, UsageError, check_device,  # noqa: 
 from bench.common.outbox import OUTBOX_DIR, describe  # noqa: E402
 from bench.common.tracking import (DEFAULT_EXPERIMENT, TrackingError, Tracker,  # noqa: E402
                             check_tracking_reachable, config_params, default_tracking_uri,
-                            host_tags, is_server)
+                            host_tags, is_server, store_opening)
 from dashboards.colors import group_colors  # noqa: E402
 from dashboards.data import ui_url  # noqa: E402
 from irn.config import BUDGETS, ConfigError, from_dict, parse_set  # noqa: E402
@@ -559,6 +559,7 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     """The command, minus argument parsing; `callbacks` are extra Tune callbacks (tests);
     overhead is measured from `start` (the command's process start; default: now)."""
     start = time.time() if start is None else start
+    marks = {"imports": time.time()}  # start-up phases, each until its mark (startup_phases)
     from rich.console import Console
 
     ray_environment(local=not args.address)
@@ -569,18 +570,23 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
     try:
         plan = plan_sweep(args)
         data = load_data(plan)  # may fail (exit 2), before anything starts
-        with RaySession(args.address):
+        marks["checks"] = time.time()
+        with store_opening(plan.tracking_uri, plan.experiment) as store_ready, \
+                RaySession(args.address):  # the MLflow store opens while Ray starts
+            marks["ray"] = time.time()
             resources = trial_resources(args.cpus_per_trial, args.gpus_per_trial)
             trainable = build_trainable(plan, resources, data)
             if not plan.resume:  # reserved only once nothing can refuse the sweep any more
                 plan = dataclasses.replace(
                     plan, exp_dir=reserve_sweep_dir(plan.exp_root, plan.study))
+            store_ready()
             tracker = Tracker(plan.tracking_uri, plan.experiment,
                               outbox=os.path.join(plan.exp_dir, OUTBOX_DIR))
             parent = start_parent(plan, tracker)
             if not plan.resume or parent != plan.parent_run_id:
                 save_state(dataclasses.replace(plan, parent_run_id=parent))
             plan = dataclasses.replace(plan, parent_run_id=parent)
+            marks["mlflow"] = time.time()
             log = SweepLog(tracker, plan.parent_run_id, plan.base, plan.tune["metric"],
                            plan.space_obj.searched)
             hooks = Hooks([log, Progress(console, plan.tune["metric"],
@@ -627,6 +633,7 @@ def run_sweep(args, callbacks=(), start: float | None = None) -> int:
         raise
     if levels is not None:
         summary["levels"] = levels["rows"]
+    summary["overhead"]["startup_s"] = startup_phases(start, marks, log)
     summary["group_table"] = group_table.stored(summary)
     interrupted = summary["interrupted"]
     log.close()
@@ -691,6 +698,21 @@ def _interrupted_in_levels(plan: SweepPlan, tracker, args) -> int:
     return INTERRUPTED
 
 
+STARTUP_PHASES = ("imports", "checks", "ray", "mlflow", "trial_start", "first_report")
+
+
+def startup_phases(start: float, marks: dict, log) -> dict:
+    """Where the time to the first metric went, in seconds, phase by phase: imports (the
+    command's, from process start), checks (the plan and the data), ray (Ray started or
+    joined), mlflow (the store, after Ray: it opens during Ray's start), trial_start (Tune
+    until the first trial's process is set up: its process start and imports), first_report
+    (that trial's steps and evaluation until the first result). NaN where a phase never
+    ended (a --resume with no trial left)."""
+    stamps = [start, marks["imports"], marks["checks"], marks["ray"], marks["mlflow"],
+              log.first_trial_at or math.nan, log.first_result_at or math.nan]
+    return {name: stamps[i + 1] - stamps[i] for i, name in enumerate(STARTUP_PHASES)}
+
+
 def overhead_line(summary: dict) -> str:
     """Trials, failures, and this process's wall time and overhead; a --resume of a finished
     sweep, where no trial reported, says so instead of a 100% overhead."""
@@ -700,8 +722,12 @@ def overhead_line(summary: dict) -> str:
     if not o["train_s"] and math.isnan(o["time_to_first_metric_s"]):
         return head + " (no trial reported in this process: the statistics above are " \
                       "from the trials' stored results)"
-    return head + f", first metric after {o['time_to_first_metric_s']:.1f} s, not training " \
-                  f"{100 * o['non_training_share']:.0f}% of {o['slots']} slot(s)"
+    phases = o.get("startup_s", {})  # a stored summary's JSON has its keys sorted
+    split = ", ".join(f"{name.replace('_', ' ')} {phases[name]:.1f}" for name in STARTUP_PHASES
+                      if not math.isnan(phases.get(name, math.nan)))
+    return head + f", first metric after {o['time_to_first_metric_s']:.1f} s" \
+        + (f" ({split} s)" if split else "") + \
+        f", not training {100 * o['non_training_share']:.0f}% of {o['slots']} slot(s)"
 
 
 def _drop_unused(plan: SweepPlan | None) -> None:

@@ -124,7 +124,7 @@ class SweepLog(tune.Callback):
         self.trials: dict[str, TrialLog] = {}
         tags = host_tags()
         self.host = {schema.HOST: tags[schema.HOST], schema.GIT_COMMIT: tags[schema.GIT_COMMIT]}
-        self.first_result_at = None
+        self.first_trial_at = self.first_result_at = None
         self.train_s = self.eval_s = 0.0
         self.all_trials = []
 
@@ -151,6 +151,8 @@ class SweepLog(tune.Callback):
         return trial_log
 
     def on_trial_start(self, trial, **info):
+        if self.first_trial_at is None:  # Tune calls this once the trial's process is set up
+            self.first_trial_at = time.time()
         self._log(trial)
 
     def on_trial_recover(self, trial, **info):
