@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy import stats
 
+from dashboards import schema
 from dashboards.colors import VERDICT_COLORS, group_colors
 from dashboards.figures import LAYOUT, Section, mean_interval
 from dashboards.sections import SectionSpec
@@ -112,6 +113,20 @@ def quality_vs_cost(summary) -> Section:
                    "no Pareto front is drawn: read the intervals.", figure=fig)
 
 
+STARTUP_COLORS = ("#fecb52", "#ffa15a", "#ab63fa", "#19d3f3", "#ff6692", "#b6e880")
+
+
+def _first_metric_parts(phases: dict | None, first: float) -> list[tuple[str, float, str]]:
+    """The wall time to the first metric as bars: one per start-up phase when the summary
+    has them all (bench.sweep since 2026-12-08), else one bar."""
+    def finite(v):  # a phase that never ended is NaN, or null in some JSON writers
+        return isinstance(v, (int, float)) and math.isfinite(v)
+    if phases and all(finite(phases.get(k)) for k in schema.STARTUP_PHASES):
+        return [(label, float(phases[k]), color) for (k, label), color
+                in zip(schema.STARTUP_PHASES.items(), STARTUP_COLORS)]
+    return [("start-up to the first metric", first, "#ffa15a")]
+
+
 def time_breakdown(summary) -> Section:
     title = "Where the sweep's time went"
     summary = Summary.of(summary)
@@ -134,16 +149,21 @@ def time_breakdown(summary) -> Section:
              ("training: compute", compute, "#636efa"),
              ("evaluation", evaluation, "#00cc96"),
              ("start-up, scheduling, logging, idle slots", other, "#c8c8c8")]
+    first_parts = _first_metric_parts(o.startup_s, first) \
+        if first is not None and math.isfinite(first) else []
+    phases = "" if len(first_parts) < 2 else f"; first metric after {first:.1f} s: " + \
+        ", ".join(f"{name} {value:.1f}" for name, value, _ in first_parts) + " s"
     fig = make_subplots(rows=2, cols=1, vertical_spacing=0.35,
-                        subplot_titles=[f"wall time: {wall:.0f} s",
+                        subplot_titles=[f"wall time: {wall:.0f} s{phases}",
                                         f"slot time: {wall:.0f} s x {slots} slot(s) = "
                                         f"{total:.0f} slot-seconds"])
-    if first is not None and math.isfinite(first):
-        for name, value, color in (("start-up to the first metric", first, "#ffa15a"),
+    if first_parts:
+        for name, value, color in (*first_parts,
                                    ("the rest of the sweep", max(wall - first, 0), "#e5e5e5")):
             fig.add_trace(go.Bar(y=["wall"], x=[value], name=name, orientation="h",
-                                 marker_color=color, text=[f"{name}: {value:.0f} s"],
-                                 textposition="inside", showlegend=False,
+                                 marker_color=color, showlegend=False,
+                                 text=[f"{name}: {value:.0f} s" if value > 0.06 * wall else ""],
+                                 textposition="inside",
                                  hovertemplate=f"{name}: %{{x:.1f}} s<extra></extra>"),
                           row=1, col=1)
     for name, value, color in parts:
@@ -158,7 +178,8 @@ def time_breakdown(summary) -> Section:
     return Section("time", title,
                    f"The sweep ran {wall:.0f} s on {slots} trial slot(s). Top: the wall time "
                    "before the first metric arrived (process, Ray and trial start-up plus the "
-                   "first training interval). Bottom: how the slot-seconds were spent: "
+                   "first training interval and its evaluation; where the sweep recorded its "
+                   "start-up phases, each has its own colour, in the order of the title). Bottom: how the slot-seconds were spent: "
                    f"training steps (waiting for data and compute, {how}), evaluation, and "
                    "the rest (start-up, scheduling, MLflow logging, slots left idle).",
                    figure=fig)

@@ -24,3 +24,9 @@ PER_IMAGE = "eval/per_image.json"  # every evaluation's per-image rows (image, s
 SUMMARY = "summary.json"  # the sweep's (or evaluation's) summary, as bench.sweep --json writes
 REPORT = "report.html"  # the offline report, attached to the sweep's parent run
 CROPS = ("gt", "lr", "lr_bicubic", "bicubic_up", "recon")  # crops/<image>/<kind>.png
+
+# summary.json overhead.startup_s: the time to the first metric, phase by phase, in order
+# (bench/sweep/command.py startup_phases), with the words the report uses
+STARTUP_PHASES = {"imports": "imports", "checks": "input checks", "ray": "Ray start",
+                  "mlflow": "MLflow store", "trial_start": "trial process start",
+                  "first_report": "first interval + evaluation"}

@@ -138,6 +138,7 @@ class Overhead:
     data_s: float | None = None
     compute_s: float | None = None
     time_to_first_metric_s: float | None = None
+    startup_s: dict | None = None  # the first metric's phases (schema.STARTUP_PHASES)
 
     @classmethod
     def of(cls, d: dict | None) -> Overhead:

@@ -286,6 +286,22 @@ def test_time_section_splits_the_sweeps_wall_time(full):
     walls = [t for t in fig.data if t.y == ("wall",)]
     assert walls[0].x[0] == pytest.approx(o["time_to_first_metric_s"])
     assert costs.time_breakdown({"groups": []}).note
+    # a sweep that recorded its start-up phases: one bar each, in order, then the rest
+    phases = {"checks": 1.0, "first_report": 18.0, "imports": 5.0, "mlflow": 0.5, "ray": 4.0,
+              "trial_start": 1.5}  # as the JSON stores them: keys sorted
+    split = {**full["summary"], "overhead": {**o, "startup_s": phases}}
+    fig = costs.time_breakdown(split).figure
+    walls = [t for t in fig.data if t.y == ("wall",)]
+    assert "first metric after 30.0 s: imports 5.0, input checks 1.0, Ray start 4.0" in \
+        fig.layout.annotations[0].text
+    assert [t.name for t in walls] == ["imports", "input checks", "Ray start", "MLflow store",
+                                       "trial process start", "first interval + evaluation",
+                                       "the rest of the sweep"]
+    assert sum(t.x[0] for t in walls[:-1]) == pytest.approx(o["time_to_first_metric_s"])
+    assert walls[3].text == ("",)  # too narrow a bar for its words: hover shows them
+    unfinished = {**split, "overhead": {**o, "startup_s": {**phases, "first_report": None}}}
+    walls = [t for t in costs.time_breakdown(unfinished).figure.data if t.y == ("wall",)]
+    assert walls[0].name == "start-up to the first metric"
 
 
 def test_interaction_heatmap_for_two_factor_grids(full):

@@ -698,9 +698,6 @@ def _interrupted_in_levels(plan: SweepPlan, tracker, args) -> int:
     return INTERRUPTED
 
 
-STARTUP_PHASES = ("imports", "checks", "ray", "mlflow", "trial_start", "first_report")
-
-
 def startup_phases(start: float, marks: dict, log) -> dict:
     """Where the time to the first metric went, in seconds, phase by phase: imports (the
     command's, from process start), checks (the plan and the data), ray (Ray started or
@@ -710,7 +707,7 @@ def startup_phases(start: float, marks: dict, log) -> dict:
     ended (a --resume with no trial left)."""
     stamps = [start, marks["imports"], marks["checks"], marks["ray"], marks["mlflow"],
               log.first_trial_at or math.nan, log.first_result_at or math.nan]
-    return {name: stamps[i + 1] - stamps[i] for i, name in enumerate(STARTUP_PHASES)}
+    return {name: stamps[i + 1] - stamps[i] for i, name in enumerate(schema.STARTUP_PHASES)}
 
 
 def overhead_line(summary: dict) -> str:
@@ -723,7 +720,8 @@ def overhead_line(summary: dict) -> str:
         return head + " (no trial reported in this process: the statistics above are " \
                       "from the trials' stored results)"
     phases = o.get("startup_s", {})  # a stored summary's JSON has its keys sorted
-    split = ", ".join(f"{name.replace('_', ' ')} {phases[name]:.1f}" for name in STARTUP_PHASES
+    split = ", ".join(f"{name.replace('_', ' ')} {phases[name]:.1f}"
+                      for name in schema.STARTUP_PHASES
                       if not math.isnan(phases.get(name, math.nan)))
     return head + f", first metric after {o['time_to_first_metric_s']:.1f} s" \
         + (f" ({split} s)" if split else "") + \
