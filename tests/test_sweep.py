@@ -439,7 +439,8 @@ def test_replicated_sweep_groups_cis_verdicts_and_per_image(ray_local, tmp_path)
     from plotly.offline import get_plotlyjs
     body = page.replace(get_plotlyjs(), "")  # (plotly.js has a data URI of its own)
     assert body.count('src="data:image/png;base64,') == 2 * (4 + 4 * 2 - 1)
-    assert "start-up to the first metric" in page  # the time section, from summary.json
+    # the time section, from summary.json: the first metric's start-up phases
+    assert "first interval + evaluation" in page and "trial process start" in page
 
 
 def test_progress_names_the_baseline_it_prints_beside_the_objective():
